@@ -1,0 +1,83 @@
+"""Engines and migrations.
+
+SQLite runs in WAL mode with foreign keys on and ``secure_delete`` on, so that forgotten text is
+overwritten on disk rather than left in free pages. Migrations run on every start.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from os1.errors import ConfigError, StorageError
+
+log = logging.getLogger("os1.memory")
+
+_MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA secure_delete=ON",
+        "PRAGMA busy_timeout=10000",
+        "PRAGMA synchronous=NORMAL",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``; SQLite files get their folder made and WAL turned on."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"OS1_DATABASE_URL is not a database URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.get_driver_name() != "asyncpg":
+            raise ConfigError("PostgreSQL URLs must use the async driver: postgresql+asyncpg://")
+        return create_async_engine(url, pool_pre_ping=True)
+    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
+
+
+def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
+    in_memory = database in (None, "", ":memory:")
+    if in_memory:
+        engine = create_async_engine(url, poolclass=StaticPool)
+    else:
+        assert database is not None
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision."""
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"could not prepare the database: {exc}") from exc
+    except OSError as exc:
+        raise StorageError(f"could not open the database: {exc}") from exc

@@ -1,0 +1,105 @@
+"""Reading conversation files for ``os1 import``: JSON Lines, one turn per line.
+
+Each line is ``{"id", "session", "role": "user"|"assistant", "speaker"?, "content", "time"}``.
+The whole file is validated before anything is stored; the first bad line is reported with
+file, line number and reason, and nothing is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from os1.errors import ImportFileError
+from os1.memory.models import NewTurn
+
+
+class ImportLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    id: str = Field(min_length=1, max_length=200)
+    session: str = Field(min_length=1, max_length=200)
+    role: Literal["user", "assistant"]
+    speaker: str | None = Field(default=None, max_length=200)
+    content: str = Field(min_length=1)
+    time: datetime
+
+    @field_validator("time", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+    @field_validator("content", "id", "session", mode="after")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("contains NUL bytes")
+        return value
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "line"
+    return f"{where}: {first['msg']}"
+
+
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if raw.strip():
+            yield number, raw
+
+
+def parse_jsonl(
+    data: bytes, file: str, max_chars: int
+) -> list[tuple[str | None, NewTurn]]:
+    """Validated (session, turn) pairs, or ImportFileError for the first bad line."""
+    out: list[tuple[str | None, NewTurn]] = []
+    first_seen: dict[str, int] = {}
+    for number, raw in _lines(data):
+        line = _parse_line(raw, file, number, max_chars)
+        if line.id in first_seen:
+            raise ImportFileError(
+                file, number, f"id {line.id!r} already appears on line {first_seen[line.id]}"
+            )
+        first_seen[line.id] = number
+        out.append(
+            (
+                line.session,
+                NewTurn(
+                    role=line.role,
+                    content=line.content,
+                    time=line.time,
+                    speaker=line.speaker,
+                    external_id=line.id,
+                ),
+            )
+        )
+    if not out:
+        raise ImportFileError(file, 1, "the file holds no turns")
+    return out
+
+
+def _parse_line(raw: bytes, file: str, number: int, max_chars: int) -> ImportLine:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(file, number, f"not valid UTF-8 (byte {exc.start})") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(file, number, f"not valid JSON: {exc.msg}") from exc
+    if not isinstance(value, dict):
+        raise ImportFileError(file, number, "each line must be a JSON object")
+    try:
+        line = ImportLine.model_validate(value)
+    except ValidationError as exc:
+        raise ImportFileError(file, number, _reason(exc)) from exc
+    if len(line.content) > max_chars:
+        raise ImportFileError(
+            file, number, f"content is {len(line.content):,} characters; the limit is {max_chars:,}"
+        )
+    return line

