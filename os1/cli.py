@@ -1,0 +1,317 @@
+"""The ``os1`` command. With no subcommand it starts a chat.
+
+Every command prints a one-line ``error: ...`` on failure and exits with the error's code:
+2 bad input or settings, 3 not found, 4 language model failure, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Coroutine
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from os1.errors import ConfigError, OS1Error, UserInputError
+from os1.memory import presence
+from os1.memory.importer import parse_jsonl
+from os1.memory.models import RecallItem
+from os1.mind.persona import builtin_minds, mind_source, user_minds
+from os1.runtime import configure_logging, open_runtime, open_store
+from os1.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="OS1: an AI companion that remembers each person it talks with.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"setting OS1_{field}: {first['msg']}") from exc
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _default_person() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "friend"
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(chat)
+
+
+@app.command()
+def chat(
+    person: Annotated[
+        str | None, typer.Option("--person", "-p", help="Who is talking (default: your login).")
+    ] = None,
+    skip_interview: Annotated[
+        bool, typer.Option("--skip-interview", help="Skip the first-run setup interview.")
+    ] = False,
+) -> None:
+    """Talk with the mind. Reads one message per line when stdin is not a terminal."""
+    from os1.terminal import run_chat
+
+    settings = _settings()
+
+    async def go() -> int:
+        async with open_runtime(settings) as runtime:
+            return await run_chat(
+                runtime, person or _default_person(), interview=False if skip_interview else None
+            )
+
+    raise typer.Exit(_run(go()))
+
+
+@app.command()
+def people(as_json: JsonOpt = False) -> None:
+    """List the people the mind knows, with how well it knows each."""
+    settings = _settings()
+
+    async def go() -> list[dict[str, Any]]:
+        async with open_store(settings) as store:
+            return [asdict(await store.relationship(p)) for p in await store.list_people()]
+
+    rows = _run(go())
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table("person", "first met", "last seen", "conversations", "turns", "days", "closeness")
+    for r in rows:
+        table.add_row(
+            r["person"],
+            f"{r['first_met']:%Y-%m-%d}" if r["first_met"] else "-",
+            f"{r['last_seen']:%Y-%m-%d}" if r["last_seen"] else "-",
+            str(r["conversations"]),
+            str(r["turns"]),
+            str(r["days_active"]),
+            f"{r['closeness']:.2f} ({r['closeness_label']})",
+        )
+    Console().print(table if rows else "Nobody yet. Start with: os1 chat --person NAME")
+
+
+@app.command("relationship")
+def relationship_cmd(person: PersonOpt, as_json: JsonOpt = False) -> None:
+    """How well the mind knows PERSON, and how close they are."""
+    settings = _settings()
+
+    async def go() -> dict[str, Any]:
+        async with open_store(settings) as store:
+            return asdict(await store.relationship(await store.get_person(person)))
+
+    rel = _run(go())
+    if as_json:
+        typer.echo(json.dumps(rel, default=str, indent=2))
+        return
+    for key, value in rel.items():
+        typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@app.command("import")
+def import_cmd(
+    person: PersonOpt,
+    file: Annotated[Path, typer.Argument(help="JSON Lines file, one turn per line.")],
+) -> None:
+    """Import a conversation history (idempotent by each line's id)."""
+    settings = _settings()
+    data = _read_file(file)
+    batch = parse_jsonl(data, str(file), settings.max_message_chars)
+
+    async def go() -> str:
+        async with open_store(settings) as store:
+            who = await store.ensure_person(person)
+            result = await store.import_turns(who, batch)
+        return (
+            f"imported {result.imported} turns for {who.name} "
+            f"({result.skipped_existing} already known, {len(result.sessions)} sessions)"
+        )
+
+    typer.echo(_run(go()))
+
+
+def _read_file(file: Path) -> bytes:
+    try:
+        if file.stat().st_size > MAX_IMPORT_BYTES:
+            raise UserInputError(f"{file}: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
+        return file.read_bytes()
+    except FileNotFoundError as exc:
+        raise UserInputError(f"{file}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UserInputError(f"{file}: is a folder, not a file") from exc
+    except OSError as exc:
+        raise UserInputError(f"{file}: cannot read it ({exc.strerror})") from exc
+
+
+def _recall_json(item: RecallItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "text": item.text,
+        "time": item.time.isoformat(),
+        "score": item.score,
+        "source_ids": item.source_ids,
+    }
+
+
+@app.command()
+def recall(
+    person: PersonOpt,
+    query: Annotated[str, typer.Argument(help="What to remember.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many items.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what the mind recalls about QUERY for PERSON, best first."""
+    settings = _settings()
+    if len(query) > settings.max_message_chars:
+        raise UserInputError(f"the query is longer than {settings.max_message_chars:,} characters")
+
+    async def go() -> list[RecallItem]:
+        async with open_store(settings) as store:
+            return await store.recall(await store.get_person(person), query, k)
+
+    items = _run(go())
+    if as_json:
+        typer.echo(json.dumps([_recall_json(i) for i in items], ensure_ascii=False))
+        return
+    for item in items:
+        typer.echo(f"{item.score:.4f}  [{item.time:%Y-%m-%d %H:%M}] {item.role}: {item.text}")
+    if not items:
+        typer.echo("Nothing remembered about that.")
+
+
+@app.command()
+def export(
+    person: PersonOpt,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Everything stored about PERSON, as JSON."""
+    settings = _settings()
+
+    async def go() -> dict[str, Any]:
+        async with open_store(settings) as store:
+            return await store.export(await store.get_person(person))
+
+    text = json.dumps(_run(go()), ensure_ascii=False, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@app.command()
+def forget(
+    person: PersonOpt,
+    query: Annotated[
+        str | None, typer.Argument(help="Forget the turns that contain all these words.")
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Forget everything.")] = False,
+) -> None:
+    """Delete matching turns and all that was drawn from them (index, embeddings, facts)."""
+    if everything == (query is not None):
+        raise UserInputError("give either a QUERY or --all")
+    settings = _settings()
+
+    async def go() -> int:
+        async with open_store(settings) as store:
+            return await store.forget(await store.get_person(person), None if everything else query)
+
+    count = _run(go())
+    typer.echo(f"forgot {count} turn{'s' if count != 1 else ''} and everything drawn from them")
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Which brain answers, where memory lives, and who is talking right now."""
+    settings = _settings()
+
+    async def go() -> dict[str, Any]:
+        async with open_runtime(settings) as runtime:
+            info = runtime.llm.describe() if runtime.llm else None
+            now = await presence.current(runtime.store.engine)
+            return {
+                "mind": runtime.mind.spec.name,
+                "brain": asdict(info) if info else {"kind": "offline"},
+                "database": runtime.store.engine.url.render_as_string(hide_password=True),
+                "people": len(await runtime.store.list_people()),
+                "conversations_now": now.conversations,
+                "people_now": now.people,
+            }
+
+    result = _run(go())
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@app.command()
+def minds(show: Annotated[str | None, typer.Option(help="Print this mind's file.")] = None) -> None:
+    """List the minds, or print one's definition file to copy and change."""
+    settings = _settings()
+    if show:
+        where, text = mind_source(show, settings.minds_dir)
+        typer.echo(f"# {where}\n{text}")
+        return
+    for name in builtin_minds():
+        typer.echo(f"{name} (built-in)")
+    for name in user_minds(settings.minds_dir):
+        typer.echo(f"{name} ({settings.minds_dir / (name + '.toml')})")
+
+
+def main() -> None:
+    """Entry point: run the app, turning OS1's errors into one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except OS1Error as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and the like
+        _click_error(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_error(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.Exit):
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
+    if isinstance(exc, click.exceptions.Abort):
+        sys.exit(130)
+    raise exc

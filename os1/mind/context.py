@@ -1,0 +1,133 @@
+"""Prompt assembly: persona, what the mind knows, recalled memories and the recent turns, within
+a token budget. Plain functions over plain data.
+
+Recalled memories are listed oldest first, each with its date, under a line saying that a later
+statement replaces an earlier one; so "I moved to Berlin" visibly supersedes "I live in Lisbon".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from os1.memory.models import Fact, RecallItem, Turn
+from os1.memory.presence import Presence
+from os1.mind.llm import Message
+from os1.mind.persona import MindSpec
+
+FACT_LABELS = {
+    "preferred_name": "likes to be called",
+    "working_on": "is working on",
+    "what_matters": "cares most about",
+}
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap, tokenizer-free estimate (about four characters a token for English)."""
+    return len(text) // 4 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    total: int
+    memories: int
+    reply: int
+
+
+@dataclass(slots=True)
+class PromptParts:
+    mind: MindSpec
+    person: str
+    now: datetime
+    facts: Sequence[Fact] = ()
+    memories: Sequence[RecallItem] = ()
+    recent: Sequence[Turn] = ()
+    presence: Presence | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _stamp(time: datetime) -> str:
+    return time.strftime("%Y-%m-%d %H:%M")
+
+
+def _who(item: RecallItem, mind: str, person: str) -> str:
+    if item.speaker:
+        return item.speaker
+    return mind if item.role == "assistant" else person
+
+
+def persona_block(mind: MindSpec) -> str:
+    lines = [mind.voice.strip()]
+    if mind.values:
+        lines.append("What you hold to:\n" + "\n".join(f"- {v}" for v in mind.values))
+    return "\n\n".join(lines)
+
+
+def situation_block(parts: PromptParts) -> str:
+    lines = [f"You are talking with {parts.person}. It is now {_stamp(parts.now)} UTC."]
+    if parts.presence is not None:
+        lines.append(
+            f"Right now you are in {parts.presence.conversations} conversation(s) "
+            f"with {parts.presence.people} people in all."
+        )
+    lines.extend(parts.notes)
+    return "\n".join(lines)
+
+
+def facts_block(parts: PromptParts) -> str:
+    if not parts.facts:
+        return ""
+    rows = [
+        f"- {parts.person} {FACT_LABELS.get(f.key, f.key.replace('_', ' ') + ':')} "
+        f"{f.value} (since {f.created_at:%Y-%m-%d})"
+        for f in parts.facts
+    ]
+    return f"What you know about {parts.person}:\n" + "\n".join(rows)
+
+
+def memories_block(parts: PromptParts, budget_tokens: int) -> str:
+    """The best memories that fit the budget, then shown oldest first."""
+    header = (
+        f"Things {parts.person} and you said before that may matter now, oldest first. "
+        "When two disagree, the later one is what is true now:"
+    )
+    chosen: list[RecallItem] = []
+    used = estimate_tokens(header)
+    for item in parts.memories:  # best first
+        line = _memory_line(item, parts)
+        cost = estimate_tokens(line)
+        if used + cost > budget_tokens:
+            continue
+        chosen.append(item)
+        used += cost
+    if not chosen:
+        return ""
+    chosen.sort(key=lambda i: i.time)
+    return header + "\n" + "\n".join(_memory_line(i, parts) for i in chosen)
+
+
+def _memory_line(item: RecallItem, parts: PromptParts) -> str:
+    who = _who(item, parts.mind.name, parts.person)
+    return f"- [{_stamp(item.time)}] {who}: {item.text}"
+
+
+def build_messages(parts: PromptParts, user_text: str, budget: Budget) -> list[Message]:
+    """System message, then as many recent turns as fit, then the new user message."""
+    blocks = [
+        persona_block(parts.mind),
+        situation_block(parts),
+        facts_block(parts),
+        memories_block(parts, budget.memories),
+    ]
+    system = "\n\n".join(b for b in blocks if b)
+    left = budget.total - budget.reply - estimate_tokens(system) - estimate_tokens(user_text)
+    history: list[Message] = []
+    for turn in reversed(parts.recent):
+        cost = estimate_tokens(turn.content)
+        if cost > left:
+            break
+        history.append(Message(role=turn.role, content=turn.content))
+        left -= cost
+    history.reverse()
+    return [Message("system", system), *history, Message("user", user_text)]

