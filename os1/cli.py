@@ -87,7 +87,9 @@ def chat(
     async def go() -> int:
         async with open_runtime(settings) as runtime:
             return await run_chat(
-                runtime, person or _default_person(), interview=False if skip_interview else None
+                runtime,
+                _default_person() if person is None else person,
+                interview=False if skip_interview else None,
             )
 
     raise typer.Exit(_run(go()))
@@ -293,25 +295,7 @@ def minds(show: Annotated[str | None, typer.Option(help="Print this mind's file.
 def main() -> None:
     """Entry point: run the app, turning OS1's errors into one line and an exit code."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except OS1Error as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors and the like
-        _click_error(exc)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _click_error(exc: Exception) -> None:
-    import click
-
-    if isinstance(exc, click.exceptions.Exit):
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        sys.exit(exc.exit_code)
-    if isinstance(exc, click.exceptions.Abort):
-        sys.exit(130)
-    raise exc

@@ -71,9 +71,7 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = Field(
         default=None,
-        description=(
-            "Model name sent to the server. Default: the server's first listed model."
-        ),
+        description=("Model name sent to the server. Default: the server's first listed model."),
     )
     llm_api_key: SecretStr | None = Field(
         default=None, description="API key for the OpenAI-compatible server, if it needs one."

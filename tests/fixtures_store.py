@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -45,9 +45,9 @@ def _admin_sync(sql: str) -> None:
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped afterwards."""
     name = f"os1_test_{uuid.uuid4().hex[:10]}"
-    _admin_sync((f'CREATE DATABASE "{name}"'))
+    _admin_sync(f'CREATE DATABASE "{name}"')
     yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}/{name}"
-    _admin_sync((f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin_sync(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -58,9 +58,7 @@ async def store() -> AsyncIterator[SqlStore]:
 
 
 @pytest.fixture(params=["sqlite-file", "postgres"])
-async def any_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[SqlStore]:
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
     """The same store tests on a SQLite file and on PostgreSQL (a fresh schema each test)."""
     if request.param == "sqlite-file":
         s = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'os1.db'}")

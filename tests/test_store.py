@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.models import NewTurn
+from os1.memory.models import NewTurn, Role
 from os1.memory.store import SqlStore
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def turn(content: str, minutes: int = 0, role: str = "user", ext: str | None = None) -> NewTurn:
-    return NewTurn(role=role, content=content, time=T0 + timedelta(minutes=minutes), external_id=ext)  # type: ignore[arg-type]
+def turn(content: str, minutes: int = 0, role: Role = "user", ext: str | None = None) -> NewTurn:
+    when = T0 + timedelta(minutes=minutes)
+    return NewTurn(role=role, content=content, time=when, external_id=ext)
 
 
 async def test_turns_are_committed_and_recalled(any_store: SqlStore) -> None:
@@ -47,9 +48,11 @@ async def test_newer_statement_ranks_first(any_store: SqlStore) -> None:
 
 async def test_import_is_idempotent_and_forget_removes_everything(any_store: SqlStore) -> None:
     alice = await any_store.ensure_person("alice")
-    batch = [("s1", turn("I adopted a cat named Miso", 0, ext="a1")),
-             ("s1", turn("Nice!", 1, role="assistant", ext="a2")),
-             ("s2", turn("Miso knocked over my plant", 90, ext="a3"))]
+    batch = [
+        ("s1", turn("I adopted a cat named Miso", 0, ext="a1")),
+        ("s1", turn("Nice!", 1, role="assistant", ext="a2")),
+        ("s2", turn("Miso knocked over my plant", 90, ext="a3")),
+    ]
     first = await any_store.import_turns(alice, batch)
     again = await any_store.import_turns(alice, batch)
     assert (first.imported, again.imported, again.skipped_existing) == (3, 0, 3)

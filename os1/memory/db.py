@@ -50,7 +50,9 @@ def make_engine(url: str) -> AsyncEngine:
         if parsed.get_driver_name() != "asyncpg":
             raise ConfigError("PostgreSQL URLs must use the async driver: postgresql+asyncpg://")
         return create_async_engine(url, pool_pre_ping=True)
-    raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
+    raise ConfigError(
+        f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:

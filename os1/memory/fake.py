@@ -28,7 +28,9 @@ class HashingEmbedder:
         return vec / norm if norm else vec
 
     async def passages(self, texts: Sequence[str]) -> Vectors:
-        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._one(t) for t in texts])
 
     async def query(self, text: str) -> Vectors:
         return self._one(text)

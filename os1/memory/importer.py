@@ -53,9 +53,7 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
-def parse_jsonl(
-    data: bytes, file: str, max_chars: int
-) -> list[tuple[str | None, NewTurn]]:
+def parse_jsonl(data: bytes, file: str, max_chars: int) -> list[tuple[str | None, NewTurn]]:
     """Validated (session, turn) pairs, or ImportFileError for the first bad line."""
     out: list[tuple[str | None, NewTurn]] = []
     first_seen: dict[str, int] = {}

@@ -22,12 +22,15 @@ from os1.memory.models import Relationship
 WEIGHTS = (0.45, 0.35, 0.20)
 SCALES = (10.0, 100.0, 20.0)
 ABSENCE_HALF_LIFE_DAYS = 30.0
-LABELS = ((0.15, "just met"), (0.35, "getting to know each other"), (0.6, "friends"), (0.8, "close"))
+LABELS = (
+    (0.15, "just met"),
+    (0.35, "getting to know each other"),
+    (0.6, "friends"),
+    (0.8, "close"),
+)
 
 
-def closeness(
-    days_active: int, turns: int, facts: int, days_since_last: float
-) -> float:
+def closeness(days_active: int, turns: int, facts: int, days_since_last: float) -> float:
     parts = (days_active, turns, facts)
     raw = sum(w * (1 - math.exp(-x / s)) for w, x, s in zip(WEIGHTS, parts, SCALES, strict=True))
     fade = math.pow(0.5, max(days_since_last, 0.0) / ABSENCE_HALF_LIFE_DAYS)

@@ -461,9 +461,7 @@ class SqlStore:
             await conn.execute(delete(turns).where(turns.c.id.in_(chunk)))
         if everything:
             await conn.execute(delete(facts).where(facts.c.person_id == person.id))
-            await conn.execute(
-                delete(conversations).where(conversations.c.person_id == person.id)
-            )
+            await conn.execute(delete(conversations).where(conversations.c.person_id == person.id))
             await conn.execute(
                 update(people).where(people.c.id == person.id).values(interview_done=False)
             )

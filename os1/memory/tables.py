@@ -82,9 +82,7 @@ turns = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("conversation_id", ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),
     Column("speaker", String(200), nullable=True),
     Column("content", Text, nullable=False),

@@ -50,7 +50,9 @@ class FakeLLM:
         self.closed = False
 
     def describe(self) -> BrainInfo:
-        return BrainInfo(kind="fake", model="fake", detail="deterministic test model", small=self.small)
+        return BrainInfo(
+            kind="fake", model="fake", detail="deterministic test model", small=self.small
+        )
 
     def next_reply(self, messages: Sequence[Message]) -> str:
         if self.replies:

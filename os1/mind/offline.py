@@ -50,7 +50,7 @@ def offline_reply(text: str, memories: Sequence[RecallItem], person: str) -> str
             "anything about that yet. " + HOW_TO_CONNECT
         )
     lines = [
-        f"- {m.time:%Y-%m-%d}: {'you' if m.role == 'user' else 'I'} said \"{_short(m.text)}\""
+        f'- {m.time:%Y-%m-%d}: {"you" if m.role == "user" else "I"} said "{_short(m.text)}"'
         for m in sorted(memories, key=lambda m: m.time)
     ]
     return (

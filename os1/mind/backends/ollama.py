@@ -9,8 +9,11 @@ import httpx
 from os1.mind.backends.openai_compat import OpenAICompatLLM
 
 
-async def detect_ollama(url: str, timeout: float = 0.5) -> list[str] | None:
-    """The names of the models an Ollama at ``url`` has, or None when no Ollama answers there."""
+async def detect_ollama(url: str, timeout: float = 0.5) -> list[str] | None:  # noqa: ASYNC109
+    """The names of the models an Ollama at ``url`` has, or None when no Ollama answers there.
+
+    ``timeout`` bounds each step of the one request (connect, read), as httpx does.
+    """
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.get(f"{url.rstrip('/')}/api/tags")

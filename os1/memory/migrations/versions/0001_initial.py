@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("label", sa.String(200), nullable=True),
     )
-    op.create_index(
-        "ix_conversations_person", "conversations", ["person_id", "source", "label"]
-    )
+    op.create_index("ix_conversations_person", "conversations", ["person_id", "source", "label"])
     op.create_table(
         "turns",
         sa.Column("id", sa.Integer, primary_key=True),

@@ -1,0 +1,201 @@
+"""The mind in conversation, with the fake brain and in-memory SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from os1.errors import LLMStreamBroken, LLMUnavailable, UserInputError
+from os1.memory.store import SqlStore
+from os1.mind.conversation import Mind, Session
+from os1.mind.fake import FakeLLM
+from os1.mind.llm import LLM, Message
+from os1.mind.persona import load_mind
+from os1.settings import Settings
+
+
+def make_mind(
+    store: SqlStore, llm: LLM | None, tmp_path_factory: pytest.TempPathFactory, **overrides: object
+) -> Mind:
+    settings = Settings(home=tmp_path_factory.mktemp("home"), **overrides)  # type: ignore[arg-type]
+    return Mind(store, llm, load_mind("samantha", settings.minds_dir), settings)
+
+
+async def say(session: Session, text: str) -> str:
+    return "".join([p async for p in session.reply(text)])
+
+
+def system_of(call: Sequence[Message]) -> str:
+    assert call[0].role == "system"
+    return call[0].content
+
+
+@pytest.fixture
+def mind(store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Mind:
+    return make_mind(store, fake_llm, tmp_path_factory, interview=False)
+
+
+async def test_memories_reach_a_later_conversation(mind: Mind, fake_llm: FakeLLM) -> None:
+    async with await mind.open("theo") as first:
+        await say(first, "My sister Anna lives in Lisbon")
+        await say(first, "I had a long day at work")
+    async with await mind.open("theo") as second:
+        reply = await say(second, "Where does my sister live?")
+    assert reply.startswith("I hear you")
+    prompt = system_of(fake_llm.calls[-1])
+    assert "My sister Anna lives in Lisbon" in prompt
+    assert fake_llm.calls[-1][-1] == Message("user", "Where does my sister live?")
+
+
+async def test_newer_statement_is_listed_after_the_older(mind: Mind, fake_llm: FakeLLM) -> None:
+    async with await mind.open("theo") as s:
+        await say(s, "My sister lives in Lisbon")
+    async with await mind.open("theo") as s:
+        await say(s, "My sister moved to Berlin last month")
+    async with await mind.open("theo") as s:
+        await say(s, "Where does my sister live now?")
+    prompt = system_of(fake_llm.calls[-1])
+    assert prompt.index("Lisbon") < prompt.index("Berlin")
+    assert "the later one is what is true now" in prompt
+
+
+async def test_other_people_never_reach_the_prompt(mind: Mind, fake_llm: FakeLLM) -> None:
+    async with await mind.open("bob") as s:
+        await say(s, "My bank PIN is 9931 and my sister lives in Oslo")
+    async with await mind.open("theo") as s:
+        await say(s, "What is my bank PIN? where does my sister live?")
+    for message in fake_llm.calls[-1]:
+        assert "9931" not in message.content and "Oslo" not in message.content
+
+
+async def test_user_turn_is_kept_when_the_model_fails(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    llm = FakeLLM(fail_with=LLMUnavailable("cannot reach the language model"))
+    mind = make_mind(store, llm, tmp_path_factory, interview=False)
+    async with await mind.open("theo") as s:
+        with pytest.raises(LLMUnavailable):
+            await say(s, "Remember that I love jazz")
+    dump = await store.export(await store.get_person("theo"))
+    assert [(t["role"], t["content"]) for t in dump["turns"]] == [
+        ("user", "Remember that I love jazz")
+    ]
+
+
+async def test_broken_stream_stores_no_partial_reply(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    llm = FakeLLM(["one two three four five six"], fail_after=2)
+    mind = make_mind(store, llm, tmp_path_factory, interview=False)
+    got: list[str] = []
+    async with await mind.open("theo") as s:
+        with pytest.raises(LLMStreamBroken):
+            async for piece in s.reply("hello"):
+                got.append(piece)
+    assert got == ["one ", "two "]
+    dump = await store.export(await store.get_person("theo"))
+    assert [t["role"] for t in dump["turns"]] == ["user"]
+
+
+async def test_bad_messages_store_nothing(mind: Mind, store: SqlStore) -> None:
+    async with await mind.open("theo") as s:
+        for bad in ["", "   ", "x" * 40_000, "bin\x00ary"]:
+            with pytest.raises(UserInputError):
+                await say(s, bad)
+    assert (await store.export(await store.get_person("theo")))["turns"] == []
+
+
+async def test_interview_stores_answers_as_facts(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(store, fake_llm, tmp_path_factory)
+    async with await mind.open("theodore") as s:
+        opening = await s.opening()
+        assert opening is not None and "call you" in opening
+        assert "working on" in await say(s, "Please call me Theo")
+        assert "matters" in await say(s, "I write letters for other people")
+        assert "Thank you, Theo" in await say(s, "My friends, and writing well")
+        await say(s, "Hi!")
+    assert len(fake_llm.calls) == 1  # the interview itself needs no model
+    facts = {f.key: f.value for f in await store.list_facts(await store.get_person("theodore"))}
+    assert facts == {
+        "preferred_name": "Theo",
+        "working_on": "I write letters for other people",
+        "what_matters": "My friends, and writing well",
+    }
+    prompt = system_of(fake_llm.calls[0])
+    assert "Theo likes to be called Theo" in prompt and "writing well" in prompt
+    async with await mind.open("theodore") as again:
+        assert await again.opening() is None  # asked once only
+
+
+async def test_interview_can_be_skipped(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(store, fake_llm, tmp_path_factory)
+    async with await mind.open("amy") as s:
+        assert await s.opening()
+        assert "as we go" in await say(s, "skip")
+        assert (await say(s, "hello")).startswith("I hear you")
+    async with await mind.open("zoe", interview=False) as s:
+        assert await s.opening() is None
+
+
+async def test_presence_counts_open_conversations(mind: Mind, fake_llm: FakeLLM) -> None:
+    a = await mind.open("amy")
+    b = await mind.open("bob")
+    c = await mind.open("bob")
+    await say(a, "hi")
+    assert "3 conversation(s) with 2 people" in system_of(fake_llm.calls[-1])
+    await b.close()
+    await c.close()
+    await say(a, "hi again")
+    assert "1 conversation(s) with 1 people" in system_of(fake_llm.calls[-1])
+    await a.close()
+
+
+async def test_offline_mode_answers_from_memory(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(store, None, tmp_path_factory, interview=False)
+    async with await mind.open("theo") as s:
+        assert "offline mode" in await say(s, "My sister Anna lives in Lisbon")
+        await say(s, "I bought a green bicycle")
+    async with await mind.open("theo") as s:
+        answer = await say(s, "What do you remember about my sister?")
+        assert "My sister Anna lives in Lisbon" in answer
+        assert "offline mode" in answer
+        assert "talking with 1 person" in await say(s, "How many people are you talking to?")
+
+
+async def test_small_model_presence_question_is_answered_exactly(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    llm = FakeLLM(small=True)
+    mind = make_mind(store, llm, tmp_path_factory, interview=False)
+    async with await mind.open("theo") as s, await mind.open("ann"):
+        reply = await say(s, "how many people are you talking with right now?")
+    assert reply.startswith("I'm talking with 2 people right now, in 2 conversations")
+    assert llm.calls == []
+
+
+async def test_prompt_stays_within_budget(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(
+        store,
+        fake_llm,
+        tmp_path_factory,
+        interview=False,
+        context_tokens=1024,
+        memory_tokens=200,
+        max_reply_tokens=128,
+    )
+    async with await mind.open("theo") as s:
+        for i in range(40):
+            await say(s, f"note {i}: " + "the garden needs water and the cat wants food " * 8)
+        await say(s, "what does the garden need?")
+    size = sum(len(m.content) for m in fake_llm.calls[-1]) // 4
+    assert size <= 1024 - 128 + 50
+    assert fake_llm.calls[-1][-1].content == "what does the garden need?"
