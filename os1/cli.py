@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import json
 import sys
+import tomllib
 from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
@@ -26,7 +27,7 @@ from os1.memory.importer import parse_jsonl
 from os1.memory.models import RecallItem
 from os1.mind.persona import builtin_minds, mind_source, user_minds
 from os1.runtime import configure_logging, open_runtime, open_store
-from os1.settings import Settings, load_settings
+from os1.settings import Settings, config_file_path, load_settings
 
 T = TypeVar("T")
 
@@ -45,6 +46,8 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 def _settings() -> Settings:
     try:
         settings = load_settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file_path()}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "_".join(str(p) for p in first["loc"]).upper()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
 from rich.console import Console
 
 from os1.errors import LLMError, UserInputError
+from os1.memory import presence
 from os1.mind.conversation import Session, brain_notice
 from os1.runtime import Runtime
 
@@ -40,7 +42,7 @@ async def _say(session: Session, text: str, out: Console | None, name: str) -> b
 
 def _write(text: str, out: Console | None) -> None:
     if out is not None:
-        out.print(text, end="", markup=False, highlight=False)
+        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -72,13 +74,29 @@ async def run_chat(runtime: Runtime, person: str, *, interview: bool | None) -> 
             if out is not None:
                 out.print(f"[bold magenta]{name}:[/] ", end="")
             _write(opening + "\n", out)
+        session_status = _status_line(runtime)
         if interactive:
             assert out is not None
-            return await _interactive(session, out, name)
+            return await _interactive(session, out, name, session_status)
         return await _piped(session, sys.stdin.buffer, name)
 
 
-async def _interactive(session: Session, out: Console, name: str) -> int:
+def _status_line(runtime: Runtime) -> Callable[[], Awaitable[str]]:
+    async def status() -> str:
+        now = await presence.current(runtime.store.engine)
+        info = runtime.llm.describe() if runtime.llm else None
+        brain = f"{info.kind} model {info.model}" if info else "offline (no language model)"
+        return (
+            f"{runtime.mind.spec.name} is in {now.conversations} conversation(s) with "
+            f"{now.people} people right now. Brain: {brain}."
+        )
+
+    return status
+
+
+async def _interactive(
+    session: Session, out: Console, name: str, status: Callable[[], Awaitable[str]]
+) -> int:
     out.print(f"[dim]{HELP}[/]")
     while True:
         try:
@@ -93,6 +111,9 @@ async def _interactive(session: Session, out: Console, name: str) -> int:
             return 0
         if text == "/help":
             out.print(f"[dim]{HELP}[/]")
+            continue
+        if text == "/status":
+            out.print(f"[dim]{await status()}[/]")
             continue
         try:
             await _say(session, line, out, name)

@@ -6,6 +6,7 @@ a model pulled, then the embedded SmolLM2 (``os1[brain]``), else none, and OS1 r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def gguf_brain(settings: Settings, path: Path, small: bool | None = None) -> Emb
     return EmbeddedLLM(
         path,
         n_ctx=max(MIN_EMBEDDED_CONTEXT, settings.context_tokens + settings.max_reply_tokens),
-        n_threads=settings.llm_threads,
+        n_threads=settings.llm_threads or os.cpu_count(),
         small=is_small_model(path) if small is None else small,
     )
 

@@ -28,6 +28,8 @@ log = logging.getLogger("os1.mind")
 
 RECENT_TURNS = 24
 OFFLINE_ITEMS = 3
+SMALL_MODEL_CONTEXT = 1536
+SMALL_MODEL_MEMORY = 400
 
 
 def brain_notice(info: BrainInfo | None) -> str | None:
@@ -163,9 +165,18 @@ class Session:
             recent=recent,
             presence=await presence.current(store.engine),
         )
-        budget = Budget(settings.context_tokens, settings.memory_tokens, settings.max_reply_tokens)
+        budget = self._budget()
         sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_reply_tokens)
         return build_messages(parts, user_turn.content, budget), sampling
+
+    def _budget(self) -> Budget:
+        """The prompt budget; a small model gets a short prompt, which it reads faster and
+        gets less lost in."""
+        settings = self.mind.settings
+        total, memories = settings.context_tokens, settings.memory_tokens
+        if self.mind.llm is not None and self.mind.llm.describe().small:
+            total, memories = min(total, SMALL_MODEL_CONTEXT), min(memories, SMALL_MODEL_MEMORY)
+        return Budget(total, memories, settings.max_reply_tokens)
 
     async def _answer_without_model(self, user_turn: Turn) -> str:
         store = self.mind.store

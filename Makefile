@@ -1,0 +1,29 @@
+# The two commands of the README. Both install into .venv beside this file.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Portable llama.cpp build for the embedded brain (no CPU-specific instructions).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: chat test install install-test lint
+
+$(BIN)/pip:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/pip
+	$(BIN)/pip install --quiet --editable '.[brain]'
+
+install-test: $(BIN)/pip
+	$(BIN)/pip install --quiet --editable '.[brain,test]'
+
+chat: install
+	@$(BIN)/os1 chat
+
+lint: install-test
+	$(BIN)/ruff check os1 tests
+	$(BIN)/ruff format --check os1 tests
+	$(BIN)/mypy
+
+test: lint
+	OS1_REQUIRE_BRAIN=1 $(BIN)/pytest
