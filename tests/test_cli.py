@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,16 +16,22 @@ from openai_server import OpenAIServer
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
-@pytest.fixture
-def os1(tmp_path: Path, openai_server: OpenAIServer) -> Run:
-    """Run ``os1 ARGS`` with its own home folder, talking to the test model server."""
+def os1_env(tmp_path: Path, server: OpenAIServer) -> dict[str, str]:
+    """The environment of an ``os1`` process: its own home, the test model server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS1_")}
     env.update(
         OS1_HOME=str(tmp_path / "home"),
-        OS1_LLM_URL=openai_server.base_url,
+        OS1_LLM_URL=server.base_url,
         OS1_BRAIN="openai",
         OS1_INTERVIEW="false",
     )
+    return env
+
+
+@pytest.fixture
+def os1(tmp_path: Path, openai_server: OpenAIServer) -> Run:
+    """Run ``os1 ARGS`` with its own home folder, talking to the test model server."""
+    env = os1_env(tmp_path, openai_server)
 
     def run(
         *args: str,
@@ -278,3 +285,34 @@ def test_bad_settings_are_one_clear_line(os1: Run) -> None:
     assert result.returncode == 2 and result.stderr.startswith(b"error: setting OS1_CONTEXT_TOKENS")
     result = os1("people", extra={"OS1_DATABASE_URL": "mysql://x"})
     assert result.returncode == 2 and b"unsupported database" in result.stderr
+
+
+def test_a_crash_mid_reply_loses_nothing_the_person_said(
+    os1: Run, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    openai_server.mode, openai_server.delay = "slow", 30.0
+    env = os1_env(tmp_path, openai_server)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "os1", "chat", "--person", "theo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"My passport is in the blue drawer.\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not openai_server.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert openai_server.requests, "the model was never asked"
+    proc.kill()  # the reply is being generated: die now
+    proc.communicate(timeout=10)
+    turns = json.loads(os1("export", "--person", "theo").stdout)["turns"]
+    assert [t["content"] for t in turns] == ["My passport is in the blue drawer."]
+
+
+def test_unreachable_database_is_one_line(os1: Run) -> None:
+    result = os1("people", extra={"OS1_DATABASE_URL": "postgresql+asyncpg://x@127.0.0.1:1/none"})
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"error: could not open the database")
+    assert len(result.stderr.strip().splitlines()) == 1

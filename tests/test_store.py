@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from fixtures_store import open_store
+from sqlalchemy import text
 
 from os1.errors import NotFoundError, UserInputError
+from os1.memory.db import make_engine, migrate
 from os1.memory.models import NewTurn, Role
 from os1.memory.store import SqlStore
 
@@ -106,3 +111,24 @@ async def test_relationship_counts(any_store: SqlStore) -> None:
     assert (rel.turns, rel.conversations, rel.days_active) == (1, 1, 1)
     assert 0 < rel.closeness < 0.15
     assert rel.closeness_label == "just met"
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    async with store.engine.connect() as conn:
+        mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+        secure = (await conn.execute(text("PRAGMA secure_delete"))).scalar_one()
+    await store.engine.dispose()
+    assert (mode, secure) == ("wal", 1)
+
+
+async def test_concurrent_first_starts_migrate_once(pg_url: str, tmp_path: Path) -> None:
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+    for url in (sqlite_url, pg_url):
+        engines = [make_engine(url) for _ in range(3)]
+        await asyncio.gather(*(migrate(e) for e in engines))
+        async with engines[0].connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        for engine in engines:
+            await engine.dispose()
+        assert [tuple(v) for v in version] == [("0001",)]

@@ -6,13 +6,15 @@ overwritten on disk rather than left in free pages. Migrations run on every star
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,6 +25,8 @@ from os1.errors import ConfigError, StorageError
 log = logging.getLogger("os1.memory")
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
+#: PostgreSQL advisory lock that serialises migrations between processes.
+_LOCK_KEY = 8316_0001
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,12 +78,39 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, without SQLAlchemy's "Background on this error" link."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision, one process at a time."""
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        if engine.dialect.name == "sqlite":
+            await _migrate_sqlite(engine)
+        else:
+            async with engine.begin() as conn:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                await conn.run_sync(_upgrade)
     except SQLAlchemyError as exc:
-        raise StorageError(f"could not prepare the database: {exc}") from exc
+        raise StorageError(f"could not prepare the database: {one_line(exc)}") from exc
     except OSError as exc:
         raise StorageError(f"could not open the database: {exc}") from exc
+
+
+async def _migrate_sqlite(engine: AsyncEngine) -> None:
+    database = engine.url.database
+    if database in (None, "", ":memory:"):
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+        return
+    assert database is not None
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate-lock")
+    with lock_path.open("a") as lock:
+        await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

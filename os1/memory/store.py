@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from os1.errors import NotFoundError, StorageError, UserInputError
 from os1.memory import fulltext, recall
+from os1.memory.db import one_line
 from os1.memory.embed import Embedder, from_blobs, to_blob
 from os1.memory.models import (
     Conversation,
@@ -165,7 +166,7 @@ class SqlStore:
                 stored = await self._insert_turn(conn, conversation, turn)
                 await fulltext.index(conn, [(stored.id, stored.content)])
         except SQLAlchemyError as exc:
-            raise StorageError(f"could not store the turn: {exc}") from exc
+            raise StorageError(f"could not store the turn: {one_line(exc)}") from exc
         await self._embed([stored])
         return stored
 
