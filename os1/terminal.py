@@ -1,8 +1,9 @@
 """``os1 chat`` in a terminal, or fed one message per line on standard input.
 
 Interactive: a prompt, replies streamed as they are written, ``/quit`` to leave.
-Piped (stdin not a terminal): each line is one message, each reply is printed on stdout, notes
-and errors go to stderr, and the program exits at end of input. A line that is not valid UTF-8,
+Piped (stdin not a terminal): each line is one message, each reply is printed on one line of
+stdout (its line breaks become spaces), notes and errors go to stderr, and the program exits at
+end of input. A line that is not valid UTF-8,
 holds binary data or is too long stops the run with a one-line error (exit 2); what came before
 it is kept whole, and nothing of it is stored.
 """
@@ -31,13 +32,18 @@ async def _say(session: Session, text: str, out: Console | None, name: str) -> b
         out.print(f"[bold magenta]{name}:[/] ", end="")
     try:
         async for piece in session.reply(text):
-            _write(piece, out)
+            _write(piece if out is not None else _one_line(piece), out)
     except LLMError as exc:
         _write("\n", out)
         _error(f"the language model failed: {exc} (your message is saved)")
         return False
     _write("\n", out)
     return True
+
+
+def _one_line(piece: str) -> str:
+    """Piped replies stay on one line each, so a reader can pair replies with messages."""
+    return piece.replace("\r", " ").replace("\n", " ")
 
 
 def _write(text: str, out: Console | None) -> None:

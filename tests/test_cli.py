@@ -316,3 +316,12 @@ def test_unreachable_database_is_one_line(os1: Run) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(b"error: could not open the database")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_piped_replies_are_one_line_each(os1: Run, openai_server: OpenAIServer) -> None:
+    openai_server.reply = "First paragraph.\n\nSecond paragraph,\r\nthird line."
+    result = os1("chat", "--person", "theo", stdin=b"one\ntwo\n")
+    lines = result.stdout.decode().splitlines()
+    assert lines == ["First paragraph.  Second paragraph,  third line."] * 2
+    stored = json.loads(os1("export", "--person", "theo").stdout)["turns"][1]["content"]
+    assert stored == "First paragraph.\n\nSecond paragraph,\r\nthird line."

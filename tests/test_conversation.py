@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from os1.errors import LLMStreamBroken, LLMUnavailable, UserInputError
 from os1.memory.store import SqlStore
+from os1.mind import interview as iv
 from os1.mind.conversation import Mind, Session
 from os1.mind.fake import FakeLLM
 from os1.mind.llm import LLM, Message
@@ -199,3 +201,30 @@ async def test_prompt_stays_within_budget(
     size = sum(len(m.content) for m in fake_llm.calls[-1]) // 4
     assert size <= 1024 - 128 + 50
     assert fake_llm.calls[-1][-1].content == "what does the garden need?"
+
+
+async def test_asking_for_a_new_name_supersedes_the_old(
+    mind: Mind, fake_llm: FakeLLM, store: SqlStore
+) -> None:
+    async with await mind.open("theodore") as s:
+        await say(s, "Please call me Ted from now on.")
+        await say(s, "hello")
+    assert "You are talking with Ted." in system_of(fake_llm.calls[-1])
+    history = await store.list_facts(await store.get_person("theodore"), current=False)
+    assert [(f.key, f.value) for f in history] == [("preferred_name", "Ted")]
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("call me Ted from now on", "Ted"),
+        ("My name is Mary Ann, nice to meet you", "Mary Ann"),
+        ("you can call me theo please", "theo"),
+        ("I'm Theodore Twombly", "Theodore Twombly"),
+        ("Theo", "Theo"),
+        ("I'd rather you call me by my initials", "I'd rather you call me by my initials"),
+    ],
+)
+def test_names_are_taken_from_answers(said: str, name: str) -> None:
+    question = load_mind("samantha", Path("/nowhere")).interview.questions[0]
+    assert iv.answer_value(question, said) == name

@@ -127,7 +127,7 @@ async def test_small_models_get_coherent_sampling() -> None:
     await complete(stand_in(llama, small=True), CHAT, Sampling(temperature=0.9, max_tokens=900))
     await complete(stand_in(llama), CHAT, Sampling(temperature=0.9, max_tokens=900))
     small, large = llama.calls
-    assert (small["temperature"], small["repeat_penalty"], small["max_tokens"]) == (0.3, 1.15, 256)
+    assert (small["temperature"], small["repeat_penalty"], small["max_tokens"]) == (0.3, 1.15, 120)
     assert (large["temperature"], large["repeat_penalty"], large["max_tokens"]) == (0.9, 1.0, 900)
 
 

@@ -10,7 +10,7 @@ import asyncio
 import fcntl
 import logging
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
@@ -106,11 +106,17 @@ async def _migrate_sqlite(engine: AsyncEngine) -> None:
             await conn.run_sync(_upgrade)
         return
     assert database is not None
-    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate-lock")
-    with lock_path.open("a") as lock:
-        await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    lock = await asyncio.to_thread(_take_lock, database)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+    finally:
+        lock.close()  # closing the file releases the lock
+
+
+def _take_lock(database: str) -> IO[str]:
+    """An exclusive lock on a file beside the database, held until the file is closed."""
+    path = Path(database).expanduser()
+    lock = path.with_name(path.name + ".migrate-lock").open("a")
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    return lock

@@ -45,6 +45,8 @@ class PromptParts:
     recent: Sequence[Turn] = ()
     presence: Presence | None = None
     notes: list[str] = field(default_factory=list)
+    #: A short prompt for very small models: the short voice, no values, a plain instruction.
+    compact: bool = False
 
 
 def _stamp(time: datetime) -> str:
@@ -57,7 +59,13 @@ def _who(item: RecallItem, mind: str, person: str) -> str:
     return mind if item.role == "assistant" else person
 
 
-def persona_block(mind: MindSpec) -> str:
+def persona_block(mind: MindSpec, compact: bool = False) -> str:
+    if compact:
+        first = mind.short_voice or mind.voice.strip().split(". ")[0].rstrip(".") + "."
+        return (
+            f"{first} Reply as {mind.name}, in the first person, in one to three short "
+            "sentences. Never speak as the person you are talking with."
+        )
     lines = [mind.voice.strip()]
     if mind.values:
         lines.append("What you hold to:\n" + "\n".join(f"- {v}" for v in mind.values))
@@ -115,7 +123,7 @@ def _memory_line(item: RecallItem, parts: PromptParts) -> str:
 def build_messages(parts: PromptParts, user_text: str, budget: Budget) -> list[Message]:
     """System message, then as many recent turns as fit, then the new user message."""
     blocks = [
-        persona_block(parts.mind),
+        persona_block(parts.mind, parts.compact),
         situation_block(parts),
         facts_block(parts),
         memories_block(parts, budget.memories),

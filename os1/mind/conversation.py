@@ -127,12 +127,17 @@ class Session:
             await self._store("assistant", answer)
             yield answer
             return
+        new_name = iv.name_change(text)
+        if new_name:
+            await self.mind.store.add_fact(
+                self.person, "interview", "preferred_name", new_name, [user_turn.id]
+            )
         async for piece in self._respond(user_turn):
             yield piece
 
     async def _respond(self, user_turn: Turn) -> AsyncIterator[str]:
         llm = self.mind.llm
-        if llm is None or (llm.describe().small and asks_presence(user_turn.content)):
+        if llm is None or (self._small_brain() and asks_presence(user_turn.content)):
             text = await self._answer_without_model(user_turn)
             await self._store("assistant", text)
             yield text
@@ -164,17 +169,21 @@ class Session:
             memories=memories,
             recent=recent,
             presence=await presence.current(store.engine),
+            compact=self._small_brain(),
         )
         budget = self._budget()
         sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_reply_tokens)
         return build_messages(parts, user_turn.content, budget), sampling
+
+    def _small_brain(self) -> bool:
+        return self.mind.llm is not None and self.mind.llm.describe().small
 
     def _budget(self) -> Budget:
         """The prompt budget; a small model gets a short prompt, which it reads faster and
         gets less lost in."""
         settings = self.mind.settings
         total, memories = settings.context_tokens, settings.memory_tokens
-        if self.mind.llm is not None and self.mind.llm.describe().small:
+        if self._small_brain():
             total, memories = min(total, SMALL_MODEL_CONTEXT), min(memories, SMALL_MODEL_MEMORY)
         return Budget(total, memories, settings.max_reply_tokens)
 

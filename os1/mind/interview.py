@@ -5,6 +5,7 @@ Pure functions: which question comes next, and what an answer means.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -17,6 +18,9 @@ _NAME_PATTERNS = [
     re.compile(r"^\s*(?:i am|i'm|it's|its)\s+(?P<name>[^.,!?;\n]{1,40})", re.I),
 ]
 MAX_VALUE = 300
+_NOT_NAMES = frozenset(
+    ["by", "a", "an", "the", "my", "me", "it", "that", "this", "just", "whatever", "anything"]
+)
 
 
 def next_question(interview: Interview, facts: Sequence[Fact]) -> Question | None:
@@ -34,11 +38,31 @@ def answer_value(question: Question, text: str) -> str:
     if question.key == "preferred_name":
         for pattern in _NAME_PATTERNS:
             found = pattern.search(answer)
-            if found:
-                return found.group("name").strip()
+            if found and _just_the_name(found.group("name")):
+                return _just_the_name(found.group("name"))
         if len(answer.split()) <= 4:
             return answer.strip(" .!")
     return answer[:MAX_VALUE]
+
+
+def _just_the_name(phrase: str) -> str:
+    """ "Ted from now on" -> "Ted"; "Mary Ann please" -> "Mary Ann"; "theo" -> "theo"."""
+    words = phrase.split()
+    if not words:
+        return ""
+    named = list(itertools.takewhile(lambda w: w[:1].isupper(), words))[:3]
+    if not named and words[0].lower() in _NOT_NAMES:
+        return ""
+    return " ".join(named or words[:1]).strip(" .,!?;:'\"")
+
+
+def name_change(text: str) -> str | None:
+    """A new name the person asks to be called by, said at any point ("call me Ted")."""
+    for pattern in _NAME_PATTERNS[:2]:
+        found = pattern.search(text)
+        if found:
+            return _just_the_name(found.group("name")) or None
+    return None
 
 
 def preferred_name(facts: Sequence[Fact], default: str) -> str:

@@ -33,6 +33,8 @@ class MindSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64)
     voice: str = Field(min_length=1)
+    #: One or two sentences used instead of ``voice`` for very small models.
+    short_voice: str = ""
     values: list[str] = Field(default_factory=list)
     greeting: str = ""
     interview: Interview = Field(default_factory=Interview)

@@ -60,13 +60,17 @@ def is_small_model(path: Path) -> bool:
         return False
 
 
+#: A very small model stays on topic for a few sentences at most.
+SMALL_MODEL_MAX_TOKENS = 120
+
+
 def coherent_sampling(sampling: Sampling) -> Sampling:
     """Tighter sampling that keeps a very small model from rambling."""
     return dataclasses.replace(
         sampling,
         temperature=min(sampling.temperature, 0.3),
         repeat_penalty=max(sampling.repeat_penalty, 1.15),
-        max_tokens=min(sampling.max_tokens, 256),
+        max_tokens=min(sampling.max_tokens, SMALL_MODEL_MAX_TOKENS),
     )
 
 
