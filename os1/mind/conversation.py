@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 from os1.memory import presence
 from os1.memory.models import Conversation, NewTurn, Person, Role, Turn
@@ -66,36 +66,44 @@ class Mind:
         live_id = await presence.open_session(self.store.engine, conversation)
         run_interview = self.settings.interview if interview is None else interview
         session = Session(self, person, conversation, live_id)
-        if run_interview and not person.interview_done and self.spec.interview.questions:
-            session.interviewing = True
-        else:
-            session.interviewing = False
+        session.interviewing = bool(
+            run_interview and not person.interview_done and self.spec.interview.questions
+        )
         return session
+
+    def resume(self, person: Person, conversation: Conversation) -> Session:
+        """A session on an existing conversation, for one request at a time (HTTP): it holds
+        no live row of its own, but marks the conversation in progress at each turn."""
+        return Session(self, person, conversation, None)
 
 
 class Session:
     """One conversation between the mind and one person."""
 
-    def __init__(self, mind: Mind, person: Person, conversation: Conversation, live_id: str):
+    def __init__(
+        self, mind: Mind, person: Person, conversation: Conversation, live_id: str | None
+    ) -> None:
         self.mind = mind
         self.person = person
         self.conversation = conversation
         self.interviewing = False
         self._live_id = live_id
-        self._heartbeat = asyncio.create_task(self._beat())
+        self._heartbeat = asyncio.create_task(self._beat(live_id)) if live_id else None
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def _beat(self) -> None:
+    async def _beat(self, live_id: str) -> None:
         while True:
             await asyncio.sleep(presence.HEARTBEAT_EVERY.total_seconds())
             with contextlib.suppress(Exception):
-                await presence.heartbeat(self.mind.store.engine, self._live_id)
+                await presence.heartbeat(self.mind.store.engine, live_id)
 
     async def close(self) -> None:
-        self._heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._heartbeat
-        await presence.close_session(self.mind.store.engine, self._live_id)
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        if self._live_id is not None:
+            await presence.close_session(self.mind.store.engine, self._live_id)
 
     async def __aenter__(self) -> Session:
         return self
@@ -118,10 +126,18 @@ class Session:
         await self._store("assistant", text)
         return text
 
-    async def reply(self, text: str) -> AsyncIterator[str]:
-        """Store ``text``, then stream the reply; the reply is stored once complete."""
+    async def reply(self, text: str, *, retry: bool = False) -> AsyncGenerator[str, None]:
+        """Store ``text``, then stream the reply; the reply is stored once complete.
+
+        ``retry``: the message was already sent and stored (a client retrying or asking for
+        another answer); it is answered again without being stored twice."""
         text = check_message(text, self.mind.settings.max_message_chars)
-        user_turn = await self._store("user", text)
+        if self._live_id is None:
+            window = timedelta(seconds=self.mind.settings.presence_window)
+            await presence.touch(self.mind.store.engine, self.conversation, window)
+        user_turn = await self._stored_user_turn(text) if retry else None
+        if user_turn is None:
+            user_turn = await self._store("user", text)
         if self.interviewing:
             answer = await self._interview_step(user_turn)
             await self._store("assistant", answer)
@@ -197,6 +213,10 @@ class Session:
         said = [m for m in memories if m.role == "user" and not m.text.rstrip().endswith("?")]
         name = iv.preferred_name(await store.list_facts(self.person), self.person.name)
         return offline_reply(user_turn.content, said[:OFFLINE_ITEMS], name)
+
+    async def _stored_user_turn(self, text: str) -> Turn | None:
+        recent = await self.mind.store.recent_turns(self.conversation, RECENT_TURNS)
+        return next((t for t in reversed(recent) if t.role == "user" and t.content == text), None)
 
     async def _store(self, role: Role, text: str) -> Turn:
         return await self.mind.store.add_turn(

@@ -1,0 +1,44 @@
+"""What every ``os1`` command shares: the app, settings loading, running a coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from os1.errors import ConfigError
+from os1.logs import configure_logging
+from os1.settings import Settings, config_file_path, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="OS1: an AI companion that remembers each person it talks with.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def load_cli_settings(*, as_json_logs: bool = False) -> Settings:
+    try:
+        settings = load_settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file_path()}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"setting OS1_{field}: {first['msg']}") from exc
+    configure_logging(settings.log_level, as_json=as_json_logs)
+    return settings
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

@@ -1,0 +1,120 @@
+"""API tokens: each belongs to one person and is stored only as a SHA-256 digest.
+
+A token is 32 random bytes (``os1_`` + URL-safe base64), so a plain digest is enough: there is
+nothing to guess, and no slow password hash is needed. Only the digest is kept; the token itself
+is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from os1.errors import NotFoundError
+from os1.memory.models import Person
+from os1.memory.tables import people, tokens
+
+PREFIX = "os1_"
+#: ``last_used_at`` is written at most this often per token, to keep reads cheap.
+USE_RESOLUTION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    person: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare secrets in constant time."""
+    return hmac.compare_digest(digest(given), digest(expected))
+
+
+async def create_token(engine: AsyncEngine, person: Person, label: str | None = None) -> str:
+    """A new token for ``person``; the only time it is ever seen in full."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(tokens).values(
+                id=secrets.token_hex(6),
+                person_id=person.id,
+                digest=digest(token),
+                label=label,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return token
+
+
+async def list_tokens(engine: AsyncEngine, person: Person) -> list[TokenInfo]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(tokens).where(tokens.c.person_id == person.id).order_by(tokens.c.created_at)
+        )
+        return [
+            TokenInfo(r.id, person.name, r.label, r.created_at, r.revoked_at, r.last_used_at)
+            for r in rows
+        ]
+
+
+async def revoke_token(engine: AsyncEngine, person: Person, token_id: str) -> None:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(tokens)
+            .where(
+                tokens.c.id == token_id,
+                tokens.c.person_id == person.id,
+                tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=datetime.now(UTC))
+        )
+    if not result.rowcount:
+        raise NotFoundError(f"{person.name} has no active token {token_id!r}")
+
+
+async def rotate_tokens(engine: AsyncEngine, person: Person) -> str:
+    """Revoke every active token of ``person`` and make a new one."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(tokens)
+            .where(tokens.c.person_id == person.id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return await create_token(engine, person, "rotated")
+
+
+async def person_for_token(engine: AsyncEngine, token: str) -> Person | None:
+    """The person an active token belongs to, or None for an unknown or revoked token."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    now = datetime.now(UTC)
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(people, tokens.c.id.label("token_id"), tokens.c.last_used_at)
+                .join(tokens, tokens.c.person_id == people.c.id)
+                .where(tokens.c.digest == digest(token), tokens.c.revoked_at.is_(None))
+            )
+        ).first()
+    if row is None:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > USE_RESOLUTION:
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(tokens).where(tokens.c.id == row.token_id).values(last_used_at=now)
+            )
+    return Person(row.id, row.name, row.created_at, row.interview_done)

@@ -1,0 +1,76 @@
+"""People and their tokens, for the admin token (``OS1_ADMIN_TOKEN``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from os1.memory.accounts import create_token, list_tokens, revoke_token, rotate_tokens
+from os1.server.auth import Admin, State
+from os1.server.errors import COMMON_RESPONSES, APIError
+from os1.server.schemas import Deleted, NewToken, PersonCreate, PersonOut, TokenOut
+
+router = APIRouter(
+    prefix="/v1/people", responses=COMMON_RESPONSES, dependencies=[Admin], tags=["admin"]
+)
+
+
+@router.get("", response_model=list[PersonOut])
+async def list_people(state: State) -> list[PersonOut]:
+    people = await state.runtime.store.list_people()
+    return [PersonOut(name=p.name, created_at=p.created_at) for p in people]
+
+
+@router.post("", response_model=NewToken, status_code=201)
+async def add_person(body: PersonCreate, state: State) -> NewToken:
+    """Add a person and make their first token (shown only here)."""
+    store = state.runtime.store
+    if body.name.strip() in {p.name for p in await store.list_people()}:
+        raise APIError(409, f"{body.name!r} exists; make a token with POST .../tokens", "exists")
+    person = await store.ensure_person(body.name)
+    return NewToken(person=person.name, token=await create_token(store.engine, person))
+
+
+@router.get("/{name}/tokens", response_model=list[TokenOut])
+async def tokens(name: str, state: State) -> list[TokenOut]:
+    store = state.runtime.store
+    found = await list_tokens(store.engine, await store.get_person(name))
+    return [
+        TokenOut(
+            id=t.id,
+            label=t.label,
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+            last_used_at=t.last_used_at,
+        )
+        for t in found
+    ]
+
+
+@router.post("/{name}/tokens", response_model=NewToken, status_code=201)
+async def new_token(name: str, state: State) -> NewToken:
+    store = state.runtime.store
+    person = await store.get_person(name)
+    return NewToken(person=person.name, token=await create_token(store.engine, person))
+
+
+@router.post("/{name}/tokens/rotate", response_model=NewToken, status_code=201)
+async def rotate(name: str, state: State) -> NewToken:
+    """Revoke all of the person's tokens and make a new one."""
+    store = state.runtime.store
+    person = await store.get_person(name)
+    return NewToken(person=person.name, token=await rotate_tokens(store.engine, person))
+
+
+@router.delete("/{name}/tokens/{token_id}", response_model=Deleted)
+async def revoke(name: str, token_id: str, state: State) -> Deleted:
+    store = state.runtime.store
+    await revoke_token(store.engine, await store.get_person(name), token_id)
+    return Deleted()
+
+
+@router.delete("/{name}", response_model=Deleted)
+async def remove_person(name: str, state: State) -> Deleted:
+    """Delete a person and everything stored about them."""
+    store = state.runtime.store
+    await store.delete_person(await store.get_person(name))
+    return Deleted()

@@ -1,0 +1,83 @@
+"""The ASGI application: ``create_app(settings)`` wires the runtime into FastAPI routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import text
+
+from os1 import __version__
+from os1.runtime import open_runtime
+from os1.server import admin, errors, native, openai_api, ws
+from os1.server.limits import BodyLimit, RateLimiter
+from os1.server.schemas import Health
+from os1.server.state import ServerState
+from os1.settings import Settings
+
+log = logging.getLogger("os1.server")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await stack.enter_async_context(open_runtime(settings))
+            limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+            state = ServerState(runtime, limiter)
+            app.state.os1 = state
+            log.info("ready", extra={"mind": runtime.mind.spec.name})
+            yield
+            state.stopping.set()
+            log.info("stopping", extra={"replies_in_flight": state.inflight.count})
+
+    app = FastAPI(
+        title="OS1",
+        version=__version__,
+        summary="An AI companion that remembers each person it talks with.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(openai_api.router)
+    app.include_router(native.router)
+    app.include_router(admin.router)
+    app.include_router(ws.router)
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        response_model=Health,
+        tags=["ops"],
+        responses={503: errors.COMMON_RESPONSES[503]},
+    )
+    app.middleware("http")(access_log)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    return app
+
+
+async def healthz(request: Request) -> Health:
+    """Alive and able to reach its database."""
+    state: ServerState = request.app.state.os1
+    async with state.runtime.store.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return Health(status="ok")
+
+
+async def access_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return response

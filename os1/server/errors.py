@@ -1,0 +1,151 @@
+"""Every error the server returns is JSON of one shape, the one OpenAI clients parse:
+``{"error": {"message": ..., "type": ..., "code": ...}}``. Domain errors map to status codes here,
+in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from os1.errors import (
+    ConfigError,
+    LLMError,
+    LLMTimeout,
+    NotFoundError,
+    OS1Error,
+    StorageError,
+    UserInputError,
+)
+
+log = logging.getLogger("os1.server")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class APIError(Exception):
+    """An error with its HTTP status, raised by handlers and dependencies."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        kind: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+        self.headers = headers
+
+
+STATUS_OF: list[tuple[type[OS1Error], int, str, str]] = [
+    (NotFoundError, 404, "not_found", "invalid_request_error"),
+    (UserInputError, 400, "invalid_input", "invalid_request_error"),
+    (LLMTimeout, 504, "model_timeout", "model_error"),
+    (LLMError, 502, "model_unavailable", "model_error"),
+    (StorageError, 503, "storage_unavailable", "server_error"),
+    (ConfigError, 500, "misconfigured", "server_error"),
+]
+
+
+def error_response(
+    status: int, message: str, code: str, kind: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(message=message, type=kind, code=code))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def from_domain(exc: OS1Error) -> APIError:
+    for cls, status, code, kind in STATUS_OF:
+        if isinstance(exc, cls):
+            return APIError(status, str(exc), code, kind)
+    return APIError(500, str(exc), "internal_error", "server_error")
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return error_response(exc.status, exc.message, exc.code, exc.kind, exc.headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OS1Error)
+    api = from_domain(exc)
+    if api.status >= 500:
+        log.warning("request failed", extra={"path": request.url.path, "error": str(exc)})
+    return error_response(api.status, api.message, api.code, api.kind)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    body = ErrorBody(
+        error=ErrorDetail(
+            message=message,
+            type="invalid_request_error",
+            code="invalid_request",
+            param=where or None,
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(
+        exc.status_code,
+        str(exc.detail),
+        code,
+        "invalid_request_error",
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", extra={"path": request.url.path})
+    return error_response(500, "internal error", "internal_error", "server_error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(OS1Error, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: Error responses documented on every route, so clients and schema checkers know them.
+COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in [
+        (400, "Bad input"),
+        (401, "Missing, unknown or revoked token"),
+        (403, "Not allowed"),
+        (404, "No such thing (or it belongs to someone else)"),
+        (409, "The reply was cancelled"),
+        (408, "The request body did not arrive in time"),
+        (413, "Request body too large"),
+        (422, "Request does not match the schema"),
+        (429, "Too many requests; see Retry-After"),
+        (502, "The language model failed"),
+        (503, "Storage unavailable"),
+        (504, "The language model timed out"),
+    ]
+}

@@ -1,0 +1,167 @@
+"""The OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+Clients resend the whole history on every call. OS1 keeps its own: it stores only the newest
+user message (once, even when a request is retried), and builds the prompt from its memory.
+A request whose history holds no assistant message starts a new conversation; a later request
+continues the newest conversation that began with the same first user message. The header
+``X-OS1-Conversation: <id>`` names a conversation outright.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import StreamingResponse
+
+from os1.errors import OS1Error, UserInputError
+from os1.memory.models import Conversation, Person
+from os1.mind.context import estimate_tokens
+from os1.server.auth import CurrentPerson, State
+from os1.server.errors import COMMON_RESPONSES, APIError, from_domain
+from os1.server.native import SSE_RESPONSE, collect
+from os1.server.replies import ReplyCancelled, open_reply
+from os1.server.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ModelList,
+    ModelOut,
+    Usage,
+)
+from os1.server.state import ServerState
+
+router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES, tags=["openai"])
+STARTED = int(time.time())
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(person: CurrentPerson, state: State) -> ModelList:
+    """Each mind is a model: `samantha`, and every mind defined in `OS1_HOME/minds/`."""
+    return ModelList(data=[ModelOut(id=name, created=STARTED) for name in state.model_names()])
+
+
+def _last_user_text(messages: list[ChatMessage]) -> tuple[int, str]:
+    users = [m for m in messages if m.role == "user"]
+    if not users or messages[-1].role != "user":
+        raise UserInputError("the last message must come from the user")
+    return len(users), users[-1].text()
+
+
+def _fingerprint(model: str, messages: list[ChatMessage]) -> str:
+    first = next(m.text() for m in messages if m.role == "user")
+    return "openai:" + hashlib.sha256(f"{model}\0{first}".encode()).hexdigest()[:24]
+
+
+async def _conversation(
+    state: ServerState, person: Person, request: ChatCompletionRequest, named: int | None
+) -> Conversation:
+    store = state.runtime.store
+    if named is not None:
+        return await store.get_conversation(person, named)
+    label = _fingerprint(request.model, request.messages)
+    if not any(m.role == "assistant" for m in request.messages):
+        return await store.start_conversation(person, "openai", label)
+    return await store.conversation_by_label(person, "openai", label)
+
+
+async def _already_stored(state: ServerState, conversation: Conversation, users: int) -> bool:
+    """True when the conversation already holds as many user turns as the request sends: the
+    request is a retry, and its last message must not be stored twice."""
+    turns = await state.runtime.store.recent_turns(conversation, 10_000)
+    return sum(1 for t in turns if t.role == "user") >= users
+
+
+@router.post("/chat/completions", response_model=ChatCompletion, responses=SSE_RESPONSE)
+async def chat_completions(
+    request: ChatCompletionRequest,
+    person: CurrentPerson,
+    state: State,
+    x_os1_conversation: Annotated[int | None, Header(ge=1, le=2**62)] = None,
+) -> Any:
+    settings = state.runtime.settings
+    if len(request.messages) > settings.max_messages:
+        raise APIError(
+            400,
+            f"too many messages ({len(request.messages)}; at most {settings.max_messages})",
+            "too_many_messages",
+        )
+    mind = state.mind(request.model)
+    users, text = _last_user_text(request.messages)
+    conversation = await _conversation(state, person, request, x_os1_conversation)
+    session = mind.resume(person, conversation)
+    retry = await _already_stored(state, conversation, users)
+    pieces = await open_reply(state, session, text, retry=retry)
+    reply_id = f"chatcmpl-{uuid.uuid4().hex}"
+    if request.stream:
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        chunks = _chunks(reply_id, request.model, text, pieces, include_usage)
+        return StreamingResponse(
+            chunks,
+            media_type="text/event-stream",
+            headers={"X-OS1-Conversation": str(conversation.id)},
+        )
+    reply = await collect(pieces)
+    return ChatCompletion(
+        id=reply_id,
+        created=int(time.time()),
+        model=request.model,
+        choices=[Choice(message=AssistantMessage(content=reply))],
+        usage=_usage(text, reply),
+    )
+
+
+def _usage(prompt: str, reply: str) -> Usage:
+    p, c = estimate_tokens(prompt), estimate_tokens(reply)
+    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+
+
+def _chunk(reply_id: str, model: str, delta: dict[str, str], finish: str | None) -> str:
+    body = {
+        "id": reply_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+async def _chunks(
+    reply_id: str, model: str, prompt: str, pieces: AsyncIterator[str], include_usage: bool
+) -> AsyncIterator[str]:
+    yield _chunk(reply_id, model, {"role": "assistant", "content": ""}, None)
+    parts: list[str] = []
+    try:
+        async for piece in pieces:
+            parts.append(piece)
+            yield _chunk(reply_id, model, {"content": piece}, None)
+    except ReplyCancelled:
+        yield _chunk(reply_id, model, {}, "stop")
+        yield "data: [DONE]\n\n"
+        return
+    except OS1Error as exc:
+        api = from_domain(exc)
+        error = {"message": api.message, "type": api.kind, "code": api.code}
+        yield f"data: {json.dumps({'error': error})}\n\n"
+        return
+    yield _chunk(reply_id, model, {}, "stop")
+    if include_usage:
+        usage = _usage(prompt, "".join(parts)).model_dump()
+        body = {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
+        yield f"data: {json.dumps(body)}\n\n"
+    yield "data: [DONE]\n\n"

@@ -1,0 +1,230 @@
+"""Pydantic models for every payload the server reads or writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from os1.memory.models import Conversation, RecallItem, Relationship, Turn
+
+MAX_TEXT = 1_000_000  # a hard ceiling; the configured limit is checked in the core
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- native API ---------------------------------------------------------------------------
+class ConversationOut(BaseModel):
+    id: int
+    started_at: datetime
+    source: str
+    label: str | None
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:
+        return cls(id=c.id, started_at=c.started_at, source=c.source, label=c.label)
+
+
+class ConversationCreate(Strict):
+    label: str | None = Field(default=None, max_length=200)
+
+
+class MessageIn(Strict):
+    content: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ReplyOut(BaseModel):
+    conversation_id: int
+    reply: str
+
+
+class TurnOut(BaseModel):
+    id: int
+    conversation_id: int
+    role: Literal["user", "assistant"]
+    speaker: str | None
+    content: str
+    time: datetime
+    source_id: str
+
+    @classmethod
+    def of(cls, t: Turn) -> TurnOut:
+        return cls(
+            id=t.id,
+            conversation_id=t.conversation_id,
+            role=t.role,
+            speaker=t.speaker,
+            content=t.content,
+            time=t.time,
+            source_id=t.source_id,
+        )
+
+
+class ConversationDetail(ConversationOut):
+    turns: list[TurnOut]
+
+
+class MemoryEdit(Strict):
+    content: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class RecallOut(BaseModel):
+    """Same shape as ``os1 recall --json``."""
+
+    id: str
+    text: str
+    time: datetime
+    score: float
+    source_ids: list[str]
+
+    @classmethod
+    def of(cls, item: RecallItem) -> RecallOut:
+        return cls(
+            id=item.id,
+            text=item.text,
+            time=item.time,
+            score=item.score,
+            source_ids=item.source_ids,
+        )
+
+
+class RelationshipOut(BaseModel):
+    person: str
+    first_met: datetime | None
+    last_seen: datetime | None
+    conversations: int
+    turns: int
+    days_active: int
+    facts: int
+    closeness: float
+    closeness_label: str
+
+    @classmethod
+    def of(cls, r: Relationship) -> RelationshipOut:
+        return cls(**{name: getattr(r, name) for name in cls.model_fields})
+
+
+class StatusOut(BaseModel):
+    conversations_in_progress: int
+    people_talking: int
+    replies_in_flight: int
+    mind: str
+    brain: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Deleted(BaseModel):
+    deleted: bool = True
+
+
+class Cancelled(BaseModel):
+    cancelled: bool
+
+
+# -- people and tokens (admin) -------------------------------------------------------------
+class PersonCreate(Strict):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class TokenOut(BaseModel):
+    id: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewToken(BaseModel):
+    person: str
+    token: str
+
+
+class PersonOut(BaseModel):
+    name: str
+    created_at: datetime
+
+
+# -- OpenAI-compatible API -----------------------------------------------------------------
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(max_length=64)
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = Field(default=None)
+    name: str | None = Field(default=None, max_length=200)
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content if p.type == "text")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    user: str | None = Field(default=None, max_length=200)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "os1"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]
+
+
+ExportOut = dict[str, Any]

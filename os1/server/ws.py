@@ -1,0 +1,125 @@
+"""Conversations over WebSocket: ``/v1/conversations/{id}/ws``.
+
+Authenticate with ``Authorization: Bearer <token>`` or, for browsers, ``?token=<token>``.
+The client sends ``{"type": "message", "content": "..."}`` or ``{"type": "cancel"}``; the
+server answers ``{"type": "delta", "text": ...}``... then ``{"type": "done"}``, or
+``{"type": "cancelled"}``, or ``{"type": "error", "code": ..., "message": ...}``. A bad frame
+gets an error and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from os1.errors import OS1Error
+from os1.mind.conversation import Session
+from os1.server.auth import token_person
+from os1.server.errors import APIError, from_domain
+from os1.server.replies import ReplyCancelled, open_reply
+from os1.server.schemas import MessageIn
+from os1.server.state import ServerState
+
+router = APIRouter()
+POLICY_VIOLATION = 1008
+GOING_AWAY = 1001
+
+
+def _token(ws: WebSocket) -> str | None:
+    header = ws.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return ws.query_params.get("token")
+
+
+@router.websocket("/v1/conversations/{conversation_id}/ws")
+async def conversation_ws(ws: WebSocket, conversation_id: int) -> None:
+    state: ServerState = ws.app.state.os1
+    try:
+        person = await token_person(state, _token(ws))
+        conversation = await state.runtime.store.get_conversation(person, conversation_id)
+    except (APIError, OS1Error) as exc:
+        await ws.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
+        return
+    await ws.accept()
+    session = state.default_mind.resume(person, conversation)
+    await _serve(ws, state, session)
+
+
+async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
+    replying: asyncio.Task[None] | None = None
+    try:
+        while not state.stopping.is_set():
+            frame = await ws.receive_text()
+            message = _parse(frame)
+            if message == "cancel":
+                state.inflight.cancel(session.conversation.id)
+            elif not isinstance(message, MessageIn):
+                await _send(
+                    ws,
+                    {
+                        "type": "error",
+                        "code": "bad_frame",
+                        "message": 'send {"type": "message", "content": "..."}',
+                    },
+                )
+            elif replying is not None and not replying.done():
+                await _send(
+                    ws,
+                    {
+                        "type": "error",
+                        "code": "busy",
+                        "message": "a reply is still being written; cancel it first",
+                    },
+                )
+            else:
+                replying = asyncio.create_task(_reply(ws, state, session, message))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if replying is not None and not replying.done():
+            replying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replying
+    if state.stopping.is_set():
+        with contextlib.suppress(RuntimeError):
+            await ws.close(code=GOING_AWAY)
+
+
+def _parse(frame: str) -> str | MessageIn | None:
+    try:
+        data: Any = json.loads(frame)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "cancel":
+        return "cancel"
+    if data.get("type") != "message":
+        return None
+    try:
+        return MessageIn.model_validate({"content": data.get("content")})
+    except ValidationError:
+        return None
+
+
+async def _send(ws: WebSocket, data: dict[str, Any]) -> None:
+    await ws.send_text(json.dumps(data, ensure_ascii=False))
+
+
+async def _reply(ws: WebSocket, state: ServerState, session: Session, message: MessageIn) -> None:
+    try:
+        async for piece in await open_reply(state, session, message.content):
+            await _send(ws, {"type": "delta", "text": piece})
+    except ReplyCancelled:
+        await _send(ws, {"type": "cancelled"})
+    except OS1Error as exc:
+        api = from_domain(exc)
+        await _send(ws, {"type": "error", "code": api.code, "message": api.message})
+    else:
+        await _send(ws, {"type": "done"})

@@ -1,0 +1,81 @@
+"""Running OS1's server for tests: in process (Starlette's TestClient) or on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi.testclient import TestClient
+
+from os1.memory.accounts import create_token
+from os1.runtime import open_store
+from os1.server.app import create_app
+from os1.settings import Settings
+
+
+def server_settings(home: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "home": home,
+        "brain": "fake",
+        "interview": False,
+        "rate_limit_per_minute": 6000,
+        "rate_limit_burst": 1000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_token(settings: Settings, name: str) -> str:
+    async def go() -> str:
+        async with open_store(settings) as store:
+            return await create_token(store.engine, await store.ensure_person(name))
+
+    return asyncio.run(go())
+
+
+@contextmanager
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[str]:
+    """The server on a real port on 127.0.0.1, in a thread; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -1,0 +1,347 @@
+"""The HTTP and WebSocket server, in process: accounts, isolation, both APIs, bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from server_harness import client, make_token, server_settings
+from starlette.websockets import WebSocketDisconnect
+
+from os1.mind.fake import FakeLLM
+from os1.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return server_settings(tmp_path / "home", admin_token="admin-secret-123")
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    with client(settings) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def fake(api: TestClient) -> FakeLLM:
+    llm = api.app.state.os1.runtime.llm  # type: ignore[attr-defined]
+    assert isinstance(llm, FakeLLM)
+    return llm
+
+
+def chat(api: TestClient, token: str, messages: list[dict[str, str]], **extra: object) -> dict:  # type: ignore[type-arg]
+    response = api.post(
+        "/v1/chat/completions",
+        headers=auth(token),
+        json={"model": "samantha", "messages": messages, **extra},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def user_turns(api: TestClient, token: str) -> list[str]:
+    turns = api.get("/v1/export", headers=auth(token)).json()["turns"]
+    return [t["content"] for t in turns if t["role"] == "user"]
+
+
+def test_health_and_docs(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+    schema = api.get("/openapi.json").json()
+    assert "/v1/chat/completions" in schema["paths"]
+    assert api.get("/docs").status_code == 200
+
+
+def test_openai_history_is_stored_once(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    first = chat(api, token, [{"role": "user", "content": "My sister lives in Lisbon"}])
+    reply = first["choices"][0]["message"]["content"]
+    assert first["object"] == "chat.completion" and reply.startswith("I hear you")
+    history = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "My sister lives in Lisbon"},
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "Where does she live?"},
+    ]
+    chat(api, token, history)
+    chat(api, token, history)  # a retry of the same request
+    assert user_turns(api, token) == ["My sister lives in Lisbon", "Where does she live?"]
+    prompt = fake(api).calls[-1]
+    assert prompt[-1].content == "Where does she live?"
+    assert "You are a helpful assistant." not in json.dumps([m.content for m in prompt])
+    assert any("Lisbon" in m.content for m in prompt[:-1])  # from OS1's own memory
+
+
+def test_openai_errors(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    unknown = api.post(
+        "/v1/chat/completions",
+        headers=auth(token),
+        json={"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert unknown.status_code == 404
+    assert "gpt-9" in unknown.json()["error"]["message"]
+    not_user = api.post(
+        "/v1/chat/completions",
+        headers=auth(token),
+        json={"model": "samantha", "messages": [{"role": "assistant", "content": "hi"}]},
+    )
+    assert not_user.status_code == 400
+    many = [{"role": "user", "content": "x"}] * 1001
+    too_many = api.post(
+        "/v1/chat/completions", headers=auth(token), json={"model": "samantha", "messages": many}
+    )
+    assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "too_many_messages"
+    assert user_turns(api, token) == []
+
+
+def test_tokens_reach_only_their_own_person(api: TestClient, settings: Settings) -> None:
+    theo, amy = make_token(settings, "theo"), make_token(settings, "amy")
+    chat(api, amy, [{"role": "user", "content": "My secret code is 4242 and I love Oslo"}])
+    conv = api.post("/v1/conversations", headers=auth(amy), json={}).json()["id"]
+    memory = api.get("/v1/memories", headers=auth(amy)).json()[0]["id"]
+    for method, path in [
+        ("GET", f"/v1/conversations/{conv}"),
+        ("POST", f"/v1/conversations/{conv}/cancel"),
+        ("DELETE", f"/v1/memories/{memory}"),
+    ]:
+        assert api.request(method, path, headers=auth(theo)).status_code == 404
+    sent = api.post(
+        f"/v1/conversations/{conv}/messages", headers=auth(theo), json={"content": "hi"}
+    )
+    assert sent.status_code == 404
+    edited = api.patch(f"/v1/memories/{memory}", headers=auth(theo), json={"content": "x"})
+    assert edited.status_code == 404
+    found = api.get(
+        "/v1/memories/search", headers=auth(theo), params={"q": "secret code 4242 Oslo"}
+    ).json()
+    assert all("4242" not in item["text"] for item in found)
+    chat(api, theo, [{"role": "user", "content": "what is the secret code? Oslo?"}])
+    assert "4242" not in json.dumps([m.content for m in fake(api).calls[-1]])
+    assert "4242" not in api.get("/v1/export", headers=auth(theo)).text
+    assert user_turns(api, amy) == ["My secret code is 4242 and I love Oslo"]
+
+
+def test_bad_tokens(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    for headers in [
+        {},
+        auth("os1_forged"),
+        auth("nonsense"),
+        {"Authorization": "Basic eDp5"},
+        auth(token[:-1] + ("A" if token[-1] != "A" else "B")),
+    ]:
+        response = api.get("/v1/relationship", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"
+    assert api.get("/v1/relationship", headers=auth(token)).status_code == 200
+
+
+def test_admin_manages_people_and_tokens(api: TestClient) -> None:
+    admin = auth("admin-secret-123")
+    assert api.post("/v1/people", json={"name": "zoe"}).status_code == 401
+    assert api.post("/v1/people", headers=auth("wrong"), json={"name": "zoe"}).status_code == 401
+    made = api.post("/v1/people", headers=admin, json={"name": "zoe"})
+    assert made.status_code == 201
+    first = made.json()["token"]
+    assert api.post("/v1/people", headers=admin, json={"name": "zoe"}).status_code == 409
+    assert api.get("/v1/relationship", headers=auth(first)).status_code == 200
+    second = api.post("/v1/people/zoe/tokens", headers=admin).json()["token"]
+    ids = [t["id"] for t in api.get("/v1/people/zoe/tokens", headers=admin).json()]
+    assert len(ids) == 2
+    assert api.delete(f"/v1/people/zoe/tokens/{ids[0]}", headers=admin).status_code == 200
+    assert api.get("/v1/relationship", headers=auth(first)).status_code == 401
+    assert api.get("/v1/relationship", headers=auth(second)).status_code == 200
+    rotated = api.post("/v1/people/zoe/tokens/rotate", headers=admin).json()["token"]
+    assert api.get("/v1/relationship", headers=auth(second)).status_code == 401
+    assert api.get("/v1/relationship", headers=auth(rotated)).status_code == 200
+    assert api.delete("/v1/people/zoe", headers=admin).status_code == 200
+    assert api.get("/v1/relationship", headers=auth(rotated)).status_code == 401
+    assert api.get("/v1/people/nobody/tokens", headers=admin).status_code == 404
+
+
+def test_admin_api_is_off_without_admin_token(tmp_path: Path) -> None:
+    with client(server_settings(tmp_path / "h")) as api:
+        response = api.post("/v1/people", headers=auth("anything"), json={"name": "x"})
+        assert response.status_code == 403
+
+
+def test_native_conversation_and_memories(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={"label": "evening"}).json()
+    reply = api.post(
+        f"/v1/conversations/{conv['id']}/messages",
+        headers=auth(token),
+        json={"content": "I adopted a cat named Miso"},
+    )
+    assert reply.json() == {
+        "conversation_id": conv["id"],
+        "reply": "I hear you: I adopted a cat named Miso",
+    }
+    with api.stream(
+        "POST",
+        f"/v1/conversations/{conv['id']}/messages?stream=true",
+        headers=auth(token),
+        json={"content": "Miso likes tuna"},
+    ) as stream:
+        events = [line for line in stream.iter_lines() if line.startswith("event:")]
+    assert events[0] == "event: delta" and events[-1] == "event: done"
+    detail = api.get(f"/v1/conversations/{conv['id']}", headers=auth(token)).json()
+    assert [t["role"] for t in detail["turns"]] == ["user", "assistant", "user", "assistant"]
+    assert [c["id"] for c in api.get("/v1/conversations", headers=auth(token)).json()] == [
+        conv["id"]
+    ]
+    found = api.get(
+        "/v1/memories/search", headers=auth(token), params={"q": "what is my cat called", "k": 3}
+    ).json()
+    assert set(found[0]) == {"id", "text", "time", "score", "source_ids"}
+    memory_id = detail["turns"][0]["id"]
+    edited = api.patch(
+        f"/v1/memories/{memory_id}",
+        headers=auth(token),
+        json={"content": "I adopted a cat named Mochi"},
+    )
+    assert edited.json()["content"] == "I adopted a cat named Mochi"
+    assert api.delete(f"/v1/memories/{memory_id}", headers=auth(token)).json() == {"deleted": True}
+    assert "Mochi" not in api.get("/v1/export", headers=auth(token)).text
+    rel = api.get("/v1/relationship", headers=auth(token)).json()
+    assert rel["turns"] == 1 and rel["person"] == "theo"
+    status = api.get("/v1/status", headers=auth(token)).json()
+    assert status["conversations_in_progress"] >= 1 and status["people_talking"] == 1
+    assert api.delete("/v1/me", headers=auth(token)).json() == {"deleted": True}
+    assert api.get("/v1/status", headers=auth(token)).status_code == 401
+
+
+def test_websocket_conversation(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws?token={token}") as ws:
+        ws.send_text("not json")
+        assert ws.receive_json()["code"] == "bad_frame"
+        ws.send_json({"type": "message", "content": ""})
+        assert ws.receive_json()["code"] == "bad_frame"
+        ws.send_json({"type": "message", "content": "hello over the socket"})
+        frames = []
+        while (frame := ws.receive_json())["type"] == "delta":
+            frames.append(frame["text"])
+        assert frame == {"type": "done"}
+        assert "".join(frames) == "I hear you: hello over the socket"
+
+
+def test_websocket_cancel_keeps_no_partial_reply(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    fake(api).delay = 0.05
+    fake(api).replies = ["one two three four five six seven eight nine ten " * 20]
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+        ws.send_json({"type": "message", "content": "tell me a long story"})
+        assert ws.receive_json()["type"] == "delta"
+        ws.send_json({"type": "cancel"})
+        while (frame := ws.receive_json())["type"] == "delta":
+            pass
+        assert frame == {"type": "cancelled"}
+    turns = api.get("/v1/export", headers=auth(token)).json()["turns"]
+    assert [t["role"] for t in turns] == ["user"]
+
+
+def test_websocket_refuses_strangers(api: TestClient, settings: Settings) -> None:
+    theo, amy = make_token(settings, "theo"), make_token(settings, "amy")
+    conv = api.post("/v1/conversations", headers=auth(amy), json={}).json()["id"]
+    for url in [
+        f"/v1/conversations/{conv}/ws",
+        f"/v1/conversations/{conv}/ws?token={theo}",
+        f"/v1/conversations/{conv}/ws?token=os1_forged",
+    ]:
+        with pytest.raises(WebSocketDisconnect) as closed, api.websocket_connect(url) as ws:
+            ws.receive_json()
+        assert closed.value.code == 1008
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b'{"model": "samantha", "messages": [', "application/json", 422),
+        (b'{"model": 5, "messages": "hi"}', "application/json", 422),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "application/json", 422),
+        (
+            b'{"model": "samantha", "messages": [{"role": "robot", "content": "x"}]}',
+            "application/json",
+            422,
+        ),
+        (b'{"model": "samantha", "messages": []}', "application/json", 422),
+        (
+            b'{"model": "samantha", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+            "application/json",
+            400,
+        ),
+        (b"\x00\x01\x02binary", "application/octet-stream", 422),
+        (b"[]", "application/json", 422),
+    ],
+    ids=[
+        "truncated",
+        "wrong-types",
+        "missing-model",
+        "bad-role",
+        "no-messages",
+        "invalid-utf8",
+        "binary",
+        "array",
+    ],
+)
+def test_malformed_requests_get_json_errors_and_store_nothing(
+    api: TestClient, settings: Settings, body: bytes, content_type: str, status: int
+) -> None:
+    token = make_token(settings, "theo")
+    response = api.post(
+        "/v1/chat/completions", content=body, headers={**auth(token), "Content-Type": content_type}
+    )
+    assert response.status_code == status, response.text
+    assert set(response.json()["error"]) >= {"message", "type", "code"}
+    assert user_turns(api, token) == []
+
+
+def test_oversized_bodies_are_413(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "h", max_body_bytes=4096)
+    token = make_token(settings, "theo")
+    with client(settings) as api:
+        big = {"model": "samantha", "messages": [{"role": "user", "content": "x" * 10_000}]}
+        response = api.post("/v1/chat/completions", headers=auth(token), json=big)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "request_too_large"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the size is counted as it comes
+            yield b'{"model": "samantha", "messages": [{"role": "user", "content": "'
+            for _ in range(100):
+                yield b"y" * 100
+            yield b'"}]}'
+
+        streamed = api.post("/v1/chat/completions", headers=auth(token), content=chunks())
+        assert streamed.status_code == 413
+        assert user_turns(api, token) == []
+
+
+def test_overlong_message_is_400(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    response = api.post(
+        f"/v1/conversations/{conv}/messages", headers=auth(token), json={"content": "z" * 40_000}
+    )
+    assert response.status_code == 400 and "too long" in response.json()["error"]["message"]
+    assert user_turns(api, token) == []
+
+
+def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "h", rate_limit_per_minute=6, rate_limit_burst=3)
+    token, other = make_token(settings, "theo"), make_token(settings, "amy")
+    with client(settings) as api:
+        codes = [api.get("/v1/relationship", headers=auth(token)).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = api.get("/v1/relationship", headers=auth(token))
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert api.get("/v1/relationship", headers=auth(other)).status_code == 200
