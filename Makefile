@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Portable llama.cpp build for the embedded brain (no CPU-specific instructions).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: chat test install install-test lint
+.PHONY: up chat test install install-test lint
 
 $(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(BIN)/pip
 
 install-test: $(BIN)/pip
 	$(BIN)/pip install --quiet --editable '.[brain,test]'
+
+up: install
+	@$(BIN)/os1 up
 
 chat: install
 	@$(BIN)/os1 chat

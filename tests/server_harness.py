@@ -54,8 +54,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """The server on a real port on 127.0.0.1, in a thread; yields its base URL."""
+def live_server(settings: Settings) -> Iterator[tuple[str, uvicorn.Server]]:
+    """The server on a real port on 127.0.0.1, in a thread; yields its base URL and the
+    uvicorn server (set ``should_exit`` to stop it as a signal would)."""
     port = free_port()
     config = uvicorn.Config(
         create_app(settings),
@@ -75,7 +76,7 @@ def live_server(settings: Settings) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.should_exit = True
         thread.join(timeout=15)

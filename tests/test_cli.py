@@ -325,3 +325,30 @@ def test_piped_replies_are_one_line_each(os1: Run, openai_server: OpenAIServer) 
     assert lines == ["First paragraph.  Second paragraph,  third line."] * 2
     stored = json.loads(os1("export", "--person", "theo").stdout)["turns"][1]["content"]
     assert stored == "First paragraph.\n\nSecond paragraph,\r\nthird line."
+
+
+def test_person_tokens_from_the_command_line(os1: Run) -> None:
+    added = os1("person", "add", "theo")
+    assert added.returncode == 0 and added.stdout.startswith(b"os1_")
+    assert b"shown only now" in added.stderr
+    second = os1("person", "add", "theo").stdout.strip()
+    listed = json.loads(os1("person", "tokens", "theo", "--json").stdout)
+    assert len(listed) == 2 and all(t["revoked_at"] is None for t in listed)
+    assert second.decode() not in json.dumps(listed)  # secrets are never listed
+    assert os1("person", "revoke", "theo", listed[0]["id"]).returncode == 0
+    again = os1("person", "revoke", "theo", listed[0]["id"])
+    assert again.returncode == 3 and b"no active token" in again.stderr
+    rotated = os1("person", "rotate", "theo")
+    assert rotated.returncode == 0 and rotated.stdout.startswith(b"os1_")
+    active = [
+        t
+        for t in json.loads(os1("person", "tokens", "theo", "--json").stdout)
+        if t["revoked_at"] is None
+    ]
+    assert len(active) == 1
+    assert json.loads(os1("person", "list", "--json").stdout) == [
+        {"name": "theo", "active_tokens": 1}
+    ]
+    assert os1("person", "remove", "theo", "--yes").returncode == 0
+    assert os1("person", "tokens", "theo").returncode == 3
+    assert os1("person", "add", "").returncode == 2

@@ -29,7 +29,7 @@ def test_readme_opens_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     first_block = readme.split("```")[1].splitlines()[1:]
     commands = [line.split("#")[0].strip() for line in first_block if line.strip()]
-    assert commands == ["make chat", "make test"]
+    assert commands == ["make up", "make test"]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "\nmake test\n" in ci
 

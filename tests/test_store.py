@@ -11,7 +11,7 @@ from fixtures_store import open_store
 from sqlalchemy import text
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.db import make_engine, migrate
+from os1.memory.db import head_revision, make_engine, migrate
 from os1.memory.models import NewTurn, Role
 from os1.memory.store import SqlStore
 
@@ -131,4 +131,4 @@ async def test_concurrent_first_starts_migrate_once(pg_url: str, tmp_path: Path)
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         for engine in engines:
             await engine.dispose()
-        assert [tuple(v) for v in version] == [("0001",)]
+        assert [tuple(v) for v in version] == [(head_revision(),)]

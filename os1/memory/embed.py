@@ -72,8 +72,9 @@ class E5Embedder:
 
 
 def _clip(text: str, limit: int = 2000) -> str:
-    """The model reads 512 tokens at most; there is no use sending it megabytes."""
-    return text[:limit]
+    """The model reads 512 tokens at most; there is no use sending it megabytes. Anything that
+    cannot be encoded as UTF-8 is replaced, never passed to the engine."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 def to_blob(vector: Vectors) -> bytes:

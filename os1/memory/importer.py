@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from os1.errors import ImportFileError
 from os1.memory.models import NewTurn
+from os1.memory.validation import is_valid_unicode
 
 
 class ImportLine(BaseModel):
@@ -33,11 +34,13 @@ class ImportLine(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
-    @field_validator("content", "id", "session", mode="after")
+    @field_validator("content", "id", "session", "speaker", mode="after")
     @classmethod
-    def _no_nul(cls, value: str) -> str:
-        if "\x00" in value:
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
             raise ValueError("contains NUL bytes")
+        if value is not None and not is_valid_unicode(value):
+            raise ValueError("is not valid Unicode (lone surrogates)")
         return value
 
 

@@ -9,9 +9,25 @@ from os1.errors import UserInputError
 MAX_NAME = 64
 
 
+def is_valid_unicode(text: str) -> bool:
+    """False for text holding lone surrogates (from JSON escapes such as "\\ud800"), which
+    cannot be stored as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_unicode(text: str, what: str = "the text") -> str:
+    if not is_valid_unicode(text):
+        raise UserInputError(f"{what} is not valid Unicode (it holds lone surrogates)")
+    return text
+
+
 def check_person_name(name: str) -> str:
     """A person's name: 1-64 printable characters, surrounding spaces dropped."""
-    cleaned = name.strip()
+    cleaned = check_unicode(name, "the name").strip()
     if not cleaned:
         raise UserInputError("a person's name cannot be empty")
     if len(cleaned) > MAX_NAME:
@@ -23,6 +39,7 @@ def check_person_name(name: str) -> str:
 
 def check_message(text: str, limit: int) -> str:
     """A message a person sends: not blank, not over ``limit`` characters, no NUL bytes."""
+    check_unicode(text, "the message")
     if "\x00" in text:
         raise UserInputError("the message contains NUL bytes; is it binary data?")
     if len(text) > limit:

@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from os1.errors import OS1Error
@@ -35,10 +35,20 @@ from os1.server.schemas import (
 
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES)
 
+#: Ids in paths are database row ids: positive 63-bit integers.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The reply as JSON, or as server-sent events when `stream` is true",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+                }
+            }
+        },
     }
 }
 
@@ -60,7 +70,7 @@ async def list_conversations(person: CurrentPerson, state: State) -> list[Conver
     "/conversations/{conversation_id}", response_model=ConversationDetail, tags=["conversations"]
 )
 async def get_conversation(
-    conversation_id: int,
+    conversation_id: RowId,
     person: CurrentPerson,
     state: State,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -80,7 +90,7 @@ async def get_conversation(
     tags=["conversations"],
 )
 async def send_message(
-    conversation_id: int,
+    conversation_id: RowId,
     body: MessageIn,
     person: CurrentPerson,
     state: State,
@@ -124,7 +134,7 @@ async def _sse(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
 @router.post(
     "/conversations/{conversation_id}/cancel", response_model=Cancelled, tags=["conversations"]
 )
-async def cancel_reply(conversation_id: int, person: CurrentPerson, state: State) -> Cancelled:
+async def cancel_reply(conversation_id: RowId, person: CurrentPerson, state: State) -> Cancelled:
     """Stop the reply being generated in this conversation, if any; nothing of it is kept."""
     conversation = await state.runtime.store.get_conversation(person, conversation_id)
     return Cancelled(cancelled=state.inflight.cancel(conversation.id))
@@ -154,7 +164,7 @@ async def search_memories(
 
 @router.patch("/memories/{memory_id}", response_model=TurnOut, tags=["memories"])
 async def edit_memory(
-    memory_id: int, body: MemoryEdit, person: CurrentPerson, state: State
+    memory_id: RowId, body: MemoryEdit, person: CurrentPerson, state: State
 ) -> TurnOut:
     """Correct what a remembered turn says; facts drawn from the old text are dropped."""
     content = check_message(body.content, state.runtime.settings.max_message_chars)
@@ -162,7 +172,7 @@ async def edit_memory(
 
 
 @router.delete("/memories/{memory_id}", response_model=Deleted, tags=["memories"])
-async def delete_memory(memory_id: int, person: CurrentPerson, state: State) -> Deleted:
+async def delete_memory(memory_id: RowId, person: CurrentPerson, state: State) -> Deleted:
     await state.runtime.store.delete_turn(person, memory_id)
     return Deleted()
 

@@ -84,7 +84,7 @@ async def chat_completions(
     request: ChatCompletionRequest,
     person: CurrentPerson,
     state: State,
-    x_os1_conversation: Annotated[int | None, Header(ge=1, le=2**62)] = None,
+    x_os1_conversation: Annotated[int | None, Header(ge=1, le=2**63 - 1)] = None,
 ) -> Any:
     settings = state.runtime.settings
     if len(request.messages) > settings.max_messages:

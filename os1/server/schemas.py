@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from os1.memory.models import Conversation, RecallItem, Relationship, Turn
+from os1.memory.validation import is_valid_unicode
 
 MAX_TEXT = 1_000_000  # a hard ceiling; the configured limit is checked in the core
+
+
+def _unicode(value: str) -> str:
+    if not is_valid_unicode(value):
+        raise ValueError("not valid Unicode (lone surrogates)")
+    return value
+
+
+#: A string that can be stored: valid Unicode, no lone surrogates.
+Text = Annotated[str, AfterValidator(_unicode)]
 
 
 class Strict(BaseModel):
@@ -29,11 +40,11 @@ class ConversationOut(BaseModel):
 
 
 class ConversationCreate(Strict):
-    label: str | None = Field(default=None, max_length=200)
+    label: Text | None = Field(default=None, max_length=200)
 
 
 class MessageIn(Strict):
-    content: str = Field(min_length=1, max_length=MAX_TEXT)
+    content: Text = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class ReplyOut(BaseModel):
@@ -68,7 +79,7 @@ class ConversationDetail(ConversationOut):
 
 
 class MemoryEdit(Strict):
-    content: str = Field(min_length=1, max_length=MAX_TEXT)
+    content: Text = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class RecallOut(BaseModel):
@@ -129,7 +140,7 @@ class Cancelled(BaseModel):
 
 # -- people and tokens (admin) -------------------------------------------------------------
 class PersonCreate(Strict):
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
 
 
 class TokenOut(BaseModel):
@@ -154,13 +165,13 @@ class PersonOut(BaseModel):
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str = Field(max_length=64)
-    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    text: Text | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = Field(default=None)
+    content: Text | list[ContentPart] | None = Field(default=None)
     name: str | None = Field(default=None, max_length=200)
 
     def text(self) -> str:

@@ -21,6 +21,7 @@ from os1.errors import OS1Error
 from os1.mind.conversation import Session
 from os1.server.auth import token_person
 from os1.server.errors import APIError, from_domain
+from os1.server.native import RowId
 from os1.server.replies import ReplyCancelled, open_reply
 from os1.server.schemas import MessageIn
 from os1.server.state import ServerState
@@ -38,7 +39,7 @@ def _token(ws: WebSocket) -> str | None:
 
 
 @router.websocket("/v1/conversations/{conversation_id}/ws")
-async def conversation_ws(ws: WebSocket, conversation_id: int) -> None:
+async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
     state: ServerState = ws.app.state.os1
     try:
         person = await token_person(state, _token(ws))

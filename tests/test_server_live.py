@@ -1,0 +1,274 @@
+"""The server on a real port on 127.0.0.1: the official openai client, slow and vanishing
+clients, a dead or slow model, graceful shutdown, and schemathesis against the schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from openai_server import OpenAIServer
+from server_harness import live_server, make_token, server_settings
+
+from os1.mind.fake import FakeLLM
+from os1.settings import Settings
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return server_settings(tmp_path / "home", body_timeout=1.0, admin_token="admin-secret-123")
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[tuple[str, object]]:
+    with live_server(settings) as (url, server):
+        yield url, server
+
+
+def fake_of(server: object) -> FakeLLM:
+    llm = server.config.app.state.os1.runtime.llm  # type: ignore[attr-defined]
+    assert isinstance(llm, FakeLLM)
+    return llm
+
+
+def export(url: str, token: str) -> dict:  # type: ignore[type-arg]
+    return httpx.get(f"{url}/v1/export", headers=auth(token)).json()  # type: ignore[no-any-return]
+
+
+def test_official_openai_client(served: tuple[str, object], settings: Settings) -> None:
+    url, _ = served
+    token = make_token(settings, "theo")
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0)
+    assert [m.id for m in client.models.list()] == ["samantha"]
+    done = client.chat.completions.create(
+        model="samantha", messages=[{"role": "user", "content": "I planted tomatoes today"}]
+    )
+    assert done.choices[0].message.content == "I hear you: I planted tomatoes today"
+    stream = client.chat.completions.create(
+        model="samantha",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[
+            {"role": "user", "content": "I planted tomatoes today"},
+            {"role": "assistant", "content": done.choices[0].message.content or ""},
+            {"role": "user", "content": "What did I plant?"},
+        ],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "I hear you: What did I plant?"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    users = [t["content"] for t in export(url, token)["turns"] if t["role"] == "user"]
+    assert users == ["I planted tomatoes today", "What did I plant?"]
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{url}/v1", api_key="os1_nope", max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+
+
+def test_websocket_over_a_real_socket(served: tuple[str, object], settings: Settings) -> None:
+    from websockets.sync.client import connect
+
+    url, _ = served
+    token = make_token(settings, "theo")
+    conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
+    ws_url = url.replace("http://", "ws://") + f"/v1/conversations/{conv}/ws"
+    with connect(ws_url, additional_headers=auth(token)) as ws:
+        ws.send(json.dumps({"type": "message", "content": "hello from a socket"}))
+        frames = []
+        while (frame := json.loads(ws.recv(timeout=10)))["type"] == "delta":
+            frames.append(frame["text"])
+    assert frame["type"] == "done" and "".join(frames) == "I hear you: hello from a socket"
+
+
+def test_slow_loris_body_gets_408(served: tuple[str, object], settings: Settings) -> None:
+    url, _ = served
+    port = int(url.rsplit(":", 1)[1])
+    token = make_token(settings, "theo")
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {token}\r\n".encode()
+            + b'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"model": '
+        )
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 5
+    assert export(url, token)["turns"] == []
+
+
+def test_disconnect_mid_stream_keeps_no_partial_reply(
+    served: tuple[str, object], settings: Settings
+) -> None:
+    url, server = served
+    token = make_token(settings, "theo")
+    fake = fake_of(server)
+    fake.delay = 0.05
+    fake.replies = ["word " * 200]
+    body = {
+        "model": "samantha",
+        "stream": True,
+        "messages": [{"role": "user", "content": "tell me everything"}],
+    }
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", headers=auth(token), json=body, timeout=10
+    ) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data:")
+    time.sleep(0.5)  # the server notices the client is gone and stops
+    turns = export(url, token)["turns"]
+    assert [(t["role"], t["content"]) for t in turns] == [("user", "tell me everything")]
+    assert httpx.get(f"{url}/v1/status", headers=auth(token)).json()["replies_in_flight"] == 0
+
+
+def test_cancel_over_http_stops_a_stream(served: tuple[str, object], settings: Settings) -> None:
+    url, server = served
+    token = make_token(settings, "theo")
+    fake = fake_of(server)
+    fake.delay, fake.replies = 0.05, ["word " * 200]
+    conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
+    events: list[str] = []
+    with httpx.stream(
+        "POST",
+        f"{url}/v1/conversations/{conv}/messages?stream=true",
+        headers=auth(token),
+        json={"content": "go on"},
+        timeout=10,
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.removeprefix("event: "))
+                if len(events) == 3:
+                    cancelled = httpx.post(
+                        f"{url}/v1/conversations/{conv}/cancel", headers=auth(token)
+                    )
+                    assert cancelled.json() == {"cancelled": True}
+    assert events[-1] == "cancelled" and len(events) < 50
+    assert [t["role"] for t in export(url, token)["turns"]] == ["user"]
+
+
+def test_dead_model_fails_fast_and_alone(tmp_path: Path, dead_url: str) -> None:
+    settings = server_settings(tmp_path / "h", brain="openai", llm_url=dead_url)
+    token = make_token(settings, "theo")
+    with live_server(settings) as (url, _):
+        started = time.monotonic()
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers=auth(token),
+            timeout=30,
+            json={"model": "samantha", "messages": [{"role": "user", "content": "hello?"}]},
+        )
+        assert response.status_code == 502
+        assert "cannot reach the language model" in response.json()["error"]["message"]
+        assert time.monotonic() - started < 5
+        assert [t["content"] for t in export(url, token)["turns"]] == ["hello?"]
+
+
+def test_slow_model_times_out_while_others_carry_on(
+    tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    openai_server.mode, openai_server.delay = "slow", 20.0
+    settings = server_settings(
+        tmp_path / "h", brain="openai", llm_url=openai_server.base_url, llm_timeout=1.5
+    )
+    slow, other = make_token(settings, "theo"), make_token(settings, "amy")
+    with live_server(settings) as (url, _):
+        result: dict[str, object] = {}
+
+        def ask() -> None:
+            started = time.monotonic()
+            r = httpx.post(
+                f"{url}/v1/chat/completions",
+                headers=auth(slow),
+                timeout=30,
+                json={
+                    "model": "samantha",
+                    "messages": [{"role": "user", "content": "are you there?"}],
+                },
+            )
+            result.update(status=r.status_code, body=r.json(), took=time.monotonic() - started)
+
+        thread = threading.Thread(target=ask)
+        thread.start()
+        time.sleep(0.3)
+        for _ in range(5):  # another person is served meanwhile
+            quick = httpx.get(f"{url}/v1/memories", headers=auth(other), timeout=2)
+            assert quick.status_code == 200
+        thread.join(timeout=30)
+        assert result["status"] == 504, result
+        assert 1.0 < float(result["took"]) < 6  # type: ignore[arg-type]
+
+
+def test_graceful_shutdown_lets_a_stream_finish(settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    with live_server(settings) as (url, server):
+        fake = fake_of(server)
+        fake.delay, fake.replies = 0.02, ["one two three four five six seven eight " * 5]
+        body = {
+            "model": "samantha",
+            "stream": True,
+            "messages": [{"role": "user", "content": "count for me"}],
+        }
+        with httpx.stream(
+            "POST", f"{url}/v1/chat/completions", headers=auth(token), json=body, timeout=10
+        ) as response:
+            lines = response.iter_lines()
+            next(lines)
+            server.should_exit = True  # type: ignore[attr-defined]
+            rest = list(lines)
+        assert "data: [DONE]" in rest
+
+
+@pytest.mark.parametrize("who", ["person", "admin"])
+def test_schemathesis_finds_no_server_errors(
+    served: tuple[str, object], settings: Settings, who: str, tmp_path: Path
+) -> None:
+    url, _ = served
+    st = shutil.which("schemathesis") or str(Path(__file__).parents[1] / ".venv/bin/schemathesis")
+    token = make_token(settings, "theo") if who == "person" else "admin-secret-123"
+    scope = (
+        ["--exclude-path", "/v1/me", "--exclude-path-regex", "^/v1/people"]
+        if who == "person"
+        else ["--include-path-regex", "^/v1/people"]
+    )
+    result = subprocess.run(
+        [
+            st,
+            "run",
+            f"{url}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,"
+            "response_schema_conformance",
+            "--max-examples",
+            "15",
+            "--seed",
+            "8316",
+            "--no-color",
+            "--generation-with-security-parameters",
+            "false",
+            "--report-dir",
+            str(tmp_path),
+            *scope,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "passed" in result.stdout
