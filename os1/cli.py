@@ -167,6 +167,8 @@ def recall(
 ) -> None:
     """Show what the mind recalls about QUERY for PERSON, best first."""
     settings = load_cli_settings()
+    if not query.strip():
+        raise UserInputError("say what to recall: the query is empty")
     if len(query) > settings.max_message_chars:
         raise UserInputError(f"the query is longer than {settings.max_message_chars:,} characters")
 
@@ -201,8 +203,11 @@ def export(
     text = json.dumps(run_async(go()), ensure_ascii=False, indent=2)
     if output is None:
         typer.echo(text)
-    else:
+        return
+    try:
         output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserInputError(f"cannot write {output}: {exc.strerror}") from exc
 
 
 @app.command()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tomllib
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -28,14 +30,23 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def load_cli_settings(*, as_json_logs: bool = False) -> Settings:
+    explicit = os.environ.get("OS1_CONFIG")
+    if explicit and not Path(explicit).expanduser().is_file():
+        raise ConfigError(f"OS1_CONFIG names {explicit}, which is not a file")
     try:
         settings = load_settings()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file_path()}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_file_path()}: not valid UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{config_file_path()}: cannot read it ({exc.strerror})") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = "_".join(str(p) for p in first["loc"]).upper()
-        raise ConfigError(f"setting OS1_{field}: {first['msg']}") from exc
+        field = "_".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"setting {field} (OS1_{field.upper()} or {config_file_path()}): {first['msg']}"
+        ) from exc
     configure_logging(settings.log_level, as_json=as_json_logs)
     return settings
 

@@ -70,9 +70,12 @@ async def run_chat(runtime: Runtime, person: str, *, interview: bool | None) -> 
     """Run a chat; returns the exit code."""
     interactive = sys.stdin.isatty()
     out = Console(highlight=False) if interactive else None
-    notice = brain_notice(runtime.llm.describe() if runtime.llm else None)
+    chosen_offline = runtime.settings.brain == "offline"
+    notice = brain_notice(runtime.llm.describe() if runtime.llm else None, chosen_offline)
     if notice:
         _note(notice, out)
+    if not interactive:
+        interview = False  # scripted input is not someone answering questions
     async with await runtime.mind.open(person, interview=interview) as session:
         name = runtime.mind.spec.name
         opening = await session.opening()

@@ -193,6 +193,7 @@ def test_sql_and_prompt_injection_text_is_just_text(os1: Run, openai_server: Ope
         (("import", "--person", "theo", "/"), 2, b"is a folder"),
         (("minds", "--show", "nobody"), 3, b"no mind named"),
         (("nonsense",), 2, b"No such command"),
+        (("recall", "--person", "theo", "  "), 2, b"the query is empty"),
     ],
 )
 def test_bad_arguments_get_one_clear_line(
@@ -260,6 +261,8 @@ def test_import_refuses_oversized_content(os1: Run, tmp_path: Path) -> None:
 
 def test_people_status_and_minds(os1: Run) -> None:
     os1("chat", "--person", "theo", stdin=b"hello\n")
+    unwritable = os1("export", "--person", "theo", "-o", "/nonexistent/dir/x.json")
+    assert unwritable.returncode == 2 and b"cannot write" in unwritable.stderr
     people = json.loads(os1("people", "--json").stdout)
     assert [p["person"] for p in people] == ["theo"] and people[0]["turns"] == 1
     status = json.loads(os1("status", "--json").stdout)
@@ -280,9 +283,35 @@ def test_user_defined_mind(os1: Run, tmp_path: Path, openai_server: OpenAIServer
     assert broken.returncode == 2 and b"bad.toml: voice" in broken.stderr
 
 
+def test_bad_settings_files_are_one_clear_line(os1: Run, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    cases = [
+        (b"\xff\xfe", b"config.toml: not valid UTF-8"),
+        (b"llm_url = [unclosed", b"config.toml: not valid TOML"),
+        (b'llm_modle = "typo"\n', b"setting llm_modle"),
+    ]
+    for content, message in cases:
+        (home / "config.toml").write_bytes(content)
+        result = os1("people")
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    (home / "config.toml").unlink()
+    missing = os1("people", extra={"OS1_CONFIG": str(tmp_path / "nope.toml")})
+    assert missing.returncode == 2 and b"not a file" in missing.stderr
+    for url, message in [
+        ("sqlite:///x.db", b"sqlite+aiosqlite"),
+        ("postgresql://x@127.0.0.1/x", b"postgresql+asyncpg"),
+    ]:
+        result = os1("people", extra={"OS1_DATABASE_URL": url})
+        assert result.returncode == 2 and message in result.stderr
+    bad_home = os1("people", extra={"OS1_HOME": "/etc/passwd"})
+    assert bad_home.returncode == 2 and b"cannot make the data folder" in bad_home.stderr
+
+
 def test_bad_settings_are_one_clear_line(os1: Run) -> None:
     result = os1("people", extra={"OS1_CONTEXT_TOKENS": "lots"})
-    assert result.returncode == 2 and result.stderr.startswith(b"error: setting OS1_CONTEXT_TOKENS")
+    assert result.returncode == 2 and b"OS1_CONTEXT_TOKENS" in result.stderr
     result = os1("people", extra={"OS1_DATABASE_URL": "mysql://x"})
     assert result.returncode == 2 and b"unsupported database" in result.stderr
 

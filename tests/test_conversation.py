@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -222,9 +223,79 @@ async def test_asking_for_a_new_name_supersedes_the_old(
         ("you can call me theo please", "theo"),
         ("I'm Theodore Twombly", "Theodore Twombly"),
         ("Theo", "Theo"),
-        ("I'd rather you call me by my initials", "I'd rather you call me by my initials"),
+        ("I'd rather you call me by my initials", None),
+        ("Ivy, please", "Ivy"),
+        ("My sister Anna lives in Porto and I work in a bakery", None),
+        ("My name is not important.", None),
+        ("theo", "theo"),
     ],
 )
-def test_names_are_taken_from_answers(said: str, name: str) -> None:
+def test_names_are_taken_from_answers(said: str, name: str | None) -> None:
     question = load_mind("samantha", Path("/nowhere")).interview.questions[0]
     assert iv.answer_value(question, said) == name
+
+
+async def test_an_overlong_message_is_cut_to_fit_the_prompt(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(
+        store,
+        fake_llm,
+        tmp_path_factory,
+        interview=False,
+        context_tokens=1024,
+        max_reply_tokens=128,
+    )
+    long = "start " + "blah " * 6000 + " end"
+    async with await mind.open("theo") as s:
+        await say(s, long)
+    sent = fake_llm.calls[-1][-1].content
+    assert sent.startswith("start ") and sent.endswith(" end") and "left out" in sent
+    assert sum(len(m.content) for m in fake_llm.calls[-1]) // 4 <= 1024 - 128 + 50
+    stored = (await store.export(await store.get_person("theo")))["turns"][0]["content"]
+    assert stored == long
+
+
+async def test_forget_takes_the_replies_too(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    llm = FakeLLM(["How lovely that Anna works as a doctor in Porto!", "Noted."])
+    mind = make_mind(store, llm, tmp_path_factory, interview=False)
+    async with await mind.open("ana") as s:
+        await say(s, "My sister Anna is a doctor in Porto.")
+        await say(s, "I like tea.")
+    person = await store.get_person("ana")
+    assert await store.forget(person, "sister") == 2
+    dump = json.dumps(await store.export(person))
+    assert "Porto" not in dump and "tea" in dump
+
+
+async def test_updates_are_found_without_shared_words(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(store, fake_llm, tmp_path_factory, interview=False)
+    async with await mind.open("noor") as s:
+        await say(s, "I live in Lisbon.")
+        for i in range(30):
+            await say(s, f"Random chatter number {i} about the weather and football.")
+    async with await mind.open("noor") as s:
+        await say(s, "I moved to Berlin.")
+    async with await mind.open("noor") as s:
+        await say(s, "Where do I live now?")
+    prompt = system_of(fake_llm.calls[-1])
+    assert "I live in Lisbon." in prompt and "I moved to Berlin." in prompt
+    assert prompt.index("I live in Lisbon.") < prompt.index("I moved to Berlin.")
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("Please call me Ted from now on.", "Ted"),
+        ("My name is Mary Ann.", "Mary Ann"),
+        ("Call me when you are free tomorrow.", None),
+        ("My name is not important.", None),
+        ("I love my name.", None),
+    ],
+)
+def test_name_changes_in_conversation(said: str, name: str | None) -> None:
+    assert iv.name_change(said) == name

@@ -50,6 +50,8 @@ def make_engine(url: str) -> AsyncEngine:
     except ArgumentError as exc:
         raise ConfigError(f"OS1_DATABASE_URL is not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
+        if parsed.get_driver_name() != "aiosqlite":
+            raise ConfigError("SQLite URLs must use the async driver: sqlite+aiosqlite:///PATH")
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
@@ -66,7 +68,11 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         engine = create_async_engine(url, poolclass=StaticPool)
     else:
         assert database is not None
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot make the data folder {folder}: {exc.strerror}") from exc
         engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

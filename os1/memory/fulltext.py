@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from os1.memory.expand import expand
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 _STOPWORD_TEXT = """
@@ -67,6 +69,8 @@ async def search(
     words = keywords(query, keep_stopwords=match_all)
     if not words:
         return []
+    if not match_all:
+        words = expand(words)
     if conn.dialect.name == "sqlite":
         return await _search_sqlite(conn, person_id, words, limit, match_all)
     return await _search_postgres(conn, person_id, words, limit, match_all)

@@ -29,6 +29,13 @@ class ImportLine(BaseModel):
     content: str = Field(min_length=1)
     time: datetime
 
+    @field_validator("content", mode="after")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank")
+        return value
+
     @field_validator("time", mode="after")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:

@@ -71,14 +71,6 @@ class MemoryStore(Protocol):
         self, person: Person, batch: Sequence[tuple[str | None, NewTurn]]
     ) -> ImportResult: ...
     async def forget(self, person: Person, query: str | None) -> int: ...
-    async def _drop_derived(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
-        """Delete the vectors of these turns and every fact drawn from them."""
-        derived = select(fact_sources.c.fact_id).where(fact_sources.c.turn_id.in_(turn_ids))
-        fact_ids = list((await conn.execute(derived)).scalars())
-        await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(fact_ids)))
-        await conn.execute(delete(facts).where(facts.c.id.in_(fact_ids)))
-        await conn.execute(delete(turn_vectors).where(turn_vectors.c.turn_id.in_(turn_ids)))
-
     async def export(self, person: Person) -> dict[str, Any]: ...
 
 
@@ -118,6 +110,7 @@ class SqlStore:
 
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
+        name = check_person_name(name)
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(people).where(people.c.name == name))).first()
         if row is None:
@@ -319,7 +312,8 @@ class SqlStore:
     async def delete_turn(self, person: Person, turn_id: int) -> None:
         turn = await self.get_turn(person, turn_id)
         async with self.engine.begin() as conn:
-            await self._delete_turns(conn, person, [turn.id], everything=False)
+            ids = await self._with_replies(conn, [turn.id])
+            await self._delete_turns(conn, person, ids, everything=False)
             await fulltext.compact(conn)
 
     # -- recall ---------------------------------------------------------------------------
@@ -468,7 +462,19 @@ class SqlStore:
     async def import_turns(
         self, person: Person, batch: Sequence[tuple[str | None, NewTurn]]
     ) -> ImportResult:
-        """Import (session label, turn) pairs in one transaction; known ids are skipped."""
+        """Import (session label, turn) pairs in one transaction; known ids are skipped. When
+        another import of the same ids commits first, the whole batch is tried once more."""
+        try:
+            result, stored = await self._import_once(person, batch)
+        except IntegrityError:
+            result, stored = await self._import_once(person, batch)
+        for start in range(0, len(stored), 64):
+            await self._embed(stored[start : start + 64])
+        return result
+
+    async def _import_once(
+        self, person: Person, batch: Sequence[tuple[str | None, NewTurn]]
+    ) -> tuple[ImportResult, list[Turn]]:
         result = ImportResult(read=len(batch))
         async with self.engine.begin() as conn:
             known = await self._known_ids(conn, person, [t.external_id for _, t in batch])
@@ -488,9 +494,7 @@ class SqlStore:
             await fulltext.index(conn, [(t.id, t.content) for t in stored])
         result.imported = len(stored)
         result.sessions = [s for s in sessions if s is not None]
-        for start in range(0, len(stored), 64):
-            await self._embed(stored[start : start + 64])
-        return result
+        return result, stored
 
     async def _known_ids(
         self, conn: AsyncConnection, person: Person, ids: Sequence[str | None]
@@ -527,7 +531,8 @@ class SqlStore:
 
     async def forget(self, person: Person, query: str | None) -> int:
         """Delete the person's turns that contain every word of ``query`` (all if None),
-        with their index rows, vectors and every fact drawn from them. Returns turns deleted."""
+        the replies to them, their index rows, vectors and every fact drawn from them.
+        Returns how many turns were deleted."""
         async with self.engine.begin() as conn:
             if query is None:
                 ids = list(
@@ -539,7 +544,7 @@ class SqlStore:
                 if not fulltext.keywords(query, keep_stopwords=True):
                     raise UserInputError("say what to forget: the query has no words in it")
                 hits = await fulltext.search(conn, person.id, query, 1_000_000, match_all=True)
-                ids = [i for i, _ in hits]
+                ids = await self._with_replies(conn, [i for i, _ in hits])
             await self._delete_turns(conn, person, ids, everything=query is None)
         if ids:
             async with self.engine.begin() as conn:
@@ -560,6 +565,28 @@ class SqlStore:
             await conn.execute(
                 update(people).where(people.c.id == person.id).values(interview_done=False)
             )
+
+    async def _with_replies(self, conn: AsyncConnection, turn_ids: list[int]) -> list[int]:
+        """``turn_ids`` and the reply that followed each user turn among them: a reply is drawn
+        from what it answers, and may repeat it in other words."""
+        found = set(turn_ids)
+        rows = await conn.execute(
+            select(turns.c.id, turns.c.conversation_id).where(
+                turns.c.id.in_(turn_ids), turns.c.role == "user"
+            )
+        )
+        for turn_id, conversation_id in rows.all():
+            following = (
+                await conn.execute(
+                    select(turns.c.id, turns.c.role)
+                    .where(turns.c.conversation_id == conversation_id, turns.c.id > turn_id)
+                    .order_by(turns.c.id)
+                    .limit(1)
+                )
+            ).first()
+            if following is not None and following.role == "assistant":
+                found.add(following.id)
+        return sorted(found)
 
     async def _drop_derived(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
         """Delete the vectors of these turns and every fact drawn from them."""

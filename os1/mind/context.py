@@ -59,6 +59,17 @@ def _who(item: RecallItem, mind: str, person: str) -> str:
     return mind if item.role == "assistant" else person
 
 
+def statements_first(items: Sequence[RecallItem], k: int) -> list[RecallItem]:
+    """The ``k`` items to show, the person's statements before questions and replies (which
+    seldom hold facts of their own), each part still best first."""
+
+    def is_statement(item: RecallItem) -> bool:
+        return item.role == "user" and not item.text.rstrip().endswith("?")
+
+    ordered = [i for i in items if is_statement(i)] + [i for i in items if not is_statement(i)]
+    return ordered[:k]
+
+
 def persona_block(mind: MindSpec, compact: bool = False) -> str:
     if compact:
         first = mind.short_voice or mind.voice.strip().split(". ")[0].rstrip(".") + "."
@@ -120,6 +131,15 @@ def _memory_line(item: RecallItem, parts: PromptParts) -> str:
     return f"- [{_stamp(item.time)}] {who}: {item.text}"
 
 
+def fit(text: str, tokens: int) -> str:
+    """``text`` cut in the middle to about ``tokens`` tokens, if it is longer (the whole text is
+    still stored; only the prompt gets the cut)."""
+    if estimate_tokens(text) <= tokens:
+        return text
+    keep = max(tokens * 4 - 40, 80) // 2
+    return f"{text[:keep]}\n[... {len(text) - 2 * keep:,} characters left out ...]\n{text[-keep:]}"
+
+
 def build_messages(parts: PromptParts, user_text: str, budget: Budget) -> list[Message]:
     """System message, then as many recent turns as fit, then the new user message."""
     blocks = [
@@ -129,7 +149,9 @@ def build_messages(parts: PromptParts, user_text: str, budget: Budget) -> list[M
         memories_block(parts, budget.memories),
     ]
     system = "\n\n".join(b for b in blocks if b)
-    left = budget.total - budget.reply - estimate_tokens(system) - estimate_tokens(user_text)
+    room = budget.total - budget.reply - estimate_tokens(system)
+    user_text = fit(user_text, max(room, 64))
+    left = room - estimate_tokens(user_text)
     history: list[Message] = []
     for turn in reversed(parts.recent):
         cost = estimate_tokens(turn.content)

@@ -18,7 +18,7 @@ from os1.memory.models import Conversation, NewTurn, Person, Role, Turn
 from os1.memory.store import SqlStore
 from os1.memory.validation import check_message
 from os1.mind import interview as iv
-from os1.mind.context import Budget, PromptParts, build_messages
+from os1.mind.context import Budget, PromptParts, build_messages, statements_first
 from os1.mind.llm import LLM, BrainInfo, Message, Sampling
 from os1.mind.offline import asks_presence, offline_reply, presence_reply
 from os1.mind.persona import MindSpec, Question
@@ -32,8 +32,10 @@ SMALL_MODEL_CONTEXT = 1536
 SMALL_MODEL_MEMORY = 400
 
 
-def brain_notice(info: BrainInfo | None) -> str | None:
+def brain_notice(info: BrainInfo | None, chosen_offline: bool = False) -> str | None:
     """What a person should be told about the model before talking, if anything."""
+    if info is None and chosen_offline:
+        return "Offline mode (OS1_BRAIN=offline): OS1 remembers and recalls, but cannot think."
     if info is None:
         return (
             "No language model is available, so OS1 is in offline mode: it remembers and "
@@ -170,12 +172,13 @@ class Session:
         store, settings = self.mind.store, self.mind.settings
         recent = await store.recent_turns(self.conversation, RECENT_TURNS + 1)
         recent = [t for t in recent if t.id != user_turn.id]
-        memories = await store.recall(
+        candidates = await store.recall(
             self.person,
             user_turn.content,
-            settings.recall_k,
+            settings.recall_k * 3,
             exclude=[t.id for t in recent] + [user_turn.id],
         )
+        memories = statements_first(candidates, settings.recall_k)
         facts = await store.list_facts(self.person)
         parts = PromptParts(
             mind=self.mind.spec,
@@ -242,7 +245,7 @@ class Session:
         return spec.outro.format(name=iv.preferred_name(facts, self.person.name))
 
     async def _remember_answer(self, question: Question, answer: Turn) -> None:
-        value = iv.answer_value(question, answer.content)
+        value = iv.answer_value(question, answer.content) or self.person.name
         await self.mind.store.add_fact(self.person, "interview", question.key, value, [answer.id])
 
     async def _finish_interview(self) -> None:

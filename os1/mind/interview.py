@@ -19,7 +19,31 @@ _NAME_PATTERNS = [
 ]
 MAX_VALUE = 300
 _NOT_NAMES = frozenset(
-    ["by", "a", "an", "the", "my", "me", "it", "that", "this", "just", "whatever", "anything"]
+    [
+        "by",
+        "a",
+        "an",
+        "the",
+        "my",
+        "me",
+        "it",
+        "that",
+        "this",
+        "just",
+        "whatever",
+        "anything",
+        "not",
+        "when",
+        "if",
+        "i",
+        "you",
+        "no",
+        "nothing",
+        "please",
+        "what",
+        "why",
+        "how",
+    ]
 )
 
 
@@ -32,17 +56,19 @@ def is_skip(interview: Interview, text: str) -> bool:
     return text.strip().lower().strip(".!") == interview.skip_word.lower()
 
 
-def answer_value(question: Question, text: str) -> str:
-    """What to remember from an answer; for a name, just the name."""
+def answer_value(question: Question, text: str) -> str | None:
+    """What to remember from an answer; for a name, just the name (None if there is none)."""
     answer = " ".join(text.split())
-    if question.key == "preferred_name":
-        for pattern in _NAME_PATTERNS:
-            found = pattern.search(answer)
-            if found and _just_the_name(found.group("name")):
-                return _just_the_name(found.group("name"))
-        if len(answer.split()) <= 4:
-            return answer.strip(" .!")
-    return answer[:MAX_VALUE]
+    if question.key != "preferred_name":
+        return answer[:MAX_VALUE]
+    for pattern in _NAME_PATTERNS:
+        found = pattern.search(answer)
+        if found and _just_the_name(found.group("name")):
+            return _just_the_name(found.group("name"))
+    first = re.split(r"[,.;!?]", answer, maxsplit=1)[0].strip()
+    if 0 < len(first.split()) <= 3 and first.split()[0].lower() not in _NOT_NAMES:
+        return first
+    return None
 
 
 def _just_the_name(phrase: str) -> str:
@@ -60,7 +86,7 @@ def name_change(text: str) -> str | None:
     """A new name the person asks to be called by, said at any point ("call me Ted")."""
     for pattern in _NAME_PATTERNS[:2]:
         found = pattern.search(text)
-        if found:
+        if found and found.group("name")[:1].isupper():
             return _just_the_name(found.group("name")) or None
     return None
 

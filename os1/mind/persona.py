@@ -65,7 +65,12 @@ def mind_source(name: str, minds_dir: Path) -> tuple[str, str]:
 
 
 def load_mind(name: str, minds_dir: Path) -> MindSpec:
-    where, text = mind_source(name, minds_dir)
+    try:
+        where, text = mind_source(name, minds_dir)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{minds_dir / (name + '.toml')}: not valid UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read the mind {name!r}: {exc.strerror}") from exc
     try:
         return MindSpec.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:

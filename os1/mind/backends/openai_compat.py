@@ -108,6 +108,11 @@ class OpenAICompatLLM:
             raise self._timeout_error(exc) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._unreachable_error(exc) from exc
+        if response.status_code in (401, 403):
+            raise LLMUnavailable(
+                f"the language model at {self.base_url} refused the API key "
+                f"(HTTP {response.status_code}: {error_detail(response)}); check OS1_LLM_API_KEY"
+            )
         if response.status_code >= 400:
             problem = f"HTTP {response.status_code}: {error_detail(response)}"
         else:
