@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -17,14 +18,21 @@ Name = Annotated[str, typer.Argument(help="The person's name.")]
 
 
 @person_app.command("add")
-def add(name: Name) -> None:
+def add(
+    name: Name,
+    expires_days: Annotated[
+        float | None,
+        typer.Option("--expires-days", min=0.001, help="The token stops working after this."),
+    ] = None,
+) -> None:
     """Add a person (or take one the mind already knows) and print a new API token."""
     settings = load_cli_settings()
+    expires = timedelta(days=expires_days) if expires_days is not None else None
 
     async def go() -> str:
         async with open_store(settings) as store:
             person = await store.ensure_person(name)
-            return await create_token(store.engine, person)
+            return await create_token(store.engine, person, expires_in=expires)
 
     token = run_async(go())
     typer.echo(token)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,11 @@ def server_settings(home: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def make_token(settings: Settings, name: str) -> str:
+def make_token(settings: Settings, name: str, expires_in: timedelta | None = None) -> str:
     async def go() -> str:
         async with open_store(settings) as store:
-            return await create_token(store.engine, await store.ensure_person(name))
+            person = await store.ensure_person(name)
+            return await create_token(store.engine, person, expires_in=expires_in)
 
     return asyncio.run(go())
 

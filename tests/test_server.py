@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,11 @@ def test_bad_tokens(api: TestClient, settings: Settings) -> None:
         assert response.status_code == 401
         assert response.json()["error"]["type"] == "authentication_error"
     assert api.get("/v1/relationship", headers=auth(token)).status_code == 200
+    expired = make_token(settings, "theo", expires_in=timedelta(seconds=-1))
+    response = api.get("/v1/relationship", headers=auth(expired))
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+    lasting = make_token(settings, "theo", expires_in=timedelta(days=1))
+    assert api.get("/v1/relationship", headers=auth(lasting)).status_code == 200
 
 
 def test_admin_manages_people_and_tokens(api: TestClient) -> None:
@@ -164,6 +170,9 @@ def test_admin_manages_people_and_tokens(api: TestClient) -> None:
     assert api.delete("/v1/people/zoe", headers=admin).status_code == 200
     assert api.get("/v1/relationship", headers=auth(rotated)).status_code == 401
     assert api.get("/v1/people/nobody/tokens", headers=admin).status_code == 404
+    short = api.post("/v1/people", headers=admin, json={"name": "kim", "expires_in_days": 2})
+    listed = api.get("/v1/people/kim/tokens", headers=admin).json()
+    assert short.status_code == 201 and listed[0]["expires_at"] is not None
 
 
 def test_admin_api_is_off_without_admin_token(tmp_path: Path) -> None:

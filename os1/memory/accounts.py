@@ -33,6 +33,7 @@ class TokenInfo:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 def digest(token: str) -> str:
@@ -44,9 +45,16 @@ def same_secret(given: str, expected: str) -> bool:
     return hmac.compare_digest(digest(given), digest(expected))
 
 
-async def create_token(engine: AsyncEngine, person: Person, label: str | None = None) -> str:
-    """A new token for ``person``; the only time it is ever seen in full."""
+async def create_token(
+    engine: AsyncEngine,
+    person: Person,
+    label: str | None = None,
+    expires_in: timedelta | None = None,
+) -> str:
+    """A new token for ``person``, valid for ``expires_in`` (forever if None); the only time
+    it is ever seen in full."""
     token = PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(
             insert(tokens).values(
@@ -54,7 +62,8 @@ async def create_token(engine: AsyncEngine, person: Person, label: str | None = 
                 person_id=person.id,
                 digest=digest(token),
                 label=label,
-                created_at=datetime.now(UTC),
+                created_at=now,
+                expires_at=now + expires_in if expires_in is not None else None,
             )
         )
     return token
@@ -66,7 +75,15 @@ async def list_tokens(engine: AsyncEngine, person: Person) -> list[TokenInfo]:
             select(tokens).where(tokens.c.person_id == person.id).order_by(tokens.c.created_at)
         )
         return [
-            TokenInfo(r.id, person.name, r.label, r.created_at, r.revoked_at, r.last_used_at)
+            TokenInfo(
+                r.id,
+                person.name,
+                r.label,
+                r.created_at,
+                r.revoked_at,
+                r.last_used_at,
+                r.expires_at,
+            )
             for r in rows
         ]
 
@@ -98,7 +115,8 @@ async def rotate_tokens(engine: AsyncEngine, person: Person) -> str:
 
 
 async def person_for_token(engine: AsyncEngine, token: str) -> Person | None:
-    """The person an active token belongs to, or None for an unknown or revoked token."""
+    """The person an active token belongs to, or None for an unknown, revoked or expired
+    token."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     now = datetime.now(UTC)
@@ -107,7 +125,11 @@ async def person_for_token(engine: AsyncEngine, token: str) -> Person | None:
             await conn.execute(
                 select(people, tokens.c.id.label("token_id"), tokens.c.last_used_at)
                 .join(tokens, tokens.c.person_id == people.c.id)
-                .where(tokens.c.digest == digest(token), tokens.c.revoked_at.is_(None))
+                .where(
+                    tokens.c.digest == digest(token),
+                    tokens.c.revoked_at.is_(None),
+                    (tokens.c.expires_at.is_(None)) | (tokens.c.expires_at > now),
+                )
             )
         ).first()
     if row is None:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
 from os1.memory.accounts import create_token, list_tokens, revoke_token, rotate_tokens
 from os1.server.auth import Admin, State
 from os1.server.errors import COMMON_RESPONSES, APIError
-from os1.server.schemas import Deleted, NewToken, PersonCreate, PersonOut, TokenOut
+from os1.server.schemas import (
+    Deleted,
+    NewToken,
+    PersonCreate,
+    PersonOut,
+    TokenCreate,
+    TokenOut,
+)
 
 router = APIRouter(
     prefix="/v1/people", responses=COMMON_RESPONSES, dependencies=[Admin], tags=["admin"]
@@ -27,7 +36,12 @@ async def add_person(body: PersonCreate, state: State) -> NewToken:
     if body.name.strip() in {p.name for p in await store.list_people()}:
         raise APIError(409, f"{body.name!r} exists; make a token with POST .../tokens", "exists")
     person = await store.ensure_person(body.name)
-    return NewToken(person=person.name, token=await create_token(store.engine, person))
+    token = await create_token(store.engine, person, expires_in=_days(body.expires_in_days))
+    return NewToken(person=person.name, token=token)
+
+
+def _days(days: float | None) -> timedelta | None:
+    return timedelta(days=days) if days is not None else None
 
 
 @router.get("/{name}/tokens", response_model=list[TokenOut])
@@ -41,16 +55,19 @@ async def tokens(name: str, state: State) -> list[TokenOut]:
             created_at=t.created_at,
             revoked_at=t.revoked_at,
             last_used_at=t.last_used_at,
+            expires_at=t.expires_at,
         )
         for t in found
     ]
 
 
 @router.post("/{name}/tokens", response_model=NewToken, status_code=201)
-async def new_token(name: str, state: State) -> NewToken:
+async def new_token(name: str, state: State, body: TokenCreate | None = None) -> NewToken:
     store = state.runtime.store
     person = await store.get_person(name)
-    return NewToken(person=person.name, token=await create_token(store.engine, person))
+    expires = _days(body.expires_in_days) if body else None
+    token = await create_token(store.engine, person, expires_in=expires)
+    return NewToken(person=person.name, token=token)
 
 
 @router.post("/{name}/tokens/rotate", response_model=NewToken, status_code=201)

@@ -29,7 +29,7 @@ async def token_person(state: ServerState, token: str | None) -> Person:
         raise _unauthorized("send a bearer token: Authorization: Bearer <token>", "missing_token")
     person = await person_for_token(state.runtime.store.engine, token)
     if person is None:
-        raise _unauthorized("the token is unknown or was revoked", "invalid_token")
+        raise _unauthorized("the token is unknown, expired or revoked", "invalid_token")
     wait = state.limiter.check(f"person:{person.id}")
     if wait is not None:
         raise APIError(

@@ -141,6 +141,11 @@ class Cancelled(BaseModel):
 # -- people and tokens (admin) -------------------------------------------------------------
 class PersonCreate(Strict):
     name: Text = Field(min_length=1, max_length=64)
+    expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
+
+
+class TokenCreate(Strict):
+    expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
 
 
 class TokenOut(BaseModel):
@@ -149,6 +154,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 class NewToken(BaseModel):

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("revoked_at", UTCDateTime, nullable=True),
         sa.Column("last_used_at", UTCDateTime, nullable=True),
+        sa.Column("expires_at", UTCDateTime, nullable=True),
     )
     op.create_index("ix_tokens_person_id", "tokens", ["person_id"])
     # Live sessions are ephemeral: the table is made anew with an expiry time per row.
