@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from os1.errors import OS1Error
 from os1.memory import presence
+from os1.memory.models import Relationship
 from os1.memory.validation import check_message
 from os1.server.auth import CurrentPerson, State
 from os1.server.errors import COMMON_RESPONSES, APIError, from_domain
@@ -27,7 +28,6 @@ from os1.server.schemas import (
     MemoryEdit,
     MessageIn,
     RecallOut,
-    RelationshipOut,
     ReplyOut,
     StatusOut,
     TurnOut,
@@ -177,9 +177,10 @@ async def delete_memory(memory_id: RowId, person: CurrentPerson, state: State) -
     return Deleted()
 
 
-@router.get("/relationship", response_model=RelationshipOut, tags=["people"])
-async def relationship(person: CurrentPerson, state: State) -> RelationshipOut:
-    return RelationshipOut.of(await state.runtime.store.relationship(person))
+@router.get("/relationship", response_model=Relationship, tags=["people"])
+async def relationship(person: CurrentPerson, state: State) -> Relationship:
+    """How well the mind knows the person, and how close they are (see docs/memory.md)."""
+    return await state.runtime.store.relationship(person)
 
 
 @router.get("/status", response_model=StatusOut, tags=["people"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from os1.memory.models import Conversation, RecallItem, Relationship, Turn
+from os1.memory.models import Conversation, RecallItem, Turn
 from os1.memory.validation import is_valid_unicode
 
 MAX_TEXT = 1_000_000  # a hard ceiling; the configured limit is checked in the core
@@ -100,22 +100,6 @@ class RecallOut(BaseModel):
             score=item.score,
             source_ids=item.source_ids,
         )
-
-
-class RelationshipOut(BaseModel):
-    person: str
-    first_met: datetime | None
-    last_seen: datetime | None
-    conversations: int
-    turns: int
-    days_active: int
-    facts: int
-    closeness: float
-    closeness_label: str
-
-    @classmethod
-    def of(cls, r: Relationship) -> RelationshipOut:
-        return cls(**{name: getattr(r, name) for name in cls.model_fields})
 
 
 class StatusOut(BaseModel):
