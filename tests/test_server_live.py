@@ -3,13 +3,14 @@ clients, a dead or slow model, graceful shutdown, and schemathesis against the s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from openai_server import OpenAIServer
 from server_harness import live_server, make_token, server_settings
 
 from os1.mind.fake import FakeLLM
+from os1.mind.llm import Message, Sampling
 from os1.settings import Settings
 
 
@@ -272,3 +274,78 @@ def test_schemathesis_finds_no_server_errors(
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "passed" in result.stdout
+
+
+class LockedLLM(FakeLLM):
+    """Like the embedded model: one reply at a time, under a lock held while streaming."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.05)
+        self.lock = asyncio.Lock()
+
+    async def stream(self, messages: Sequence[Message], sampling: Sampling) -> AsyncIterator[str]:
+        async with self.lock:
+            async for piece in super().stream(messages, sampling):
+                yield piece
+
+
+def install(server: object, llm: FakeLLM) -> None:
+    state = server.config.app.state.os1  # type: ignore[attr-defined]
+    state.runtime.llm = llm
+    state.default_mind.llm = llm
+
+
+def test_a_client_leaving_mid_stream_frees_the_model(
+    served: tuple[str, object], settings: Settings
+) -> None:
+    url, server = served
+    llm = LockedLLM()
+    llm.replies = ["word " * 300, "short answer"]
+    install(server, llm)
+    first, second = make_token(settings, "theo"), make_token(settings, "amy")
+    body = {
+        "model": "samantha",
+        "stream": True,
+        "messages": [{"role": "user", "content": "a long story please"}],
+    }
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", headers=auth(first), json=body, timeout=10
+    ) as response:
+        assert next(response.iter_lines()).startswith("data:")
+    started = time.monotonic()
+    answer = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=auth(second),
+        timeout=10,
+        json={"model": "samantha", "messages": [{"role": "user", "content": "hello"}]},
+    )
+    assert answer.status_code == 200 and time.monotonic() - started < 5
+    assert answer.json()["choices"][0]["message"]["content"] == "short answer"
+
+
+def test_cancel_before_the_first_piece_is_409(
+    served: tuple[str, object], settings: Settings
+) -> None:
+    url, server = served
+    token = make_token(settings, "theo")
+    fake_of(server).delay = 3.0
+    conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
+    result: dict[str, httpx.Response] = {}
+
+    def send() -> None:
+        result["r"] = httpx.post(
+            f"{url}/v1/conversations/{conv}/messages",
+            headers=auth(token),
+            json={"content": "hello"},
+            timeout=10,
+        )
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    time.sleep(0.5)
+    assert httpx.post(f"{url}/v1/conversations/{conv}/cancel", headers=auth(token)).json() == {
+        "cancelled": True
+    }
+    thread.join(timeout=10)
+    assert result["r"].status_code == 409 and result["r"].json()["error"]["code"] == "cancelled"
+    assert [t["role"] for t in export(url, token)["turns"]] == ["user"]
