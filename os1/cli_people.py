@@ -22,7 +22,9 @@ def add(
     name: Name,
     expires_days: Annotated[
         float | None,
-        typer.Option("--expires-days", min=0.001, help="The token stops working after this."),
+        typer.Option(
+            "--expires-days", min=0.001, max=36_500, help="The token stops working after this."
+        ),
     ] = None,
 ) -> None:
     """Add a person (or take one the mind already knows) and print a new API token."""
@@ -54,7 +56,7 @@ def list_people(as_json: JsonOpt = False) -> None:
             rows = []
             for person in await store.list_people():
                 found = await list_tokens(store.engine, person)
-                active = sum(1 for t in found if t.revoked_at is None)
+                active = sum(1 for t in found if t.state == "active")
                 rows.append({"name": person.name, "active_tokens": active})
             return rows
 
@@ -73,17 +75,18 @@ def tokens(name: Name, as_json: JsonOpt = False) -> None:
 
     async def go() -> list[dict[str, object]]:
         async with open_store(settings) as store:
-            return [
-                asdict(t) for t in await list_tokens(store.engine, await store.get_person(name))
-            ]
+            found = await list_tokens(store.engine, await store.get_person(name))
+            return [asdict(t) | {"state": t.state} for t in found]
 
     rows = run_async(go())
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
     for row in rows:
-        state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
-        typer.echo(f"{row['id']}\t{state}\tmade {row['created_at']:%Y-%m-%d %H:%M}\t{row['label']}")
+        until = f" until {row['expires_at']:%Y-%m-%d %H:%M}" if row["expires_at"] else ""
+        label = f"\t{row['label']}" if row["label"] else ""
+        made = f"made {row['created_at']:%Y-%m-%d %H:%M}"
+        typer.echo(f"{row['id']}\t{row['state']}{until}\t{made}{label}")
 
 
 @person_app.command("revoke")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
@@ -13,6 +14,19 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "taskName",
     "color_message",
 }
+
+
+_SECRET = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactTokens(logging.Filter):
+    """Tokens passed in URLs (``?token=`` for WebSockets) never reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = _SECRET.sub(r"\1[redacted]", message), None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,10 +56,12 @@ def configure_logging(level: str, *, as_json: bool = False) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "formatters": {"main": formatter},
+            "filters": {"redact": {"()": RedactTokens}},
             "handlers": {
                 "stderr": {
                     "class": "logging.StreamHandler",
                     "formatter": "main",
+                    "filters": ["redact"],
                     "stream": "ext://sys.stderr",
                 }
             },

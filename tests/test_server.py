@@ -267,7 +267,7 @@ def test_websocket_refuses_strangers(api: TestClient, settings: Settings) -> Non
         f"/v1/conversations/{conv}/ws?token={theo}",
         f"/v1/conversations/{conv}/ws?token=os1_forged",
     ]:
-        with pytest.raises(WebSocketDisconnect) as closed, api.websocket_connect(url) as ws:
+        with api.websocket_connect(url) as ws, pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 1008
 
@@ -354,3 +354,84 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
         limited = api.get("/v1/relationship", headers=auth(token))
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         assert api.get("/v1/relationship", headers=auth(other)).status_code == 200
+
+
+def conversations_of(api: TestClient, token: str) -> list[list[tuple[str, str]]]:
+    out = []
+    for conv in api.get("/v1/conversations", headers=auth(token)).json():
+        detail = api.get(f"/v1/conversations/{conv['id']}", headers=auth(token)).json()
+        out.append([(t["role"], t["content"]) for t in detail["turns"]])
+    return out
+
+
+def test_openai_retries_store_nothing_twice(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    fake(api).replies = ["first try", "second try", "answer to more", "again to more"]
+    hello = [{"role": "user", "content": "Hello there"}]
+    chat(api, token, hello)
+    chat(api, token, hello)  # the same first message again: a retry
+    more = [
+        *hello,
+        {"role": "assistant", "content": "second try"},
+        {"role": "user", "content": "Tell me more"},
+    ]
+    chat(api, token, more)
+    chat(api, token, more)  # and a retry of a later one
+    assert conversations_of(api, token) == [
+        [
+            ("user", "Hello there"),
+            ("assistant", "second try"),
+            ("user", "Tell me more"),
+            ("assistant", "again to more"),
+        ]
+    ]
+
+
+def test_openai_chats_with_the_same_opening_stay_apart(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    fake(api).replies = ["reply A", "reply A2", "reply B", "reply B2"]
+    hi = {"role": "user", "content": "hi"}
+    chat(api, token, [hi])
+    chat(
+        api,
+        token,
+        [
+            hi,
+            {"role": "assistant", "content": "reply A"},
+            {"role": "user", "content": "chat A goes on"},
+        ],
+    )
+    chat(api, token, [hi])  # a new chat that opens the same way
+    chat(
+        api,
+        token,
+        [
+            hi,
+            {"role": "assistant", "content": "reply B"},
+            {"role": "user", "content": "chat B goes on"},
+        ],
+    )
+    assert conversations_of(api, token) == [
+        [
+            ("user", "hi"),
+            ("assistant", "reply A"),
+            ("user", "chat A goes on"),
+            ("assistant", "reply A2"),
+        ],
+        [
+            ("user", "hi"),
+            ("assistant", "reply B"),
+            ("user", "chat B goes on"),
+            ("assistant", "reply B2"),
+        ],
+    ]
+
+
+def test_websocket_binary_frames_are_bad_frames(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+        ws.send_bytes(b"\x00\x01\xff")
+        assert ws.receive_json()["code"] == "bad_frame"
+        ws.send_json({"type": "message", "content": "still here"})
+        assert ws.receive_json()["type"] == "delta"

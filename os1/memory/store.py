@@ -75,9 +75,11 @@ class MemoryStore(Protocol):
     async def delete_person(self, person: Person) -> None: ...
     async def list_conversations(self, person: Person) -> list[Conversation]: ...
     async def get_conversation(self, person: Person, conversation_id: int) -> Conversation: ...
-    async def conversation_by_label(
+    async def conversations_by_label(
         self, person: Person, source: str, label: str
-    ) -> Conversation: ...
+    ) -> list[Conversation]: ...
+    async def turn_stats(self, conversation: Conversation) -> tuple[int, str | None]: ...
+    async def drop_other_replies(self, person: Person, answer: Turn, keep: Turn) -> int: ...
     async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]: ...
     async def get_turn(self, person: Person, turn_id: int) -> Turn: ...
     async def edit_turn(self, person: Person, turn_id: int, content: str) -> Turn: ...
@@ -193,23 +195,68 @@ class SqlStore(MemoryStore):
             raise NotFoundError(f"no conversation {conversation_id}")
         return _conversation(row)
 
-    async def conversation_by_label(self, person: Person, source: str, label: str) -> Conversation:
-        """The conversation of ``person`` with this source and label, made if there is none."""
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(conversations)
-                    .where(
-                        conversations.c.person_id == person.id,
-                        conversations.c.source == source,
-                        conversations.c.label == label,
-                    )
-                    .order_by(conversations.c.id)
+    async def conversations_by_label(
+        self, person: Person, source: str, label: str
+    ) -> list[Conversation]:
+        """The person's conversations with this source and label, newest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(conversations)
+                .where(
+                    conversations.c.person_id == person.id,
+                    conversations.c.source == source,
+                    conversations.c.label == label,
                 )
-            ).first()
-            if row is not None:
-                return _conversation(row)
-            return await self._start_conversation(conn, person, source, label, utcnow())
+                .order_by(conversations.c.id.desc())
+                .limit(50)
+            )
+            return [_conversation(r) for r in rows]
+
+    async def turn_stats(self, conversation: Conversation) -> tuple[int, str | None]:
+        """How many user turns the conversation holds, and its first reply's text."""
+        async with self.engine.connect() as conn:
+            users = (
+                await conn.execute(
+                    select(func.count(turns.c.id)).where(
+                        turns.c.conversation_id == conversation.id, turns.c.role == "user"
+                    )
+                )
+            ).scalar_one()
+            first_reply = (
+                await conn.execute(
+                    select(turns.c.content)
+                    .where(turns.c.conversation_id == conversation.id, turns.c.role == "assistant")
+                    .order_by(turns.c.id)
+                    .limit(1)
+                )
+            ).scalar()
+        return int(users), first_reply
+
+    async def drop_other_replies(self, person: Person, answer: Turn, keep: Turn) -> int:
+        """Delete the replies to the user turn ``answer`` other than ``keep`` (a client asked
+        for the reply again); returns how many were deleted."""
+        async with self.engine.begin() as conn:
+            later_user = (
+                await conn.execute(
+                    select(func.min(turns.c.id)).where(
+                        turns.c.conversation_id == answer.conversation_id,
+                        turns.c.role == "user",
+                        turns.c.id > answer.id,
+                    )
+                )
+            ).scalar()
+            query = select(turns.c.id).where(
+                turns.c.conversation_id == answer.conversation_id,
+                turns.c.role == "assistant",
+                turns.c.id > answer.id,
+                turns.c.id != keep.id,
+            )
+            if later_user is not None:
+                query = query.where(turns.c.id < later_user)
+            ids = list((await conn.execute(query)).scalars())
+            if ids:
+                await self._delete_turns(conn, person, ids, everything=False)
+        return len(ids)
 
     async def delete_person(self, person: Person) -> None:
         """Delete the person and everything stored about them."""

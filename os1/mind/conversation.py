@@ -89,6 +89,7 @@ class Session:
         self.person = person
         self.conversation = conversation
         self.interviewing = False
+        self._last_reply: Turn | None = None
         self._live_id = live_id
         self._heartbeat = asyncio.create_task(self._beat(live_id)) if live_id else None
 
@@ -138,6 +139,8 @@ class Session:
             window = timedelta(seconds=self.mind.settings.presence_window)
             await presence.touch(self.mind.store.engine, self.conversation, window)
         user_turn = await self._stored_user_turn(text) if retry else None
+        asked_again = user_turn is not None
+        self._last_reply = None
         if user_turn is None:
             user_turn = await self._store("user", text)
         if self.interviewing:
@@ -152,6 +155,8 @@ class Session:
             )
         async for piece in self._respond(user_turn):
             yield piece
+        if asked_again and self._last_reply is not None:
+            await self.mind.store.drop_other_replies(self.person, user_turn, self._last_reply)
 
     async def _respond(self, user_turn: Turn) -> AsyncIterator[str]:
         llm = self.mind.llm
@@ -166,7 +171,7 @@ class Session:
             yield piece
         reply = "".join(pieces).strip()
         if reply:
-            await self._store("assistant", reply)
+            self._last_reply = await self._store("assistant", reply)
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings

@@ -2,9 +2,11 @@
 
 Clients resend the whole history on every call. OS1 keeps its own: it stores only the newest
 user message (once, even when a request is retried), and builds the prompt from its memory.
-A request whose history holds no assistant message starts a new conversation; a later request
-continues the newest conversation that began with the same first user message. The header
-``X-OS1-Conversation: <id>`` names a conversation outright.
+A request continues the conversation that began with the same first user message and the same
+first reply; a request with only a first message starts a new conversation, unless the same
+first message came within ten minutes and got no further (a retry). The header
+``X-OS1-Conversation: <id>`` names a conversation outright. A request whose last message is
+already stored is answered again, and the new answer replaces the earlier one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
@@ -39,6 +42,8 @@ from os1.server.schemas import (
 from os1.server.state import ServerState
 
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES, tags=["openai"])
+#: A first message sent again within this time is a retry, not a new chat.
+FIRST_MESSAGE_RETRY_WINDOW = timedelta(minutes=10)
 STARTED = int(time.time())
 
 
@@ -48,11 +53,10 @@ async def list_models(person: CurrentPerson, state: State) -> ModelList:
     return ModelList(data=[ModelOut(id=name, created=STARTED) for name in state.model_names()])
 
 
-def _last_user_text(messages: list[ChatMessage]) -> tuple[int, str]:
-    users = [m for m in messages if m.role == "user"]
-    if not users or messages[-1].role != "user":
+def _last_user_text(messages: list[ChatMessage]) -> str:
+    if messages[-1].role != "user":
         raise UserInputError("the last message must come from the user")
-    return len(users), users[-1].text()
+    return messages[-1].text()
 
 
 def _fingerprint(model: str, messages: list[ChatMessage]) -> str:
@@ -62,21 +66,32 @@ def _fingerprint(model: str, messages: list[ChatMessage]) -> str:
 
 async def _conversation(
     state: ServerState, person: Person, request: ChatCompletionRequest, named: int | None
-) -> Conversation:
+) -> tuple[Conversation, bool]:
+    """The conversation a request continues, and whether its last message is already stored
+    (the client is retrying, or asking for the answer again)."""
     store = state.runtime.store
+    users = sum(1 for m in request.messages if m.role == "user")
     if named is not None:
-        return await store.get_conversation(person, named)
+        conversation = await store.get_conversation(person, named)
+        stored, _ = await store.turn_stats(conversation)
+        return conversation, stored >= users
     label = _fingerprint(request.model, request.messages)
-    if not any(m.role == "assistant" for m in request.messages):
-        return await store.start_conversation(person, "openai", label)
-    return await store.conversation_by_label(person, "openai", label)
+    first_reply = next((m.text() for m in request.messages if m.role == "assistant"), None)
+    for candidate in await store.conversations_by_label(person, "openai", label):
+        stored, stored_reply = await store.turn_stats(candidate)
+        if first_reply is None and stored == 1 and _recent(candidate):
+            return candidate, True  # the first message, sent again
+        if first_reply is not None and _same(stored_reply, first_reply):
+            return candidate, stored >= users
+    return await store.start_conversation(person, "openai", label), False
 
 
-async def _already_stored(state: ServerState, conversation: Conversation, users: int) -> bool:
-    """True when the conversation already holds as many user turns as the request sends: the
-    request is a retry, and its last message must not be stored twice."""
-    turns = await state.runtime.store.recent_turns(conversation, 10_000)
-    return sum(1 for t in turns if t.role == "user") >= users
+def _recent(conversation: Conversation) -> bool:
+    return datetime.now(UTC) - conversation.started_at < FIRST_MESSAGE_RETRY_WINDOW
+
+
+def _same(stored: str | None, sent: str) -> bool:
+    return stored is not None and stored.strip() == sent.strip()
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, responses=SSE_RESPONSE)
@@ -94,10 +109,9 @@ async def chat_completions(
             "too_many_messages",
         )
     mind = state.mind(request.model)
-    users, text = _last_user_text(request.messages)
-    conversation = await _conversation(state, person, request, x_os1_conversation)
+    text = _last_user_text(request.messages)
+    conversation, retry = await _conversation(state, person, request, x_os1_conversation)
     session = mind.resume(person, conversation)
-    retry = await _already_stored(state, conversation, users)
     pieces = await open_reply(state, session, text, retry=retry)
     reply_id = f"chatcmpl-{uuid.uuid4().hex}"
     if request.stream:

@@ -45,6 +45,8 @@ async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
         person = await token_person(state, _token(ws))
         conversation = await state.runtime.store.get_conversation(person, conversation_id)
     except (APIError, OS1Error) as exc:
+        # Accept, then close with a reason: a refused handshake tells a browser nothing.
+        await ws.accept()
         await ws.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
         return
     await ws.accept()
@@ -56,8 +58,10 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
     replying: asyncio.Task[None] | None = None
     try:
         while not state.stopping.is_set():
-            frame = await ws.receive_text()
-            message = _parse(frame)
+            received = await ws.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            message = _parse(received.get("text"))
             if message == "cancel":
                 state.inflight.cancel(session.conversation.id)
             elif not isinstance(message, MessageIn):
@@ -92,7 +96,9 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
             await ws.close(code=GOING_AWAY)
 
 
-def _parse(frame: str) -> str | MessageIn | None:
+def _parse(frame: str | None) -> str | MessageIn | None:
+    if frame is None:  # a binary frame
+        return None
     try:
         data: Any = json.loads(frame)
     except ValueError:
