@@ -38,6 +38,7 @@ from os1.memory.embed import E5Embedder
 from os1.memory.store import SqlStore
 from os1.settings import Settings
 
+DESCRIPTION = "LoCoMo turn retrieval: OS1 recall against plain BM25 and plain dense retrieval."
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "locomo" / "locomo10.json"
 #: Conversations used to tune recall; the rest form the report split. Never change this
@@ -63,7 +64,7 @@ class Options:
 
 
 def parse_args(argv: Sequence[str]) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=DESCRIPTION)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="locomo10.json")
     parser.add_argument("--limit-conversations", type=int, metavar="N")
     parser.add_argument("--split", choices=SPLITS, default="report")
@@ -193,9 +194,7 @@ def section(
     defects: Defects,
     seconds: float,
 ) -> str:
-    turns = sum(len(c.turns) for c in conversations)
-    questions = sum(len(c.questions) for c in conversations)
-    skipped = sum(defects.skipped.values())
+    """The markdown section for this run: what was run where, then the tables."""
     lines = [
         "## LoCoMo: turn retrieval",
         "",
@@ -206,15 +205,40 @@ def section(
         "Okapi BM25 (rank-bm25, lower-cased word tokens), `dense` is cosine similarity with the",
         "e5 embedder OS1 uses. Index throughput includes the embeddings.",
         "",
+        *_provenance(options, argv, conversations, defects, seconds),
+        "",
+        *_tables(runs),
+        "",
+        "### Data defects handled",
+        "",
+        *(f"- {line}" for line in defects.lines()),
+    ]
+    return "\n".join(lines)
+
+
+def _provenance(
+    options: Options,
+    argv: Sequence[str],
+    conversations: Sequence[LocomoConversation],
+    defects: Defects,
+    seconds: float,
+) -> list[str]:
+    turns = sum(len(c.turns) for c in conversations)
+    questions = sum(len(c.questions) for c in conversations)
+    return [
         f"- Command: `{command_line(argv)}`",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; run time {seconds / 60:.1f} min",
         f"- Commit: {report.git_commit(REPO)}",
         f"- Machine: {report.machine().line()}",
         f"- Split `{options.split}`: {len(conversations)} conversations "
         f"({', '.join(c.sample_id for c in conversations)}), {turns:,} turns, "
-        f"{questions:,} questions scored, {skipped} skipped",
+        f"{questions:,} questions scored, {sum(defects.skipped.values())} skipped",
         f"- Category codes: {CATEGORY_NAMES}",
-        "",
+    ]
+
+
+def _tables(runs: Sequence[SystemRun]) -> list[str]:
+    return [
         "### Evidence recall@k (%), the LoCoMo paper's retrieval metric",
         "",
         report.recall_table(runs),
@@ -226,12 +250,7 @@ def section(
         "### Speed",
         "",
         report.speed_table(runs),
-        "",
-        "### Data defects handled",
-        "",
-        *(f"- {line}" for line in defects.lines()),
     ]
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

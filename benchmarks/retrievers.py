@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from locomo_data import LocomoConversation
-from rank_bm25 import BM25Okapi  # type: ignore[import-untyped]
 
 from os1.memory.embed import Embedder, Vectors
 from os1.memory.importer import parse_jsonl
@@ -75,11 +74,11 @@ class BM25Retriever:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.index: BM25Okapi | None = None
+        self.index: Any = None  # rank_bm25.BM25Okapi, which has no type hints
 
     async def load(self, conversation: LocomoConversation) -> None:
         self.ids = [t.dia_id for t in conversation.turns]
-        self.index = BM25Okapi([tokens(t.content) for t in conversation.turns])
+        self.index = _okapi([tokens(t.content) for t in conversation.turns])
 
     async def search(self, question: str, k: int) -> list[str]:
         assert self.index is not None, "load a conversation first"
@@ -87,6 +86,14 @@ class BM25Retriever:
         order = np.argsort(-scores, kind="stable")[:k]
         # Turns that share no word with the question are not retrieved at all.
         return [self.ids[i] for i in order if scores[i] > 0]
+
+
+def _okapi(corpus: list[list[str]]) -> Any:
+    try:
+        from rank_bm25 import BM25Okapi  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ImportError("the bm25 baseline needs rank-bm25: pip install rank-bm25") from exc
+    return BM25Okapi(corpus)
 
 
 class DenseRetriever:

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=30, ge=1, description="Requests a token may make at once before the rate applies."
     )
+    max_connections: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most connections `os1 up` holds at once; beyond it, new ones get 503.",
+    )
     shutdown_grace: float = Field(
         default=15.0,
         ge=0,

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from os1.memory.accounts import create_token
 from os1.runtime import open_store
 from os1.server.app import create_app
+from os1.server.serve import GracefulServer
 from os1.settings import Settings
 
 
@@ -60,16 +61,17 @@ def live_server(settings: Settings) -> Iterator[tuple[str, uvicorn.Server]]:
     """The server on a real port on 127.0.0.1, in a thread; yields its base URL and the
     uvicorn server (set ``should_exit`` to stop it as a signal would)."""
     port = free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_config=None,
         access_log=False,
         ws="websockets-sansio",
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
-    server = uvicorn.Server(config)
+    server = GracefulServer(config, app, settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -349,3 +349,55 @@ def test_cancel_before_the_first_piece_is_409(
     thread.join(timeout=10)
     assert result["r"].status_code == 409 and result["r"].json()["error"]["code"] == "cancelled"
     assert [t["role"] for t in export(url, token)["turns"]] == ["user"]
+
+
+def test_shutdown_ends_replies_past_the_grace_cleanly(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "h", shutdown_grace=1.0)
+    token = make_token(settings, "theo")
+    with live_server(settings) as (url, server):
+        fake = fake_of(server)
+        fake.delay, fake.replies = 0.1, ["slow " * 200]
+        conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
+        events: list[str] = []
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/conversations/{conv}/messages?stream=true",
+            headers=auth(token),
+            json={"content": "go"},
+            timeout=15,
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    events.append(line.removeprefix("event: "))
+                    if len(events) == 1:
+                        server.should_exit = True  # type: ignore[attr-defined]
+        assert events[-1] == "cancelled" and "delta" in events
+    assert [t["role"] for t in export_offline(settings, "theo")] == ["user"]
+
+
+def export_offline(settings: Settings, name: str) -> list[dict]:  # type: ignore[type-arg]
+    from os1.runtime import open_store
+
+    async def go() -> list[dict]:  # type: ignore[type-arg]
+        async with open_store(settings) as store:
+            return (await store.export(await store.get_person(name)))["turns"]  # type: ignore[no-any-return]
+
+    return asyncio.run(go())
+
+
+def test_shutdown_lets_a_websocket_reply_finish(settings: Settings) -> None:
+    from websockets.sync.client import connect
+
+    token = make_token(settings, "theo")
+    with live_server(settings) as (url, server):
+        fake = fake_of(server)
+        fake.delay, fake.replies = 0.02, ["one two three four five six " * 5]
+        conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
+        ws_url = url.replace("http://", "ws://") + f"/v1/conversations/{conv}/ws"
+        with connect(ws_url, additional_headers=auth(token)) as ws:
+            ws.send(json.dumps({"type": "message", "content": "count"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "delta"
+            server.should_exit = True  # type: ignore[attr-defined]
+            while (frame := json.loads(ws.recv(timeout=10)))["type"] == "delta":
+                pass
+        assert frame == {"type": "done"}

@@ -1,13 +1,26 @@
-"""Running the server with uvicorn, with a graceful stop."""
+"""Running the server with uvicorn, with a graceful stop.
+
+On Ctrl-C or SIGTERM the server stops taking connections, lets the replies being written finish
+for up to ``OS1_SHUTDOWN_GRACE`` seconds, cancels the ones still running (their clients get a
+clean "cancelled" end, never half a reply stored), and only then closes connections.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import resource
+import shutil
+import socket
 import sys
+import time
 
 import uvicorn
+from fastapi import FastAPI
 
 from os1.server.app import create_app
+from os1.server.state import ServerState
 from os1.settings import Settings
 
 log = logging.getLogger("os1.server")
@@ -16,30 +29,77 @@ EXAMPLE = '{"model": "samantha", "messages": [{"role": "user", "content": "hi"}]
 
 def banner(settings: Settings) -> str:
     base = f"http://{settings.host}:{settings.port}"
+    command = shutil.which("os1") or sys.argv[0]
     return (
         f"OS1 is listening on {base} (API docs: {base}/docs).\n"
-        f"Make a token:  os1 person add NAME\n"
+        f"Make a token:  {command} person add NAME\n"
         f"Then talk:     any OpenAI client with base URL {base}/v1, the token as API key, "
         "and model samantha;\n"
         f"               or  curl {base}/v1/chat/completions -H 'Authorization: Bearer TOKEN' "
         "-H 'Content-Type: application/json' "
-        '-d \'{"model": "samantha", "messages": [{"role": "user", "content": "hi"}]}\'\n'
+        f"-d '{EXAMPLE}'\n"
         "Stop with Ctrl-C: replies in flight get time to finish."
     )
 
 
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI, settings: Settings) -> None:
+        super().__init__(config)
+        self.app, self.settings = app, settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            sys.stderr.write(banner(self.settings) + "\n")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # take no new connections while replies finish
+        state: ServerState | None = getattr(self.app.state, "os1", None)
+        if state is not None:
+            state.stopping.set()
+            left = await _let_replies_finish(state, self.settings.shutdown_grace)
+            self.config.timeout_graceful_shutdown = max(1, int(left))
+        await super().shutdown(sockets)
+
+
+async def _let_replies_finish(state: ServerState, grace: float) -> float:
+    """Wait up to ``grace`` seconds for replies in flight; cancel the rest. Returns the time
+    left of the grace."""
+    deadline = time.monotonic() + grace
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(state.inflight.idle.wait(), grace)
+    if state.inflight.count:
+        log.warning("cancelling replies at shutdown", extra={"replies": state.inflight.count})
+        state.inflight.cancel_all()
+        await asyncio.sleep(0.2)
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def _more_open_files() -> None:
+    """Each connection is a file: raise the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def serve(settings: Settings) -> int:
+    _more_open_files()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
+        limit_concurrency=settings.max_connections,
         ws="websockets-sansio",
         lifespan="on",
     )
-    server = uvicorn.Server(config)
-    sys.stderr.write(banner(settings) + "\n")
-    await server.serve()
+    server = GracefulServer(config, app, settings)
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
+        return 1
     return 0 if server.started else 1

@@ -21,11 +21,17 @@ class InFlight:
     """Replies being generated, by conversation, each with an event that cancels it."""
 
     _cancels: dict[int, set[asyncio.Event]] = field(default_factory=dict)
+    #: Set whenever no reply is being written.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
 
     @contextmanager
     def reply(self, conversation_id: int) -> Iterator[asyncio.Event]:
         event = asyncio.Event()
         self._cancels.setdefault(conversation_id, set()).add(event)
+        self.idle.clear()
         try:
             yield event
         finally:
@@ -33,6 +39,8 @@ class InFlight:
             events.discard(event)
             if not events:
                 self._cancels.pop(conversation_id, None)
+            if not self._cancels:
+                self.idle.set()
 
     def cancel(self, conversation_id: int) -> bool:
         events = self._cancels.get(conversation_id, set())

@@ -73,6 +73,11 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
                         "message": 'send {"type": "message", "content": "..."}',
                     },
                 )
+            elif state.stopping.is_set():
+                await _send(
+                    ws,
+                    {"type": "error", "code": "stopping", "message": "the server is stopping"},
+                )
             elif replying is not None and not replying.done():
                 await _send(
                     ws,
