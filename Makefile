@@ -24,8 +24,8 @@ chat: install
 	@$(BIN)/os1 chat
 
 lint: install-test
-	$(BIN)/ruff check os1 tests
-	$(BIN)/ruff format --check os1 tests
+	$(BIN)/ruff check os1 tests benchmarks scripts
+	$(BIN)/ruff format --check os1 tests benchmarks scripts
 	$(BIN)/mypy
 
 test: lint

@@ -151,7 +151,8 @@ async def run_all(
     options: Options, conversations: Sequence[LocomoConversation], details: IO[str] | None
 ) -> list[SystemRun]:
     embedder = E5Embedder()
-    await embedder.query("warm up")  # load the model before anything is timed
+    if {"os1", "dense"} & set(options.systems):
+        await embedder.query("warm up")  # load the model before anything is timed
     with database(options.database_url) as url:
         engine = make_engine(url)
         try:
@@ -211,7 +212,7 @@ def section(
         "",
         "### Data defects handled",
         "",
-        *(f"- {line}" for line in defects.lines()),
+        *(f"- {line}" for line in defects.lines() or ["none in these conversations"]),
     ]
     return "\n".join(lines)
 
@@ -230,7 +231,7 @@ def _provenance(
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; run time {seconds / 60:.1f} min",
         f"- Commit: {report.git_commit(REPO)}",
         f"- Machine: {report.machine().line()}",
-        f"- Split `{options.split}`: {len(conversations)} conversations "
+        f"- Split `{options.split}`: {len(conversations)} conversation(s) "
         f"({', '.join(c.sample_id for c in conversations)}), {turns:,} turns, "
         f"{questions:,} questions scored, {sum(defects.skipped.values())} skipped",
         f"- Category codes: {CATEGORY_NAMES}",

@@ -335,14 +335,23 @@ def test_oversized_bodies_are_413(tmp_path: Path) -> None:
         assert user_turns(api, token) == []
 
 
-def test_overlong_message_is_400(api: TestClient, settings: Settings) -> None:
+def test_overlong_messages_are_refused(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "h", max_message_chars=1000)
     token = make_token(settings, "theo")
-    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
-    response = api.post(
-        f"/v1/conversations/{conv}/messages", headers=auth(token), json={"content": "z" * 40_000}
-    )
-    assert response.status_code == 400 and "too long" in response.json()["error"]["message"]
-    assert user_turns(api, token) == []
+    with client(settings) as api:
+        conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+        over_setting = api.post(
+            f"/v1/conversations/{conv}/messages", headers=auth(token), json={"content": "z" * 5000}
+        )
+        assert over_setting.status_code == 400
+        assert "too long" in over_setting.json()["error"]["message"]
+        over_schema = api.post(
+            f"/v1/conversations/{conv}/messages",
+            headers=auth(token),
+            json={"content": "z" * 40_000},
+        )
+        assert over_schema.status_code == 422
+        assert user_turns(api, token) == []
 
 
 def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def test_graceful_shutdown_lets_a_stream_finish(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("who", ["person", "admin"])
-def test_schemathesis_finds_no_server_errors(
+def test_schemathesis_finds_nothing(
     served: tuple[str, object], settings: Settings, who: str, tmp_path: Path
 ) -> None:
     url, _ = served
@@ -253,11 +253,8 @@ def test_schemathesis_finds_no_server_errors(
             f"{url}/openapi.json",
             "-H",
             f"Authorization: Bearer {token}",
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,"
-            "response_schema_conformance",
             "--max-examples",
-            "15",
+            "10",
             "--seed",
             "8316",
             "--no-color",

@@ -32,8 +32,8 @@ def check_person_name(name: str) -> str:
         raise UserInputError("a person's name cannot be empty")
     if len(cleaned) > MAX_NAME:
         raise UserInputError(f"a person's name is at most {MAX_NAME} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise UserInputError("a person's name cannot contain control or invisible characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
+        raise UserInputError("a person's name cannot contain control characters")
     return cleaned
 
 

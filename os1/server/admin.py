@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from os1.memory.accounts import create_token, list_tokens, revoke_token, rotate_tokens
 from os1.server.auth import Admin, State
 from os1.server.errors import COMMON_RESPONSES, APIError
 from os1.server.schemas import (
+    PRINTABLE,
     Deleted,
     NewToken,
     PersonCreate,
@@ -17,6 +19,8 @@ from os1.server.schemas import (
     TokenCreate,
     TokenOut,
 )
+
+PersonName = Annotated[str, Path(min_length=1, max_length=64, pattern=PRINTABLE)]
 
 router = APIRouter(
     prefix="/v1/people", responses=COMMON_RESPONSES, dependencies=[Admin], tags=["admin"]
@@ -45,7 +49,7 @@ def _days(days: float | None) -> timedelta | None:
 
 
 @router.get("/{name}/tokens", response_model=list[TokenOut])
-async def tokens(name: str, state: State) -> list[TokenOut]:
+async def tokens(name: PersonName, state: State) -> list[TokenOut]:
     store = state.runtime.store
     found = await list_tokens(store.engine, await store.get_person(name))
     return [
@@ -62,7 +66,7 @@ async def tokens(name: str, state: State) -> list[TokenOut]:
 
 
 @router.post("/{name}/tokens", response_model=NewToken, status_code=201)
-async def new_token(name: str, state: State, body: TokenCreate | None = None) -> NewToken:
+async def new_token(name: PersonName, state: State, body: TokenCreate | None = None) -> NewToken:
     store = state.runtime.store
     person = await store.get_person(name)
     expires = _days(body.expires_in_days) if body else None
@@ -71,7 +75,7 @@ async def new_token(name: str, state: State, body: TokenCreate | None = None) ->
 
 
 @router.post("/{name}/tokens/rotate", response_model=NewToken, status_code=201)
-async def rotate(name: str, state: State) -> NewToken:
+async def rotate(name: PersonName, state: State) -> NewToken:
     """Revoke all of the person's tokens and make a new one."""
     store = state.runtime.store
     person = await store.get_person(name)
@@ -79,14 +83,14 @@ async def rotate(name: str, state: State) -> NewToken:
 
 
 @router.delete("/{name}/tokens/{token_id}", response_model=Deleted)
-async def revoke(name: str, token_id: str, state: State) -> Deleted:
+async def revoke(name: PersonName, token_id: str, state: State) -> Deleted:
     store = state.runtime.store
     await revoke_token(store.engine, await store.get_person(name), token_id)
     return Deleted()
 
 
 @router.delete("/{name}", response_model=Deleted)
-async def remove_person(name: str, state: State) -> Deleted:
+async def remove_person(name: PersonName, state: State) -> Deleted:
     """Delete a person and everything stored about them."""
     store = state.runtime.store
     await store.delete_person(await store.get_person(name))

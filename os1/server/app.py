@@ -53,8 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["ops"],
         responses={503: errors.COMMON_RESPONSES[503]},
     )
-    app.middleware("http")(access_log)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.middleware("http")(access_log)  # outermost: refusals by the body limit are logged too
     return app
 
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from os1.errors import (
     ConfigError,
@@ -90,16 +91,29 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(api.status, api.message, api.code, api.kind)
 
 
+def _where(loc: tuple[object, ...]) -> str:
+    """``("body", "messages", 0, "content", "function-after[...]")`` -> ``messages.0.content``."""
+    return ".".join(str(p) for p in loc[1:] if "[" not in str(p))
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        near = loc[-1] if loc else "?"
+        message, code, where = f"the body is not valid JSON (near character {near})", None, ""
+    else:
+        where = _where(loc)
+        if loc and loc[0] in ("query", "path", "header"):
+            where = f"{loc[0]} {where}".strip()
+        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        code = "invalid_request"
     body = ErrorBody(
         error=ErrorDetail(
             message=message,
             type="invalid_request_error",
-            code="invalid_request",
+            code=code or "invalid_json",
             param=where or None,
         )
     )
@@ -109,13 +123,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(
-        exc.status_code,
-        str(exc.detail),
-        code,
-        "invalid_request_error",
-        dict(exc.headers) if exc.headers else None,
-    )
+    headers = dict(exc.headers) if exc.headers else {}
+    message = str(exc.detail)
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    if exc.status_code == 400 and "parsing the body" in message:
+        message, code = "the body is not valid UTF-8 JSON", "invalid_body"
+    return error_response(exc.status_code, message, code, "invalid_request_error", headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method a route serves at this path (Starlette names only one route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

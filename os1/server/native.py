@@ -67,7 +67,9 @@ async def list_conversations(person: CurrentPerson, state: State) -> list[Conver
 
 
 @router.get(
-    "/conversations/{conversation_id}", response_model=ConversationDetail, tags=["conversations"]
+    "/conversations/{conversation_id:int}",
+    response_model=ConversationDetail,
+    tags=["conversations"],
 )
 async def get_conversation(
     conversation_id: RowId,
@@ -84,7 +86,7 @@ async def get_conversation(
 
 
 @router.post(
-    "/conversations/{conversation_id}/messages",
+    "/conversations/{conversation_id:int}/messages",
     response_model=ReplyOut,
     responses=SSE_RESPONSE,
     tags=["conversations"],
@@ -132,7 +134,7 @@ async def _sse(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
 
 
 @router.post(
-    "/conversations/{conversation_id}/cancel", response_model=Cancelled, tags=["conversations"]
+    "/conversations/{conversation_id:int}/cancel", response_model=Cancelled, tags=["conversations"]
 )
 async def cancel_reply(conversation_id: RowId, person: CurrentPerson, state: State) -> Cancelled:
     """Stop the reply being generated in this conversation, if any; nothing of it is kept."""
@@ -162,7 +164,7 @@ async def search_memories(
     return [RecallOut.of(i) for i in await state.runtime.store.recall(person, q, k)]
 
 
-@router.patch("/memories/{memory_id}", response_model=TurnOut, tags=["memories"])
+@router.patch("/memories/{memory_id:int}", response_model=TurnOut, tags=["memories"])
 async def edit_memory(
     memory_id: RowId, body: MemoryEdit, person: CurrentPerson, state: State
 ) -> TurnOut:
@@ -171,7 +173,7 @@ async def edit_memory(
     return TurnOut.of(await state.runtime.store.edit_turn(person, memory_id, content))
 
 
-@router.delete("/memories/{memory_id}", response_model=Deleted, tags=["memories"])
+@router.delete("/memories/{memory_id:int}", response_model=Deleted, tags=["memories"])
 async def delete_memory(memory_id: RowId, person: CurrentPerson, state: State) -> Deleted:
     await state.runtime.store.delete_turn(person, memory_id)
     return Deleted()

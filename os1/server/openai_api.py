@@ -99,7 +99,13 @@ async def chat_completions(
     request: ChatCompletionRequest,
     person: CurrentPerson,
     state: State,
-    x_os1_conversation: Annotated[int | None, Header(ge=1, le=2**63 - 1)] = None,
+    x_os1_conversation: Annotated[
+        str,
+        Header(
+            pattern=r"^([1-9][0-9]{0,17})?$",
+            description="Continue this conversation (an id from the native API).",
+        ),
+    ] = "",
 ) -> Any:
     settings = state.runtime.settings
     if len(request.messages) > settings.max_messages:
@@ -110,7 +116,8 @@ async def chat_completions(
         )
     mind = state.mind(request.model)
     text = _last_user_text(request.messages)
-    conversation, retry = await _conversation(state, person, request, x_os1_conversation)
+    named = int(x_os1_conversation) if x_os1_conversation else None
+    conversation, retry = await _conversation(state, person, request, named)
     session = mind.resume(person, conversation)
     pieces = await open_reply(state, session, text, retry=retry)
     reply_id = f"chatcmpl-{uuid.uuid4().hex}"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from os1.memory.models import Conversation, RecallItem, Turn
 from os1.memory.validation import is_valid_unicode
 
-MAX_TEXT = 1_000_000  # a hard ceiling; the configured limit is checked in the core
+#: The longest text the schema admits. The configured OS1_MAX_MESSAGE_CHARS is checked in the
+#: core; over HTTP a message is never longer than this either, so that any schema-valid request
+#: fits in the default body limit.
+MAX_TEXT = 32_000
 
 
 def _unicode(value: str) -> str:
@@ -22,9 +26,32 @@ def _unicode(value: str) -> str:
 #: A string that can be stored: valid Unicode, no lone surrogates.
 Text = Annotated[str, AfterValidator(_unicode)]
 
+#: A message: at least one visible character, and no NUL characters.
+SAYS_SOMETHING = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+def _token_count(value: object) -> int:
+    """A whole number from 1 to 32,768; JSON Schema's integers include ``3.0``, not ``true``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    if not 1 <= value <= 32_768:
+        raise ValueError("must be from 1 to 32768")
+    return int(value)
+
+
+TokenCount = Annotated[
+    int,
+    PlainValidator(_token_count),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 32_768}),
+]
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no unknown fields, no type coercion (``true`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- native API ---------------------------------------------------------------------------
@@ -44,7 +71,7 @@ class ConversationCreate(Strict):
 
 
 class MessageIn(Strict):
-    content: Text = Field(min_length=1, max_length=MAX_TEXT)
+    content: Text = Field(min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING)
 
 
 class ReplyOut(BaseModel):
@@ -79,7 +106,7 @@ class ConversationDetail(ConversationOut):
 
 
 class MemoryEdit(Strict):
-    content: Text = Field(min_length=1, max_length=MAX_TEXT)
+    content: Text = Field(min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING)
 
 
 class RecallOut(BaseModel):
@@ -123,8 +150,22 @@ class Cancelled(BaseModel):
 
 
 # -- people and tokens (admin) -------------------------------------------------------------
+#: Printable text with at least one visible character.
+_CONTROL = r"\u0000-\u001f\u007f-\u009f"
+PRINTABLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+
+
+def _printable(value: str) -> str:
+    """The schema's pattern says it; this makes sure of it, whatever the regex engine."""
+    if not re.fullmatch(PRINTABLE, value):
+        raise ValueError("must be printable text with no control characters")
+    return value
+
+
 class PersonCreate(Strict):
-    name: Text = Field(min_length=1, max_length=64)
+    name: Annotated[Text, AfterValidator(_printable)] = Field(
+        min_length=1, max_length=64, pattern=PRINTABLE
+    )
     expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
 
 
@@ -153,13 +194,13 @@ class PersonOut(BaseModel):
 
 # -- OpenAI-compatible API -----------------------------------------------------------------
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str = Field(max_length=64)
     text: Text | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: Text | list[ContentPart] | None = Field(default=None)
     name: str | None = Field(default=None, max_length=200)
@@ -173,20 +214,20 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     include_usage: bool = False
 
 
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=32_768)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=32_768)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
     user: str | None = Field(default=None, max_length=200)
 
 
