@@ -234,7 +234,10 @@ def test_websocket_conversation(api: TestClient, settings: Settings) -> None:
         ws.send_text("not json")
         assert ws.receive_json()["code"] == "bad_frame"
         ws.send_json({"type": "message", "content": ""})
-        assert ws.receive_json()["code"] == "bad_frame"
+        assert ws.receive_json()["code"] == "invalid_message"
+        ws.send_json({"type": "message", "content": "x" * 40_000})
+        too_long = ws.receive_json()
+        assert too_long["code"] == "invalid_message" and "at most" in too_long["message"]
         ws.send_json({"type": "message", "content": "hello over the socket"})
         frames = []
         while (frame := ws.receive_json())["type"] == "delta":
@@ -444,3 +447,19 @@ def test_websocket_binary_frames_are_bad_frames(api: TestClient, settings: Setti
         assert ws.receive_json()["code"] == "bad_frame"
         ws.send_json({"type": "message", "content": "still here"})
         assert ws.receive_json()["type"] == "delta"
+        while ws.receive_json()["type"] == "delta":
+            pass
+
+
+def test_websocket_messages_are_rate_limited(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "h", rate_limit_per_minute=6, rate_limit_burst=3)
+    token = make_token(settings, "theo")
+    with client(settings) as api:
+        conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+        with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+            ws.send_json({"type": "message", "content": "one"})
+            while ws.receive_json()["type"] == "delta":
+                pass
+            ws.send_json({"type": "message", "content": "two"})
+            limited = ws.receive_json()
+    assert limited["code"] == "rate_limited" and limited["retry_after"] >= 1

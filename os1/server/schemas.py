@@ -6,7 +6,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_serializer,
+)
 
 from os1.memory.models import Conversation, RecallItem, Turn
 from os1.memory.validation import is_valid_unicode
@@ -117,6 +125,10 @@ class RecallOut(BaseModel):
     time: datetime
     score: float
     source_ids: list[str]
+
+    @field_serializer("time")
+    def _iso(self, time: datetime) -> str:
+        return time.isoformat()  # exactly as the command line writes it
 
     @classmethod
     def of(cls, item: RecallItem) -> RecallOut:

@@ -64,6 +64,10 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
             message = _parse(received.get("text"))
             if message == "cancel":
                 state.inflight.cancel(session.conversation.id)
+            elif isinstance(message, ValidationError):
+                error = message.errors()[0]
+                text = f"content: {error['msg']}"
+                await _send(ws, {"type": "error", "code": "invalid_message", "message": text})
             elif not isinstance(message, MessageIn):
                 await _send(
                     ws,
@@ -87,6 +91,16 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
                         "message": "a reply is still being written; cancel it first",
                     },
                 )
+            elif (wait := state.limiter.check(f"person:{session.person.id}")) is not None:
+                await _send(
+                    ws,
+                    {
+                        "type": "error",
+                        "code": "rate_limited",
+                        "message": f"too many messages; retry in {wait} s",
+                        "retry_after": wait,
+                    },
+                )
             else:
                 replying = asyncio.create_task(_reply(ws, state, session, message))
     except (WebSocketDisconnect, RuntimeError):
@@ -101,7 +115,7 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
             await ws.close(code=GOING_AWAY)
 
 
-def _parse(frame: str | None) -> str | MessageIn | None:
+def _parse(frame: str | None) -> str | MessageIn | ValidationError | None:
     if frame is None:  # a binary frame
         return None
     try:
@@ -116,8 +130,8 @@ def _parse(frame: str | None) -> str | MessageIn | None:
         return None
     try:
         return MessageIn.model_validate({"content": data.get("content")})
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        return exc
 
 
 async def _send(ws: WebSocket, data: dict[str, Any]) -> None:
