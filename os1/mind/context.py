@@ -128,7 +128,8 @@ def memories_block(parts: PromptParts, budget_tokens: int) -> str:
 
 def _memory_line(item: RecallItem, parts: PromptParts) -> str:
     who = _who(item, parts.mind.name, parts.person)
-    return f"- [{_stamp(item.time)}] {who}: {item.text}"
+    # "X said: ..." rather than "X: ...", which small models take for a script to continue.
+    return f"- On {_stamp(item.time)}, {who} said: {item.text}"
 
 
 def fit(text: str, tokens: int) -> str:
