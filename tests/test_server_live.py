@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -136,28 +136,39 @@ def test_disconnect_mid_stream_keeps_no_partial_reply(
     assert httpx.get(f"{url}/v1/status", headers=auth(token)).json()["replies_in_flight"] == 0
 
 
+def sse_events(
+    url: str, token: str, conv: int, content: str, act: Callable[[int], None]
+) -> list[str]:
+    """Send a message with a streamed reply; collect its event names, calling ``act`` with the
+    count after each one."""
+    events: list[str] = []
+    with httpx.stream(
+        "POST",
+        f"{url}/v1/conversations/{conv}/messages?stream=true",
+        headers=auth(token),
+        json={"content": content},
+        timeout=15,
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.removeprefix("event: "))
+                act(len(events))
+    return events
+
+
 def test_cancel_over_http_stops_a_stream(served: tuple[str, object], settings: Settings) -> None:
     url, server = served
     token = make_token(settings, "theo")
     fake = fake_of(server)
     fake.delay, fake.replies = 0.05, ["word " * 200]
     conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
-    events: list[str] = []
-    with httpx.stream(
-        "POST",
-        f"{url}/v1/conversations/{conv}/messages?stream=true",
-        headers=auth(token),
-        json={"content": "go on"},
-        timeout=10,
-    ) as response:
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                events.append(line.removeprefix("event: "))
-                if len(events) == 3:
-                    cancelled = httpx.post(
-                        f"{url}/v1/conversations/{conv}/cancel", headers=auth(token)
-                    )
-                    assert cancelled.json() == {"cancelled": True}
+
+    def cancel_at_third(count: int) -> None:
+        if count == 3:
+            cancelled = httpx.post(f"{url}/v1/conversations/{conv}/cancel", headers=auth(token))
+            assert cancelled.json() == {"cancelled": True}
+
+    events = sse_events(url, token, conv, "go on", cancel_at_third)
     assert events[-1] == "cancelled" and len(events) < 50
     assert [t["role"] for t in export(url, token)["turns"]] == ["user"]
 
@@ -355,19 +366,12 @@ def test_shutdown_ends_replies_past_the_grace_cleanly(tmp_path: Path) -> None:
         fake = fake_of(server)
         fake.delay, fake.replies = 0.1, ["slow " * 200]
         conv = httpx.post(f"{url}/v1/conversations", headers=auth(token), json={}).json()["id"]
-        events: list[str] = []
-        with httpx.stream(
-            "POST",
-            f"{url}/v1/conversations/{conv}/messages?stream=true",
-            headers=auth(token),
-            json={"content": "go"},
-            timeout=15,
-        ) as response:
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    events.append(line.removeprefix("event: "))
-                    if len(events) == 1:
-                        server.should_exit = True  # type: ignore[attr-defined]
+
+        def stop_at_first(count: int) -> None:
+            if count == 1:
+                server.should_exit = True  # type: ignore[attr-defined]
+
+        events = sse_events(url, token, conv, "go", stop_at_first)
         assert events[-1] == "cancelled" and "delta" in events
     assert [t["role"] for t in export_offline(settings, "theo")] == ["user"]
 
