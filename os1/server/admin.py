@@ -52,17 +52,7 @@ def _days(days: float | None) -> timedelta | None:
 async def tokens(name: PersonName, state: State) -> list[TokenOut]:
     store = state.runtime.store
     found = await list_tokens(store.engine, await store.get_person(name))
-    return [
-        TokenOut(
-            id=t.id,
-            label=t.label,
-            created_at=t.created_at,
-            revoked_at=t.revoked_at,
-            last_used_at=t.last_used_at,
-            expires_at=t.expires_at,
-        )
-        for t in found
-    ]
+    return [TokenOut.of(t) for t in found]
 
 
 @router.post("/{name}/tokens", response_model=NewToken, status_code=201)

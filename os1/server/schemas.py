@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +16,6 @@ from pydantic import (
     field_serializer,
 )
 
-from os1.memory.models import Conversation, RecallItem, Turn
 from os1.memory.validation import is_valid_unicode
 
 #: The longest text the schema admits. The configured OS1_MAX_MESSAGE_CHARS is checked in the
@@ -56,6 +55,16 @@ TokenCount = Annotated[
 ]
 
 
+class Out(BaseModel):
+    """A response body read off a core dataclass, field by field of the same name."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, value: object) -> Self:
+        return cls.model_validate(value)
+
+
 class Strict(BaseModel):
     """A request body: no unknown fields, no type coercion (``true`` is not a number)."""
 
@@ -63,15 +72,11 @@ class Strict(BaseModel):
 
 
 # -- native API ---------------------------------------------------------------------------
-class ConversationOut(BaseModel):
+class ConversationOut(Out):
     id: int
     started_at: datetime
     source: str
     label: str | None
-
-    @classmethod
-    def of(cls, c: Conversation) -> ConversationOut:
-        return cls(id=c.id, started_at=c.started_at, source=c.source, label=c.label)
 
 
 class ConversationCreate(Strict):
@@ -87,7 +92,7 @@ class ReplyOut(BaseModel):
     reply: str
 
 
-class TurnOut(BaseModel):
+class TurnOut(Out):
     id: int
     conversation_id: int
     role: Literal["user", "assistant"]
@@ -95,18 +100,6 @@ class TurnOut(BaseModel):
     content: str
     time: datetime
     source_id: str
-
-    @classmethod
-    def of(cls, t: Turn) -> TurnOut:
-        return cls(
-            id=t.id,
-            conversation_id=t.conversation_id,
-            role=t.role,
-            speaker=t.speaker,
-            content=t.content,
-            time=t.time,
-            source_id=t.source_id,
-        )
 
 
 class ConversationDetail(ConversationOut):
@@ -117,7 +110,7 @@ class MemoryEdit(Strict):
     content: Text = Field(min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING)
 
 
-class RecallOut(BaseModel):
+class RecallOut(Out):
     """Same shape as ``os1 recall --json``."""
 
     id: str
@@ -129,16 +122,6 @@ class RecallOut(BaseModel):
     @field_serializer("time")
     def _iso(self, time: datetime) -> str:
         return time.isoformat()  # exactly as the command line writes it
-
-    @classmethod
-    def of(cls, item: RecallItem) -> RecallOut:
-        return cls(
-            id=item.id,
-            text=item.text,
-            time=item.time,
-            score=item.score,
-            source_ids=item.source_ids,
-        )
 
 
 class StatusOut(BaseModel):
@@ -185,7 +168,7 @@ class TokenCreate(Strict):
     expires_in_days: float | None = Field(default=None, gt=0, le=36_500)
 
 
-class TokenOut(BaseModel):
+class TokenOut(Out):
     id: str
     label: str | None
     created_at: datetime
