@@ -20,7 +20,6 @@ from rich.table import Table
 from os1.cli_base import JsonOpt, PersonOpt, app, load_cli_settings, run_async
 from os1.cli_people import person_app
 from os1.errors import OS1Error, UserInputError
-from os1.logs import configure_logging
 from os1.memory import presence
 from os1.memory.importer import parse_jsonl
 from os1.memory.models import RecallItem
@@ -291,11 +290,8 @@ def up(
     """Start the server: OpenAI-compatible and native HTTP APIs, and WebSockets."""
     from os1.server.serve import serve
 
-    settings = load_cli_settings(as_json_logs=True)
+    settings = load_cli_settings(server=True)
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": settings.port if port is None else port}
-    )
-    configure_logging(
-        settings.log_level if settings.log_level != "WARNING" else "INFO", as_json=settings.log_json
     )
     raise typer.Exit(run_async(serve(settings)))

@@ -29,7 +29,9 @@ PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking."
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def load_cli_settings(*, as_json_logs: bool = False) -> Settings:
+def load_cli_settings(*, server: bool = False) -> Settings:
+    """Settings, with logging set up: the server logs its requests (INFO) as JSON by default;
+    other commands log warnings only, as plain text."""
     explicit = os.environ.get("OS1_CONFIG")
     if explicit and not Path(explicit).expanduser().is_file():
         raise ConfigError(f"OS1_CONFIG names {explicit}, which is not a file")
@@ -47,7 +49,11 @@ def load_cli_settings(*, as_json_logs: bool = False) -> Settings:
         raise ConfigError(
             f"setting {field} (OS1_{field.upper()} or {config_file_path()}): {first['msg']}"
         ) from exc
-    configure_logging(settings.log_level, as_json=as_json_logs)
+    if server:
+        level = "INFO" if settings.log_level == "WARNING" else settings.log_level
+        configure_logging(level, as_json=settings.log_json)
+    else:
+        configure_logging(settings.log_level)
     return settings
 
 
