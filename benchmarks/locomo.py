@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -34,8 +35,9 @@ from retrievers import BM25Retriever, DenseRetriever, OS1Retriever, Retriever
 from scoring import KS, SystemRun, score
 
 from os1.memory.db import make_engine, migrate
-from os1.memory.embed import E5Embedder
+from os1.memory.embed import Embedder
 from os1.memory.store import SqlStore
+from os1.runtime import make_embedder
 from os1.settings import Settings
 
 DESCRIPTION = "LoCoMo turn retrieval: OS1 recall against plain BM25 and plain dense retrieval."
@@ -48,6 +50,7 @@ SPLITS = ("tune", "report", "all")
 SYSTEMS = ("os1", "bm25", "dense")
 K = max(KS)
 SECTION = "locomo"
+EMBEDDERS = typing.get_args(Settings.model_fields["embedder"].annotation)
 CATEGORY_NAMES = "1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop, 5 adversarial"
 
 
@@ -58,6 +61,7 @@ class Options:
     split: str
     systems: tuple[str, ...]
     database_url: str | None
+    embedder: str
     out: Path
     write: bool
     details: Path | None
@@ -70,6 +74,12 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser.add_argument("--split", choices=SPLITS, default="report")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated")
     parser.add_argument("--database-url", help="an empty database (default: a temporary one)")
+    parser.add_argument(
+        "--embedder",
+        choices=[e for e in EMBEDDERS if e != "none"],
+        default=Settings.model_fields["embedder"].default,
+        help="the embedding model OS1 and the dense baseline use",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--details", type=Path, help="write per-question results (JSON Lines)")
@@ -85,6 +95,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         split=args.split,
         systems=systems,
         database_url=args.database_url,
+        embedder=args.embedder,
         out=args.out,
         write=not args.no_write,
         details=args.details,
@@ -111,7 +122,7 @@ def database(url: str | None) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{folder}/locomo.db"
 
 
-def build(systems: Sequence[str], store: SqlStore, embedder: E5Embedder) -> list[Retriever]:
+def build(systems: Sequence[str], store: SqlStore, embedder: Embedder) -> list[Retriever]:
     max_chars = Settings.model_fields["max_message_chars"].default
     made: dict[str, Retriever] = {
         "os1": OS1Retriever(store, max_chars),
@@ -150,7 +161,8 @@ async def _ask(retriever: Retriever, question: Question, run: SystemRun) -> list
 async def run_all(
     options: Options, conversations: Sequence[LocomoConversation], details: IO[str] | None
 ) -> list[SystemRun]:
-    embedder = E5Embedder()
+    embedder = make_embedder(Settings.model_validate({"embedder": options.embedder}))
+    assert embedder is not None
     if {"os1", "dense"} & set(options.systems):
         await embedder.query("warm up")  # load the model before anything is timed
     with database(options.database_url) as url:
@@ -204,7 +216,7 @@ def section(
         "person, imported with the code path of `os1 import`; each question is asked with the",
         f"code path of `os1 recall --json` (k={K}). Baselines on the same turns: `bm25` is plain",
         "Okapi BM25 (rank-bm25, lower-cased word tokens), `dense` is cosine similarity with the",
-        "e5 embedder OS1 uses. Index throughput includes the embeddings.",
+        f"embedder OS1 uses (`{options.embedder}`). Index throughput includes the embeddings.",
         "",
         *_provenance(options, argv, conversations, defects, seconds),
         "",

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from os1.cli_base import JsonOpt, PersonOpt, app, load_cli_settings, run_async
+from os1.cli_memories import facts_app, memories_app, profile
 from os1.cli_people import person_app
 from os1.errors import OS1Error, UserInputError
 from os1.memory import presence
@@ -186,6 +187,31 @@ def recall(
 
 
 @app.command()
+def reindex(
+    person: Annotated[
+        str | None,
+        typer.Option("--person", "-p", help="Only this person (default: everyone)."),
+    ] = None,
+) -> None:
+    """Embed every turn that has no vector from the current embedder (after changing
+    OS1_EMBEDDER, or after importing with OS1_EMBEDDER=none)."""
+    settings = load_cli_settings()
+
+    async def go() -> list[tuple[str, int]]:
+        async with open_store(settings) as store:
+            if store.embedder is None:
+                raise UserInputError("OS1_EMBEDDER is none: there is no embedder to index with")
+            chosen = [await store.get_person(person)] if person else await store.list_people()
+            return [(p.name, await store.reembed(p)) for p in chosen]
+
+    done = run_async(go())
+    for name, count in done:
+        typer.echo(f"{name}: embedded {count:,} turn(s)")
+    if not done:
+        typer.echo("Nobody to index.")
+
+
+@app.command()
 def export(
     person: PersonOpt,
     output: Annotated[
@@ -280,6 +306,9 @@ def main() -> None:
 
 
 app.add_typer(person_app, name="person")
+app.add_typer(memories_app, name="memories")
+app.add_typer(facts_app, name="facts")
+app.command("profile")(profile)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from os1.memory.db import make_engine, migrate
-from os1.memory.embed import E5Embedder, Embedder
+from os1.memory.embed import E5Embedder, Embedder, MiniLMEmbedder
 from os1.memory.store import SqlStore
 from os1.mind.brains import choose_brain
 from os1.mind.conversation import Mind
@@ -17,7 +17,11 @@ from os1.settings import Settings
 
 
 def make_embedder(settings: Settings) -> Embedder | None:
-    return E5Embedder() if settings.embedder == "e5" else None
+    if settings.embedder == "minilm":
+        return MiniLMEmbedder()
+    if settings.embedder == "e5":
+        return E5Embedder()
+    return None
 
 
 @asynccontextmanager
@@ -26,7 +30,11 @@ async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
     engine = make_engine(settings.resolved_database_url)
     try:
         await migrate(engine)
-        yield SqlStore(engine, make_embedder(settings))
+        yield SqlStore(
+            engine,
+            make_embedder(settings),
+            index_budget_bytes=settings.recall_cache_mb * 2**20,
+        )
     finally:
         await engine.dispose()
 
@@ -45,8 +53,13 @@ async def open_runtime(settings: Settings, *, brain: bool = True) -> AsyncIterat
     spec = load_mind(settings.mind, settings.minds_dir)
     async with open_store(settings) as store:
         llm = await choose_brain(settings) if brain else None
+        mind = Mind(store, llm, spec, settings)
         try:
-            yield Runtime(settings, store, llm, Mind(store, llm, spec, settings))
+            yield Runtime(settings, store, llm, mind)
         finally:
-            if llm is not None:
-                await llm.aclose()
+            try:
+                # Distillations still running get the shutdown grace, then are cancelled.
+                await mind.settle(settings.shutdown_grace)
+            finally:
+                if llm is not None:
+                    await llm.aclose()

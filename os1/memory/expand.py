@@ -32,6 +32,11 @@ for _group in GROUPS:
         _INDEX[_word] = _INDEX.get(_word, frozenset()) | _group
 
 
+def related(word: str) -> frozenset[str]:
+    """The other words of ``word``'s groups."""
+    return _INDEX.get(word, frozenset()) - {word}
+
+
 def expand(words: list[str], limit: int = 48) -> list[str]:
     """``words`` followed by the related words of each, without repeats."""
     out = dict.fromkeys(words)

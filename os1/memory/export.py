@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from os1.memory.models import Person, Relationship
-from os1.memory.tables import conversations, fact_sources, facts, turns
+from os1.memory.tables import conversations, fact_sources, facts, people, turns
 
 FORMAT = "os1.export/1"
 
@@ -39,6 +39,11 @@ async def export_person(
     sources: dict[int, list[int]] = {}
     for link in links:
         sources.setdefault(link.fact_id, []).append(link.turn_id)
+    profile = (
+        await conn.execute(
+            select(people.c.profile, people.c.profile_updated_at).where(people.c.id == person.id)
+        )
+    ).first()
     rel = asdict(relationship)
     rel["first_met"], rel["last_seen"] = _iso(relationship.first_met), _iso(relationship.last_seen)
     return {
@@ -47,6 +52,8 @@ async def export_person(
             "name": person.name,
             "created_at": _iso(person.created_at),
             "interview_done": person.interview_done,
+            "profile": profile.profile if profile else None,
+            "profile_updated_at": _iso(profile.profile_updated_at) if profile else None,
         },
         "relationship": rel,
         "conversations": [
@@ -73,6 +80,8 @@ async def export_person(
                 "value": f.value,
                 "created_at": _iso(f.created_at),
                 "superseded_at": _iso(f.superseded_at),
+                "ended_reason": f.ended_reason,
+                "replaced_by": f.replaced_by,
                 "source_turn_ids": sorted(sources.get(f.id, [])),
             }
             for f in fact_rows

@@ -7,6 +7,10 @@ from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant"]
+FactOpName = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
+#: Why a fact stopped being current: refined, the world changed, taken back, or corrected by the
+#: person.
+EndedReason = Literal["updated", "superseded", "retracted", "corrected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,41 @@ class Fact:
     value: str
     source_turn_ids: tuple[int, ...]
     created_at: datetime
+    #: When it stopped being current (None while it is), and why.
     superseded_at: datetime | None = None
+    ended_reason: EndedReason | None = None
+    #: The fact that took its place (a newer version), if any.
+    replaced_by: int | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class FactOp:
+    """One change to a person's facts, decided by distillation.
+
+    ``ADD`` a new fact; ``UPDATE`` refines fact ``fact_id`` (a new version, the old one kept as
+    "updated"); ``SUPERSEDE`` says the world changed (the old fact stays as the past); ``DELETE``
+    says fact ``fact_id`` was wrong or taken back (kept in history as "retracted", never shown as
+    past truth). ``UPDATE`` and ``SUPERSEDE`` keep the old fact's kind and key.
+    """
+
+    op: FactOpName
+    fact_id: int | None
+    kind: str
+    key: str
+    value: str
+    source_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A few sentences about a person, kept current by distillation."""
+
+    text: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,25 +12,29 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from os1.errors import NotFoundError, StorageError, UserInputError
 from os1.memory import fulltext, recall
+from os1.memory.cache import IndexCache
 from os1.memory.db import one_line
-from os1.memory.embed import Embedder, from_blobs, to_blob
+from os1.memory.embed import Embedder, to_blob
 from os1.memory.models import (
     Conversation,
+    EndedReason,
     Fact,
+    FactOp,
     ImportResult,
     NewTurn,
     Person,
+    Profile,
     RecallItem,
     Relationship,
     Turn,
 )
+from os1.memory.query import analyze
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
     conversations,
@@ -40,9 +44,17 @@ from os1.memory.tables import (
     turn_vectors,
     turns,
 )
-from os1.memory.validation import check_person_name
+from os1.memory.validation import (
+    MAX_FACT_VALUE,
+    MAX_PROFILE,
+    check_fact_text,
+    check_person_name,
+)
 
 log = logging.getLogger("os1.memory")
+
+#: Row ids are 32-bit integers on PostgreSQL: a larger id names nothing.
+MAX_ROW_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:
@@ -65,6 +77,19 @@ class MemoryStore(Protocol):
         self, person: Person, kind: str, key: str, value: str, sources: Sequence[int]
     ) -> Fact: ...
     async def list_facts(self, person: Person, *, current: bool = True) -> list[Fact]: ...
+    async def get_fact(self, person: Person, fact_id: int) -> Fact: ...
+    async def apply_fact_ops(
+        self,
+        person: Person,
+        ops: Sequence[FactOp],
+        *,
+        profile: str | None = None,
+        read_turns: Sequence[int] = (),
+    ) -> list[Fact]: ...
+    async def correct_fact(self, person: Person, fact_id: int, value: str) -> Fact: ...
+    async def delete_fact(self, person: Person, fact_id: int) -> int: ...
+    async def set_profile(self, person: Person, text: str | None) -> None: ...
+    async def get_profile(self, person: Person) -> Profile | None: ...
     async def set_interview_done(self, person: Person) -> None: ...
     async def relationship(self, person: Person) -> Relationship: ...
     async def import_turns(
@@ -116,9 +141,20 @@ def _turn(row: Any) -> Turn:
 
 
 class SqlStore(MemoryStore):
-    def __init__(self, engine: AsyncEngine, embedder: Embedder | None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        embedder: Embedder | None,
+        *,
+        index_budget_bytes: int = 512 * 2**20,
+    ) -> None:
         self.engine = engine
         self.embedder = embedder
+        self.indexes = IndexCache(
+            embedder.dim if embedder else 0,
+            embedder.name if embedder else None,
+            index_budget_bytes,
+        )
 
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
@@ -297,7 +333,7 @@ class SqlStore(MemoryStore):
     async def _embed(self, stored: Sequence[Turn]) -> None:
         if self.embedder is None or not stored:
             return
-        vectors = await self.embedder.passages([t.content for t in stored])
+        vectors = await self.embedder.passages([passage(t) for t in stored])
         rows = [
             {
                 "turn_id": t.id,
@@ -319,6 +355,35 @@ class SqlStore(MemoryStore):
             rows = [r for r in rows if r["turn_id"] in alive]
             if rows:
                 await conn.execute(insert(turn_vectors), rows)
+
+    async def reembed(self, person: Person, *, batch: int = 64) -> int:
+        """Give every turn of ``person`` a vector from the current embedder, replacing vectors
+        another model made (after the ``embedder`` setting changed). Returns how many turns
+        were embedded; 0 when all were current or there is no embedder."""
+        if self.embedder is None:
+            return 0
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(turn_vectors).where(
+                    turn_vectors.c.person_id == person.id,
+                    turn_vectors.c.model != self.embedder.name,
+                )
+            )
+            have = select(turn_vectors.c.turn_id).where(turn_vectors.c.person_id == person.id)
+            rows = (
+                await conn.execute(
+                    select(turns)
+                    .where(turns.c.person_id == person.id, turns.c.id.not_in(have))
+                    .order_by(turns.c.id)
+                )
+            ).all()
+        todo = [_turn(r) for r in rows]
+        for start in range(0, len(todo), batch):
+            await self._embed(todo[start : start + batch])
+        if todo:
+            async with self.engine.begin() as conn:
+                await self._changed(conn, person)
+        return len(todo)
 
     async def recent_turns(self, conversation: Conversation, limit: int) -> list[Turn]:
         async with self.engine.connect() as conn:
@@ -358,6 +423,7 @@ class SqlStore(MemoryStore):
         old text are dropped."""
         old = await self.get_turn(person, turn_id)
         async with self.engine.begin() as conn:
+            await self._changed(conn, person)
             await self._drop_derived(conn, [old.id])
             await fulltext.unindex(conn, [old.id])
             await conn.execute(update(turns).where(turns.c.id == old.id).values(content=content))
@@ -377,48 +443,24 @@ class SqlStore(MemoryStore):
     async def recall(
         self, person: Person, query: str, k: int, *, exclude: Sequence[int] = ()
     ) -> list[RecallItem]:
-        """The ``k`` turns of ``person`` that best answer ``query``, best first."""
-        pool = max(k * 4, 50)
+        """The ``k`` turns of ``person`` that best answer ``query``, best first. Only the
+        person's own index is read: nothing of anyone else's can score, rank or be returned."""
+        if k <= 0 or not query.strip():
+            return []
+        vector = await self.embedder.query(query) if self.embedder is not None else None
         async with self.engine.connect() as conn:
-            lexical = await fulltext.search(conn, person.id, query, pool)
-            dense = await self._dense(conn, person, query, pool)
-            candidates = {i for i, _ in lexical} | set(dense)
-            candidates -= set(exclude)
-            if not candidates:
+            index = await self.indexes.get(conn, person.id)
+            final, base = recall.score(index, analyze(query, index), vector)
+            ranked = recall.top(index, final, base, k, set(exclude))
+            if not ranked:
                 return []
             rows = await conn.execute(
                 select(turns).where(
-                    turns.c.person_id == person.id, turns.c.id.in_(sorted(candidates))
+                    turns.c.person_id == person.id, turns.c.id.in_([i for i, _ in ranked])
                 )
             )
             by_id = {r.id: _turn(r) for r in rows}
-        ranked = recall.rank(
-            [i for i, _ in lexical if i in by_id],
-            [i for i in dense if i in by_id],
-            {i: t.time for i, t in by_id.items()},
-            max(t.time for t in by_id.values()),
-        )
-        return [_item(by_id[i], score) for i, score in ranked[:k]]
-
-    async def _dense(
-        self, conn: AsyncConnection, person: Person, query: str, limit: int
-    ) -> list[int]:
-        if self.embedder is None or not query.strip():
-            return []
-        rows = (
-            await conn.execute(
-                select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
-                    turn_vectors.c.person_id == person.id,
-                    turn_vectors.c.model == self.embedder.name,
-                )
-            )
-        ).all()
-        if not rows:
-            return []
-        matrix = from_blobs([r.vector for r in rows], self.embedder.dim)
-        scores = matrix @ await self.embedder.query(query)
-        top = np.argsort(-scores)[:limit]
-        return [int(rows[i].turn_id) for i in top]
+        return [_item(by_id[i], score) for i, score in ranked if i in by_id]
 
     # -- facts ----------------------------------------------------------------------------
     async def add_fact(
@@ -427,6 +469,7 @@ class SqlStore(MemoryStore):
         """Add a fact; an older current fact with the same kind and key is superseded."""
         now = utcnow()
         async with self.engine.begin() as conn:
+            fact = await self._insert_fact(conn, person, kind, key, value, sources, now)
             await conn.execute(
                 update(facts)
                 .where(
@@ -434,34 +477,110 @@ class SqlStore(MemoryStore):
                     facts.c.kind == kind,
                     facts.c.key == key,
                     facts.c.superseded_at.is_(None),
+                    facts.c.id != fact.id,
                 )
-                .values(superseded_at=now)
+                .values(superseded_at=now, ended_reason="superseded", replaced_by=fact.id)
             )
-            row = (
-                await conn.execute(
-                    insert(facts)
-                    .values(person_id=person.id, kind=kind, key=key, value=value, created_at=now)
-                    .returning(facts.c.id)
-                )
-            ).one()
-            if sources:
-                await conn.execute(
-                    insert(fact_sources), [{"fact_id": row.id, "turn_id": t} for t in sources]
-                )
-        return Fact(row.id, person.id, kind, key, value, tuple(sources), now)
+        return fact
 
     async def list_facts(self, person: Person, *, current: bool = True) -> list[Fact]:
+        """The person's facts, oldest first: the current ones, or all with their history."""
         query = select(facts).where(facts.c.person_id == person.id).order_by(facts.c.id)
         if current:
             query = query.where(facts.c.superseded_at.is_(None))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            links = await conn.execute(
-                select(fact_sources).where(fact_sources.c.fact_id.in_([r.id for r in rows]))
+            return await self._read_facts(conn, query)
+
+    async def get_fact(self, person: Person, fact_id: int) -> Fact:
+        """``person``'s fact; NotFoundError for anyone else's, as for a missing one."""
+        async with self.engine.connect() as conn:
+            return await self._fact_of(conn, person, fact_id)
+
+    async def apply_fact_ops(
+        self,
+        person: Person,
+        ops: Sequence[FactOp],
+        *,
+        profile: str | None = None,
+        read_turns: Sequence[int] = (),
+    ) -> list[Fact]:
+        """Apply one distillation in one transaction: the ops in order, then the new profile
+        (None keeps the current one, "" clears it). Returns the facts made, in order.
+
+        Every ``fact_id`` must be a current fact of the person and every source one of the
+        person's turns; ``read_turns``, the turns the distillation read, must all still be
+        there (none forgotten while the model was thinking). Otherwise nothing is applied:
+        NotFoundError or UserInputError."""
+        now = utcnow()
+        made: list[Fact] = []
+        async with self.engine.begin() as conn:
+            await self._check_turns(conn, person, read_turns, lock=True)
+            for op in ops:
+                made.extend(await self._apply_op(conn, person, op, now))
+            if profile is not None and not profile.strip():
+                await self._write_profile(conn, [person.id], None, None)
+            elif profile is not None:
+                text = check_fact_text(" ".join(profile.split()), MAX_PROFILE, "the profile")
+                await self._write_profile(conn, [person.id], text, now)
+        return made
+
+    async def correct_fact(self, person: Person, fact_id: int, value: str) -> Fact:
+        """The person's own correction of a current fact: a new version with ``value``; the old
+        one ends as "corrected". The profile is cleared, to be written again."""
+        value = check_fact_text(value, MAX_FACT_VALUE, "the fact's value")
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            old = await self._current_fact(conn, person, fact_id)
+            if old.value == value:
+                return old
+            new = await self._insert_fact(
+                conn, person, old.kind, old.key, value, old.source_turn_ids, now
             )
-            sources: dict[int, list[int]] = {}
-            for link in links:
-                sources.setdefault(link.fact_id, []).append(link.turn_id)
+            await self._end_fact(conn, old.id, now, "corrected", new.id)
+            await self._write_profile(conn, [person.id], None, None)
+        return new
+
+    async def delete_fact(self, person: Person, fact_id: int) -> int:
+        """Delete a fact for good, with every version before and after it, and clear the
+        profile. Returns how many rows (versions) were deleted."""
+        async with self.engine.begin() as conn:
+            await self._fact_of(conn, person, fact_id)
+            chain = await self._chain(conn, person, fact_id)
+            await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(chain)))
+            await conn.execute(
+                delete(facts).where(facts.c.person_id == person.id, facts.c.id.in_(chain))
+            )
+            await self._write_profile(conn, [person.id], None, None)
+        return len(chain)
+
+    async def set_profile(self, person: Person, text: str | None) -> None:
+        """Replace the person's profile (None clears it)."""
+        if text is not None:
+            text = check_fact_text(" ".join(text.split()), MAX_PROFILE, "the profile")
+        async with self.engine.begin() as conn:
+            await self._write_profile(conn, [person.id], text, utcnow() if text else None)
+
+    async def get_profile(self, person: Person) -> Profile | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(people.c.profile, people.c.profile_updated_at).where(
+                        people.c.id == person.id
+                    )
+                )
+            ).first()
+        if row is None or row.profile is None or row.profile_updated_at is None:
+            return None
+        return Profile(row.profile, row.profile_updated_at)
+
+    async def _read_facts(self, conn: AsyncConnection, query: Any) -> list[Fact]:
+        rows = (await conn.execute(query)).all()
+        links = await conn.execute(
+            select(fact_sources).where(fact_sources.c.fact_id.in_([r.id for r in rows]))
+        )
+        sources: dict[int, list[int]] = {}
+        for link in links:
+            sources.setdefault(link.fact_id, []).append(link.turn_id)
         return [
             Fact(
                 r.id,
@@ -472,9 +591,199 @@ class SqlStore(MemoryStore):
                 tuple(sorted(sources.get(r.id, []))),
                 r.created_at,
                 r.superseded_at,
+                r.ended_reason,
+                r.replaced_by,
             )
             for r in rows
         ]
+
+    async def _fact_of(self, conn: AsyncConnection, person: Person, fact_id: int) -> Fact:
+        found = (
+            await self._read_facts(
+                conn, select(facts).where(facts.c.id == fact_id, facts.c.person_id == person.id)
+            )
+            if 0 < fact_id <= MAX_ROW_ID
+            else []
+        )
+        if not found:
+            raise NotFoundError(f"no fact {fact_id}")
+        return found[0]
+
+    async def _current_fact(self, conn: AsyncConnection, person: Person, fact_id: int) -> Fact:
+        fact = await self._fact_of(conn, person, fact_id)
+        if not fact.current:
+            newer = f"; its newer version is {fact.replaced_by}" if fact.replaced_by else ""
+            raise UserInputError(
+                f"fact {fact_id} is no longer current (it was {fact.ended_reason}){newer}"
+            )
+        return fact
+
+    async def _insert_fact(
+        self,
+        conn: AsyncConnection,
+        person: Person,
+        kind: str,
+        key: str,
+        value: str,
+        sources: Sequence[int],
+        now: datetime,
+    ) -> Fact:
+        row = (
+            await conn.execute(
+                insert(facts)
+                .values(person_id=person.id, kind=kind, key=key, value=value, created_at=now)
+                .returning(facts.c.id)
+            )
+        ).one()
+        linked = sorted(set(sources))
+        if linked:
+            await conn.execute(
+                insert(fact_sources), [{"fact_id": row.id, "turn_id": t} for t in linked]
+            )
+        return Fact(row.id, person.id, kind, key, value, tuple(linked), now)
+
+    async def _end_fact(
+        self,
+        conn: AsyncConnection,
+        fact_id: int,
+        now: datetime,
+        reason: EndedReason,
+        replaced_by: int | None,
+    ) -> None:
+        await conn.execute(
+            update(facts)
+            .where(facts.c.id == fact_id)
+            .values(superseded_at=now, ended_reason=reason, replaced_by=replaced_by)
+        )
+
+    async def _apply_op(
+        self, conn: AsyncConnection, person: Person, op: FactOp, now: datetime
+    ) -> list[Fact]:
+        await self._check_turns(conn, person, op.source_ids)
+        if op.op == "ADD":
+            same = await self._read_facts(
+                conn,
+                select(facts).where(
+                    facts.c.person_id == person.id,
+                    facts.c.kind == op.kind,
+                    facts.c.key == op.key,
+                    facts.c.superseded_at.is_(None),
+                ),
+            )
+            if any(f.value.casefold() == op.value.casefold() for f in same):
+                return []  # already known
+            return [
+                await self._insert_fact(conn, person, op.kind, op.key, op.value, op.source_ids, now)
+            ]
+        if op.fact_id is None:
+            raise UserInputError(f"{op.op} needs the id of the fact it changes")
+        old = await self._current_fact(conn, person, op.fact_id)
+        if op.op == "DELETE":
+            await self._end_fact(conn, old.id, now, "retracted", None)
+            return []
+        # A refinement still rests on what the old version came from; a new state of the
+        # world rests on the turns that tell it.
+        sources = (*op.source_ids, *old.source_turn_ids) if op.op == "UPDATE" else op.source_ids
+        new = await self._insert_fact(conn, person, old.kind, old.key, op.value, sources, now)
+        reason: EndedReason = "updated" if op.op == "UPDATE" else "superseded"
+        await self._end_fact(conn, old.id, now, reason, new.id)
+        return [new]
+
+    async def _check_turns(
+        self, conn: AsyncConnection, person: Person, turn_ids: Sequence[int], *, lock: bool = False
+    ) -> None:
+        """NotFoundError unless every one of ``turn_ids`` is a turn of ``person``; ``lock``
+        keeps them from being deleted until the transaction ends (PostgreSQL; SQLite has one
+        writer at a time anyway)."""
+        wanted = sorted(set(turn_ids))
+        if not wanted:
+            return
+        query = select(turns.c.id).where(
+            turns.c.person_id == person.id,
+            turns.c.id.in_([t for t in wanted if 0 < t <= MAX_ROW_ID]),
+        )
+        if lock:
+            query = query.with_for_update(key_share=True)
+        found = set((await conn.execute(query)).scalars())
+        missing = [t for t in wanted if t not in found]
+        if missing:
+            raise NotFoundError(f"no memory {missing[0]} (forgotten, or never there)")
+
+    async def _chain(self, conn: AsyncConnection, person: Person, fact_id: int) -> set[int]:
+        """The fact and every version before and after it."""
+        chain = {fact_id}
+        while True:
+            rows = (
+                await conn.execute(
+                    select(facts.c.id, facts.c.replaced_by).where(
+                        facts.c.person_id == person.id,
+                        or_(facts.c.id.in_(chain), facts.c.replaced_by.in_(chain)),
+                    )
+                )
+            ).all()
+            found = {r.id for r in rows} | {r.replaced_by for r in rows if r.replaced_by}
+            if found <= chain:
+                return chain
+            chain |= found
+
+    async def _write_profile(
+        self,
+        conn: AsyncConnection,
+        person_ids: Sequence[int],
+        text: str | None,
+        when: datetime | None,
+    ) -> None:
+        await conn.execute(
+            update(people)
+            .where(people.c.id.in_(person_ids))
+            .values(profile=text, profile_updated_at=when)
+        )
+
+    async def _forget_facts(self, conn: AsyncConnection, fact_ids: Sequence[int]) -> None:
+        """Delete these facts (drawn from forgotten turns) and clear their people's profiles.
+        A version that one of them replaced now points past it to the next surviving version,
+        or is current again if there is none: as if the forgotten turns were never said."""
+        doomed = set(fact_ids)
+        if not doomed:
+            return
+        rows = (
+            await conn.execute(
+                select(facts.c.id, facts.c.person_id, facts.c.replaced_by).where(
+                    facts.c.id.in_(doomed)
+                )
+            )
+        ).all()
+        after = {r.id: r.replaced_by for r in rows}
+        earlier = (
+            await conn.execute(
+                select(facts.c.id, facts.c.replaced_by).where(
+                    facts.c.replaced_by.in_(doomed), facts.c.id.not_in(doomed)
+                )
+            )
+        ).all()
+        for fact in earlier:
+            survivor, seen = fact.replaced_by, set()
+            while survivor in doomed and survivor not in seen:
+                seen.add(survivor)
+                survivor = after.get(survivor)
+            values: dict[str, Any] = (
+                {"replaced_by": survivor}
+                if survivor is not None and survivor not in doomed
+                else {"superseded_at": None, "ended_reason": None, "replaced_by": None}
+            )
+            await conn.execute(update(facts).where(facts.c.id == fact.id).values(**values))
+        await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(doomed)))
+        await conn.execute(delete(facts).where(facts.c.id.in_(doomed)))
+        await self._write_profile(conn, sorted({r.person_id for r in rows}), None, None)
+
+    async def _forget_profiles_of(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
+        """Clear the profile of whoever said any of these turns: it may repeat them."""
+        said = select(turns.c.person_id).where(turns.c.id.in_(turn_ids), turns.c.role == "user")
+        await conn.execute(
+            update(people)
+            .where(people.c.id.in_(said), people.c.profile.is_not(None))
+            .values(profile=None, profile_updated_at=None)
+        )
 
     # -- relationship ---------------------------------------------------------------------
     async def relationship(self, person: Person) -> Relationship:
@@ -611,6 +920,8 @@ class SqlStore(MemoryStore):
     async def _delete_turns(
         self, conn: AsyncConnection, person: Person, ids: list[int], *, everything: bool
     ) -> None:
+        if ids or everything:
+            await self._changed(conn, person)
         for start in range(0, max(len(ids), 1), 500):
             chunk = ids[start : start + 500]
             await self._drop_derived(conn, chunk)
@@ -620,8 +931,20 @@ class SqlStore(MemoryStore):
             await conn.execute(delete(facts).where(facts.c.person_id == person.id))
             await conn.execute(delete(conversations).where(conversations.c.person_id == person.id))
             await conn.execute(
-                update(people).where(people.c.id == person.id).values(interview_done=False)
+                update(people)
+                .where(people.c.id == person.id)
+                .values(interview_done=False, profile=None, profile_updated_at=None)
             )
+
+    async def _changed(self, conn: AsyncConnection, person: Person) -> None:
+        """Say that turns of the person were edited or deleted: every process's recall index
+        for the person is rebuilt before its next use."""
+        await conn.execute(
+            update(people)
+            .where(people.c.id == person.id)
+            .values(memory_epoch=people.c.memory_epoch + 1)
+        )
+        self.indexes.drop(person.id)
 
     async def _with_replies(self, conn: AsyncConnection, turn_ids: list[int]) -> list[int]:
         """``turn_ids`` and the reply that followed each user turn among them: a reply is drawn
@@ -646,11 +969,12 @@ class SqlStore(MemoryStore):
         return sorted(found)
 
     async def _drop_derived(self, conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
-        """Delete the vectors of these turns and every fact drawn from them."""
+        """Delete the vectors of these turns and every fact drawn from them, and clear the
+        profile of whoever said them (it is written again at the next distillation)."""
         derived = select(fact_sources.c.fact_id).where(fact_sources.c.turn_id.in_(turn_ids))
         fact_ids = list((await conn.execute(derived)).scalars())
-        await conn.execute(delete(fact_sources).where(fact_sources.c.fact_id.in_(fact_ids)))
-        await conn.execute(delete(facts).where(facts.c.id.in_(fact_ids)))
+        await self._forget_facts(conn, fact_ids)
+        await self._forget_profiles_of(conn, turn_ids)
         await conn.execute(delete(turn_vectors).where(turn_vectors.c.turn_id.in_(turn_ids)))
 
     async def export(self, person: Person) -> dict[str, Any]:
@@ -658,6 +982,13 @@ class SqlStore(MemoryStore):
 
         async with self.engine.connect() as conn:
             return await export_person(conn, person, await self.relationship(person))
+
+
+def passage(turn: Turn) -> str:
+    """The text a turn is embedded as: who said it, then what was said. Questions often name
+    the speaker ("What did Anna paint?"); with the name in the passage the vectors can match
+    it."""
+    return f"{turn.speaker}: {turn.content}" if turn.speaker else turn.content
 
 
 def _item(turn: Turn, score: float) -> RecallItem:

@@ -64,6 +64,11 @@ people = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("interview_done", Boolean, nullable=False, default=False),
+    #: Bumped whenever a turn is edited or deleted: in-memory recall indexes rebuild on change.
+    Column("memory_epoch", Integer, nullable=False, default=0, server_default="0"),
+    #: A few sentences about the person, rewritten by distillation; cleared by forgetting.
+    Column("profile", Text, nullable=True),
+    Column("profile_updated_at", UTCDateTime, nullable=True),
 )
 
 conversations = Table(
@@ -91,6 +96,7 @@ turns = Table(
     UniqueConstraint("person_id", "external_id", name="uq_turns_person_external"),
     Index("ix_turns_person_time", "person_id", "created_at"),
     Index("ix_turns_conversation", "conversation_id", "id"),
+    Index("ix_turns_person_id", "person_id", "id"),
 )
 
 turn_vectors = Table(
@@ -100,6 +106,7 @@ turn_vectors = Table(
     Column("person_id", Integer, nullable=False, index=True),
     Column("model", String(64), nullable=False),
     Column("vector", LargeBinary, nullable=False),
+    Index("ix_turn_vectors_person_turn", "person_id", "turn_id"),
 )
 
 facts = Table(
@@ -111,7 +118,11 @@ facts = Table(
     Column("key", String(100), nullable=False),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    #: When the fact stopped being current, why (updated, superseded, retracted, corrected),
+    #: and the fact that took its place, if any.
     Column("superseded_at", UTCDateTime, nullable=True),
+    Column("ended_reason", String(16), nullable=True),
+    Column("replaced_by", Integer, nullable=True),
 )
 
 fact_sources = Table(

@@ -49,3 +49,21 @@ def check_message(text: str, limit: int) -> str:
     if not text.strip():
         raise UserInputError("the message is empty")
     return text
+
+
+MAX_FACT_KEY = 100
+MAX_FACT_VALUE = 500
+MAX_PROFILE = 1000
+
+
+def check_fact_text(text: str, limit: int, what: str = "a fact") -> str:
+    """A fact's key or value, or a profile: valid Unicode, printable, at most ``limit``
+    characters once surrounding spaces are dropped."""
+    cleaned = check_unicode(text, what).strip()
+    if not cleaned:
+        raise UserInputError(f"{what} cannot be empty")
+    if len(cleaned) > limit:
+        raise UserInputError(f"{what} is at most {limit} characters ({len(cleaned):,} given)")
+    if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
+        raise UserInputError(f"{what} cannot contain control characters or line breaks")
+    return cleaned

@@ -23,6 +23,12 @@ FACT_LABELS = {
 }
 
 
+#: The facts block gets at most this fraction (1/N) of the whole prompt budget.
+FACTS_SHARE = 6
+#: How many superseded facts are shown as the past, the most recent.
+PAST_FACTS = 5
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap, tokenizer-free estimate (about four characters a token for English)."""
     return len(text) // 4 + 1
@@ -41,6 +47,10 @@ class PromptParts:
     person: str
     now: datetime
     facts: Sequence[Fact] = ()
+    #: A few sentences about the person, kept current by distillation.
+    profile: str | None = None
+    #: Facts that ended; the superseded ones are shown as the past.
+    past: Sequence[Fact] = ()
     memories: Sequence[RecallItem] = ()
     recent: Sequence[Turn] = ()
     presence: Presence | None = None
@@ -94,15 +104,52 @@ def situation_block(parts: PromptParts) -> str:
     return "\n".join(lines)
 
 
-def facts_block(parts: PromptParts) -> str:
-    if not parts.facts:
+def _fact_phrase(fact: Fact, person: str) -> str:
+    return f"{person} {FACT_LABELS.get(fact.key, fact.key.replace('_', ' ') + ':')} {fact.value}"
+
+
+def facts_block(parts: PromptParts, budget_tokens: int | None = None) -> str:
+    """The profile, then the current facts, then a few facts that the world has superseded
+    (never the retracted ones), within ``budget_tokens``: the profile gets up to a third, the
+    newest facts come before older ones, the past comes last."""
+    left = budget_tokens if budget_tokens is not None else 1 << 30
+    lines: list[str] = []
+    if parts.profile:
+        profile = f"In short: {fit(parts.profile, max(left // 3, 32))}"
+        lines.append(profile)
+        left -= estimate_tokens(profile)
+    now = _within(
+        [f"- {_fact_phrase(f, parts.person)} (since {f.created_at:%Y-%m-%d})" for f in parts.facts],
+        left,
+    )
+    lines.extend(now)
+    left -= sum(estimate_tokens(line) for line in now)
+    ended = sorted(
+        (f for f in parts.past if f.ended_reason == "superseded" and f.superseded_at),
+        key=lambda f: f.superseded_at or f.created_at,
+    )[-PAST_FACTS:]
+    header = "In the past (no longer true):"
+    past = _within(
+        [f"- {_fact_phrase(f, parts.person)} (until {f.superseded_at:%Y-%m-%d})" for f in ended],
+        left - estimate_tokens(header),
+    )
+    if past:
+        lines.extend([header, *past])
+    if not lines:
         return ""
-    rows = [
-        f"- {parts.person} {FACT_LABELS.get(f.key, f.key.replace('_', ' ') + ':')} "
-        f"{f.value} (since {f.created_at:%Y-%m-%d})"
-        for f in parts.facts
-    ]
-    return f"What you know about {parts.person}:\n" + "\n".join(rows)
+    return f"What you know about {parts.person}:\n" + "\n".join(lines)
+
+
+def _within(rows: Sequence[str], budget: int) -> list[str]:
+    """The last rows (the newest) that fit ``budget`` tokens, in their order."""
+    kept: list[str] = []
+    for row in reversed(rows):
+        cost = estimate_tokens(row)
+        if cost > budget:
+            break
+        kept.append(row)
+        budget -= cost
+    return kept[::-1]
 
 
 def memories_block(parts: PromptParts, budget_tokens: int) -> str:
@@ -146,7 +193,7 @@ def build_messages(parts: PromptParts, user_text: str, budget: Budget) -> list[M
     blocks = [
         persona_block(parts.mind, parts.compact),
         situation_block(parts),
-        facts_block(parts),
+        facts_block(parts, budget.total // FACTS_SHARE),
         memories_block(parts, budget.memories),
     ]
     system = "\n\n".join(b for b in blocks if b)

@@ -19,6 +19,7 @@ from os1.memory.store import SqlStore
 from os1.memory.validation import check_message
 from os1.mind import interview as iv
 from os1.mind.context import Budget, PromptParts, build_messages, statements_first
+from os1.mind.distill import distill
 from os1.mind.llm import LLM, BrainInfo, Message, Sampling
 from os1.mind.offline import asks_presence, offline_reply, presence_reply
 from os1.mind.persona import MindSpec, Question
@@ -51,8 +52,20 @@ def brain_notice(info: BrainInfo | None, chosen_offline: bool = False) -> str | 
     return None
 
 
+def distills(setting: str, llm: LLM | None) -> bool:
+    """Whether facts are distilled after each reply: never without a model; with ``auto``, only
+    from a model served over HTTP (OpenAI-compatible or Ollama) that is not a small one."""
+    if llm is None or setting == "off":
+        return False
+    info = llm.describe()
+    return setting == "on" or (info.kind in ("openai", "ollama") and not info.small)
+
+
 class Mind:
-    """One mind (a persona) with its memory and its brain; opens sessions with people."""
+    """One mind (a persona) with its memory and its brain; opens sessions with people.
+
+    After each reply the mind distills facts from the exchange in the background (see
+    ``os1.mind.distill``), one round at a time for each person; ``settle`` waits for them."""
 
     def __init__(
         self, store: SqlStore, llm: LLM | None, spec: MindSpec, settings: Settings
@@ -61,6 +74,8 @@ class Mind:
         self.llm = llm
         self.spec = spec
         self.settings = settings
+        self._background: set[asyncio.Task[None]] = set()
+        self._distilling: dict[int, asyncio.Lock] = {}
 
     async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
         person = await self.store.ensure_person(person_name)
@@ -77,6 +92,60 @@ class Mind:
         """A session on an existing conversation, for one request at a time (HTTP): it holds
         no live row of its own, but marks the conversation in progress at each turn."""
         return Session(self, person, conversation, None)
+
+    # -- distillation in the background -------------------------------------------------
+    def after_reply(self, person: Person, exchange: list[Turn]) -> None:
+        """Distill ``exchange`` in the background, when distilling is on; never waits."""
+        if self.llm is None or not distills(self.settings.distill, self.llm):
+            return
+        task = asyncio.create_task(self._distill(self.llm, person, exchange))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _distill(self, llm: LLM, person: Person, exchange: list[Turn]) -> None:
+        lock = self._distilling.setdefault(person.id, asyncio.Lock())
+        try:
+            async with lock:
+                facts = await self.store.list_facts(person)
+                result = await distill(
+                    llm,
+                    self.store,
+                    person,
+                    exchange,
+                    mind=self.spec.name,
+                    name=iv.preferred_name(facts, person.name),
+                )
+            log.info(
+                "distilled",
+                extra={
+                    "person_id": person.id,
+                    "applied": result.applied,
+                    "skipped": result.skipped,
+                    "malformed": result.malformed,
+                },
+            )
+        except Exception as exc:  # a background round never reaches the conversation
+            log.warning("distillation failed: %s", exc)
+
+    @property
+    def pending(self) -> int:
+        """How many distillations are running or waiting."""
+        return len(self._background)
+
+    async def settle(self, grace: float | None = None) -> None:
+        """Wait for the distillations in flight; those still running after ``grace`` seconds
+        are cancelled (nothing of what they would have changed is applied)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        while self._background:
+            left = None if deadline is None else max(deadline - loop.time(), 0.0)
+            _done, running = await asyncio.wait(set(self._background), timeout=left)
+            if running:
+                log.warning("cancelling distillations", extra={"pending": len(running)})
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+                return
 
 
 class Session:
@@ -172,6 +241,7 @@ class Session:
         reply = "".join(pieces).strip()
         if reply:
             self._last_reply = await self._store("assistant", reply)
+            self.mind.after_reply(self.person, [user_turn, self._last_reply])
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings
@@ -184,12 +254,16 @@ class Session:
             exclude=[t.id for t in recent] + [user_turn.id],
         )
         memories = statements_first(candidates, settings.recall_k)
-        facts = await store.list_facts(self.person)
+        known = await store.list_facts(self.person, current=False)
+        facts = [f for f in known if f.current]
+        profile = await store.get_profile(self.person)
         parts = PromptParts(
             mind=self.mind.spec,
             person=iv.preferred_name(facts, self.person.name),
             now=datetime.now(UTC),
             facts=facts,
+            profile=profile.text if profile else None,
+            past=[f for f in known if not f.current],
             memories=memories,
             recent=recent,
             presence=await presence.current(store.engine),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from os1.errors import LLMError, LLMStreamBroken
 from os1.mind.llm import BrainInfo, Message, Sampling
@@ -28,7 +28,8 @@ class FakeLLM:
 
     Every call's messages are kept in ``calls``. ``fail_with`` is raised before the first piece;
     ``fail_after`` raises :class:`LLMStreamBroken` after that many pieces; ``delay`` is slept
-    before each piece.
+    before each piece. ``respond``, when given, writes each reply instead (an async function of
+    the messages), like pydantic-ai's ``FunctionModel``.
     """
 
     def __init__(
@@ -39,8 +40,10 @@ class FakeLLM:
         fail_with: LLMError | None = None,
         delay: float = 0.0,
         small: bool = False,
+        respond: Callable[[list[Message]], Awaitable[str]] | None = None,
     ) -> None:
         self.replies = list(replies or [])
+        self.respond = respond
         self.fail_after = fail_after
         self.fail_with = fail_with
         self.delay = delay
@@ -64,7 +67,8 @@ class FakeLLM:
         self.samplings.append(sampling)
         if self.fail_with is not None:
             raise self.fail_with
-        for count, piece in enumerate(split_pieces(self.next_reply(messages))):
+        text = await self.respond(list(messages)) if self.respond else self.next_reply(messages)
+        for count, piece in enumerate(split_pieces(text)):
             if self.fail_after is not None and count >= self.fail_after:
                 raise LLMStreamBroken(f"the fake model broke off after {count} pieces")
             if self.delay:

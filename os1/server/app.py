@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from os1 import __version__
 from os1.runtime import open_runtime
-from os1.server import admin, errors, native, openai_api, ws
+from os1.server import admin, errors, facts, native, openai_api, ws
 from os1.server.limits import BodyLimit, RateLimiter
 from os1.server.schemas import Health
 from os1.server.state import ServerState
@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
             state.stopping.set()
             log.info("stopping", extra={"replies_in_flight": state.inflight.count})
+            await state.settle_minds(settings.shutdown_grace)
 
     app = FastAPI(
         title="OS1",
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(openai_api.router)
     app.include_router(native.router)
+    app.include_router(facts.router)
     app.include_router(admin.router)
     app.include_router(ws.router)
     app.add_api_route(

@@ -16,7 +16,7 @@ from pydantic import (
     field_serializer,
 )
 
-from os1.memory.validation import is_valid_unicode
+from os1.memory.validation import MAX_FACT_VALUE, is_valid_unicode
 
 #: The longest text the schema admits. The configured OS1_MAX_MESSAGE_CHARS is checked in the
 #: core; over HTTP a message is never longer than this either, so that any schema-valid request
@@ -124,6 +124,26 @@ class RecallOut(Out):
         return time.isoformat()  # exactly as the command line writes it
 
 
+class FactOut(Out):
+    """A fact and, for one that ended, when, why, and which fact replaced it."""
+
+    id: int
+    kind: str
+    key: str
+    value: str
+    source_turn_ids: list[int]
+    created_at: datetime
+    superseded_at: datetime | None
+    ended_reason: Literal["updated", "superseded", "retracted", "corrected"] | None
+    replaced_by: int | None
+    current: bool
+
+
+class ProfileOut(BaseModel):
+    profile: str | None
+    updated_at: datetime | None
+
+
 class StatusOut(BaseModel):
     conversations_in_progress: int
     people_talking: int
@@ -155,6 +175,12 @@ def _printable(value: str) -> str:
     if not re.fullmatch(PRINTABLE, value):
         raise ValueError("must be printable text with no control characters")
     return value
+
+
+class FactEdit(Strict):
+    value: Annotated[Text, AfterValidator(_printable)] = Field(
+        min_length=1, max_length=MAX_FACT_VALUE, pattern=PRINTABLE
+    )
 
 
 class PersonCreate(Strict):

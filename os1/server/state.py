@@ -83,6 +83,11 @@ class ServerState:
     def default_mind(self) -> Mind:
         return self.runtime.mind
 
+    async def settle_minds(self, grace: float) -> None:
+        """Let the minds' background distillations finish, cancelling them after ``grace``
+        seconds (the default mind is settled when the runtime closes)."""
+        await asyncio.gather(*(m.settle(grace) for m in self._minds.values()))
+
 
 def state_of(request: Request) -> ServerState:
     state: ServerState = request.app.state.os1

@@ -1,0 +1,116 @@
+"""Recall indexes of the people who talk to this process, kept in memory, kept current.
+
+An index is built from the database on first use and afterwards only reads what is new: turns
+with a higher id than it has seen, and vectors that have arrived since. Any edit or deletion of a
+person's turns bumps ``people.memory_epoch`` (in the same transaction), and an index whose epoch
+is behind is rebuilt, so every worker process sharing one database sees the same memories. The
+least recently used indexes are dropped when the cache outgrows its memory budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from os1.memory.embed import from_blobs
+from os1.memory.index import Entry, PersonIndex
+from os1.memory.tables import people, turn_vectors, turns
+
+#: Rows read per query while building an index.
+CHUNK = 5_000
+#: Turns still waiting for their vector that a refresh asks about, newest first.
+MISSING_LOOKBACK = 256
+
+
+@dataclass(slots=True)
+class _Cached:
+    epoch: int
+    index: PersonIndex
+
+
+class IndexCache:
+    def __init__(self, dim: int, model: str | None, budget_bytes: int) -> None:
+        self.dim = dim
+        self.model = model
+        self.budget_bytes = budget_bytes
+        self._items: OrderedDict[int, _Cached] = OrderedDict()
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def get(self, conn: AsyncConnection, person_id: int) -> PersonIndex:
+        lock = self._locks.setdefault(person_id, asyncio.Lock())
+        async with lock:
+            epoch = (
+                await conn.execute(select(people.c.memory_epoch).where(people.c.id == person_id))
+            ).scalar()
+            cached = self._items.get(person_id)
+            if cached is None or cached.epoch != epoch:
+                cached = _Cached(int(epoch or 0), PersonIndex(person_id, self.dim))
+                self._items[person_id] = cached
+            await self._refresh(conn, cached.index)
+            self._items.move_to_end(person_id)
+            self._evict()
+            return cached.index
+
+    def drop(self, person_id: int) -> None:
+        self._items.pop(person_id, None)
+
+    async def _refresh(self, conn: AsyncConnection, index: PersonIndex) -> None:
+        while True:
+            rows = (
+                await conn.execute(
+                    select(
+                        turns.c.id,
+                        turns.c.conversation_id,
+                        turns.c.role,
+                        turns.c.speaker,
+                        turns.c.created_at,
+                        turns.c.content,
+                    )
+                    .where(turns.c.person_id == index.person_id, turns.c.id > index.max_id)
+                    .order_by(turns.c.id)
+                    .limit(CHUNK)
+                )
+            ).all()
+            index.add(
+                Entry(
+                    r.id, r.conversation_id, r.role, r.speaker, r.created_at.timestamp(), r.content
+                )
+                for r in rows
+            )
+            if len(rows) < CHUNK:
+                break
+        if self.model is not None:
+            await self._load_vectors(conn, index)
+
+    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex) -> None:
+        assert self.model is not None
+        missing = index.missing_vectors(MISSING_LOOKBACK)
+        query = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
+            turn_vectors.c.person_id == index.person_id,
+            turn_vectors.c.model == self.model,
+        )
+        new = query.where(turn_vectors.c.turn_id > index.max_vector_id)
+        await self._read_vectors(conn, index, new)
+        if missing:
+            late = query.where(turn_vectors.c.turn_id.in_(missing))
+            await self._read_vectors(conn, index, late)
+
+    async def _read_vectors(
+        self, conn: AsyncConnection, index: PersonIndex, query: Select[Any]
+    ) -> None:
+        rows = (await conn.execute(query)).all()
+        for start in range(0, len(rows), CHUNK):
+            part = rows[start : start + CHUNK]
+            index.set_vectors([r[0] for r in part], from_blobs([r[1] for r in part], self.dim))
+
+    def _evict(self) -> None:
+        total = sum(c.index.nbytes() for c in self._items.values())
+        while total > self.budget_bytes and len(self._items) > 1:
+            person_id, dropped = self._items.popitem(last=False)
+            self._locks.pop(person_id, None)
+            total -= dropped.index.nbytes()

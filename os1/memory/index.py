@@ -1,0 +1,209 @@
+"""One person's recall index, held in memory: BM25 postings over word stems, and a matrix of
+turn embeddings, with what ranking needs to know of each turn (speaker, time, neighbours).
+
+Every statistic is the person's own: document frequencies and lengths count only that person's
+turns, so nothing another person said can change how one person's memories score. The index is
+append-only; an edit or deletion makes the owner rebuild it (see ``os1.memory.cache``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from os1.memory import terms as lex
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+#: Okapi BM25 parameters (the usual defaults).
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the index keeps of a turn."""
+
+    id: int
+    conversation_id: int
+    role: str
+    speaker: str | None
+    time: float  # seconds since the epoch
+    text: str
+
+
+class _Grow:
+    """A numpy array that grows by doubling, so appends cost amortised O(1)."""
+
+    def __init__(self, dtype: type, width: int = 0, fill: float = 0) -> None:
+        shape = (16, width) if width else (16,)
+        self.data: npt.NDArray[Any] = np.full(shape, fill, dtype=dtype)
+        self.fill = fill
+        self.size = 0
+
+    def extend(self, rows: npt.ArrayLike) -> None:
+        values = np.asarray(rows, dtype=self.data.dtype)
+        need = self.size + len(values)
+        if need > len(self.data):
+            capacity = max(need, 2 * len(self.data))
+            grown = np.full((capacity, *self.data.shape[1:]), self.fill, dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : need] = values
+        self.size = need
+
+    @property
+    def view(self) -> npt.NDArray[Any]:
+        return self.data[: self.size]
+
+
+class PersonIndex:
+    def __init__(self, person_id: int, dim: int) -> None:
+        self.person_id = person_id
+        self.dim = dim
+        self.ids = _Grow(np.int64)
+        self.times = _Grow(np.float64)
+        self.lengths = _Grow(np.float32)
+        self.speaker_codes = _Grow(np.int32)
+        self.user_turn = _Grow(np.bool_)
+        #: Position of the turn before / after in the same conversation, or -1.
+        self.prev = _Grow(np.int64, fill=-1)
+        self.next = _Grow(np.int64, fill=-1)
+        self.vectors = _Grow(np.float32, width=max(dim, 1))
+        self.has_vector = _Grow(np.bool_)
+        self.position: dict[int, int] = {}
+        self.speakers: list[str] = []
+        self._speaker_code: dict[str, int] = {}
+        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._arrays: dict[str, tuple[Ints, Floats]] = {}
+        self._last_in_conversation: dict[int, int] = {}
+        self.total_length = 0.0
+        self.max_id = 0
+        self.max_vector_id = 0
+        #: A hash of each turn's words, to spot turns that say the same thing.
+        self.text_hash = _Grow(np.int64)
+
+    def __len__(self) -> int:
+        return self.ids.size
+
+    # -- building ---------------------------------------------------------------------------
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Append turns, in id order."""
+        for entry in entries:
+            self._add(entry)
+
+    def _add(self, entry: Entry) -> None:
+        at = len(self)
+        self.position[entry.id] = at
+        self.max_id = max(self.max_id, entry.id)
+        tokens = lex.words(entry.text)
+        stems = lex.content_terms(tokens)
+        counts: dict[str, int] = {}
+        for s in stems:
+            counts[s] = counts.get(s, 0) + 1
+        for s, n in counts.items():
+            docs, tfs = self._postings.setdefault(s, ([], []))
+            docs.append(at)
+            tfs.append(n)
+            self._arrays.pop(s, None)
+        self.total_length += len(stems)
+        before = self._last_in_conversation.get(entry.conversation_id, -1)
+        self._last_in_conversation[entry.conversation_id] = at
+        if before >= 0:
+            self.next.data[before] = at
+        self.ids.extend([entry.id])
+        self.times.extend([entry.time])
+        self.lengths.extend([len(stems)])
+        self.speaker_codes.extend([self._code(entry.speaker)])
+        self.user_turn.extend([entry.role == "user"])
+        self.prev.extend([before])
+        self.next.extend([-1])
+        self.vectors.extend(np.zeros((1, max(self.dim, 1)), dtype=np.float32))
+        self.has_vector.extend([False])
+        self.text_hash.extend([hash(" ".join(tokens))])
+
+    def _code(self, speaker: str | None) -> int:
+        if not speaker:
+            return -1
+        key = speaker.strip().lower()
+        if key not in self._speaker_code:
+            self._speaker_code[key] = len(self.speakers)
+            self.speakers.append(key)
+        return self._speaker_code[key]
+
+    def set_vectors(self, ids: Sequence[int], vectors: Floats) -> None:
+        for turn_id, vector in zip(ids, vectors, strict=True):
+            at = self.position.get(turn_id)
+            if at is not None:
+                self.vectors.data[at] = vector
+                self.has_vector.data[at] = True
+                self.max_vector_id = max(self.max_vector_id, turn_id)
+
+    def missing_vectors(self, limit: int) -> list[int]:
+        """Ids of the newest turns (at most ``limit``) that have no vector yet."""
+        waiting = np.flatnonzero(~self.has_vector.view)[-limit:]
+        return [int(i) for i in self.ids.view[waiting]]
+
+    # -- scoring ----------------------------------------------------------------------------
+    def bm25(self, query_terms: Sequence[tuple[str, float]]) -> Floats:
+        """Okapi BM25 of every turn for weighted query stems (zero where nothing matches)."""
+        n = len(self)
+        scores = np.zeros(n, dtype=np.float32)
+        if not n:
+            return scores
+        avg = max(self.total_length / n, 1.0)
+        lengths = self.lengths.view
+        for term, weight in query_terms:
+            arrays = self._posting_arrays(term)
+            if arrays is None:
+                continue
+            docs, tfs = arrays
+            idf = math.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+            norm = K1 * (1.0 - B + B * lengths[docs] / avg)
+            scores[docs] += weight * idf * tfs * (K1 + 1.0) / (tfs + norm)
+        return scores
+
+    def _posting_arrays(self, term: str) -> tuple[Ints, Floats] | None:
+        cached = self._arrays.get(term)
+        if cached is not None:
+            return cached
+        posting = self._postings.get(term)
+        if posting is None:
+            return None
+        arrays = (np.asarray(posting[0], dtype=np.int64), np.asarray(posting[1], dtype=np.float32))
+        self._arrays[term] = arrays
+        return arrays
+
+    def document_frequency(self, term: str) -> int:
+        posting = self._postings.get(term)
+        return 0 if posting is None else len(posting[0])
+
+    def cosine(self, query: Floats) -> Floats:
+        """Cosine similarity of every turn with the query vector (vectors are normalised);
+        turns still waiting for their embedding score 0."""
+        if not len(self):
+            return np.zeros(0, dtype=np.float32)
+        scores: Floats = self.vectors.view @ np.asarray(query, dtype=np.float32)
+        return np.where(self.has_vector.view, scores, 0.0).astype(np.float32)
+
+    def speaker_code(self, name: str) -> int:
+        return self._speaker_code.get(name.strip().lower(), -1)
+
+    def speaker_words(self) -> dict[str, set[int]]:
+        """Each word of each speaker's name, and the speakers it names."""
+        out: dict[str, set[int]] = {}
+        for code, name in enumerate(self.speakers):
+            for word in lex.words(name):
+                out.setdefault(word, set()).add(code)
+        return out
+
+    def nbytes(self) -> int:
+        """A rough size of the index in memory."""
+        postings = sum(len(d) for d, _ in self._postings.values()) * 16
+        return int(self.vectors.data.nbytes + postings + 64 * len(self) + 80 * len(self._postings))

@@ -1,0 +1,88 @@
+"""Time expressions in a question, resolved to a span of time by rule.
+
+"last week", "yesterday", "three days ago", "in May", "in May 2023", "in 2022", "this month":
+each becomes a (start, end) span measured against a reference moment, which recall takes from
+the conversation itself (its newest turn), so an imported conversation from years ago resolves
+"last week" against its own dates, not today's. Only whole expressions are read; anything else
+in the question is ignored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, timedelta
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+MONTHS.pop("may", None)
+MONTHS["may"] = 5
+NUMBERS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple": 2, "few": 3,
+}  # fmt: skip
+UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
+
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_MONTH_YEAR = re.compile(rf"\b(?:in|during|of|since)?\s*({_MONTH})\b\.?,?\s*(\d{{4}})?", re.I)
+_YEAR = re.compile(r"\b(?:in|during|of)\s+(\d{4})\b", re.I)
+_AGO = re.compile(r"\b(\d+|[a-z]+)\s+(day|week|month|year)s?\s+ago\b", re.I)
+_LAST = re.compile(r"\b(last|this|past|previous)\s+(day|week|month|year|weekend)\b", re.I)
+_SIMPLE = re.compile(r"\b(yesterday|today|tonight|last night)\b", re.I)
+
+Span = tuple[datetime, datetime]
+
+
+def spans(text: str, now: datetime) -> list[Span]:
+    """Every span of time the text names, resolved against ``now``."""
+    found: list[Span] = []
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for m in _SIMPLE.finditer(text):
+        word = m[1].lower()
+        start = day - timedelta(days=1) if word in ("yesterday", "last night") else day
+        found.append((start, start + timedelta(days=1)))
+    for m in _AGO.finditer(text):
+        count = int(m[1]) if m[1].isdigit() else NUMBERS.get(m[1].lower())
+        if count is None or count > 100:
+            continue
+        days = count * UNITS[m[2].lower()]
+        centre = day - timedelta(days=days)
+        slack = timedelta(days=max(1, days // 4))
+        found.append((centre - slack, centre + slack + timedelta(days=1)))
+    for m in _LAST.finditer(text):
+        found.append(_recent(m[1].lower(), m[2].lower(), day))
+    for m in _MONTH_YEAR.finditer(text):
+        if m[1].lower() == "may" and not m[2] and not m[0].lower().startswith(("in", "during")):
+            continue  # "may" the verb
+        found.append(_month(MONTHS[m[1].lower()], int(m[2]) if m[2] else None, now))
+    for m in _YEAR.finditer(text):
+        year = int(m[1])
+        if 1900 <= year <= 2200:
+            found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
+    return found
+
+
+def _recent(which: str, unit: str, day: datetime) -> Span:
+    if unit == "weekend":
+        saturday = day - timedelta(days=(day.weekday() - 5) % 7)
+        if which != "this" and saturday == day:
+            saturday -= timedelta(days=7)
+        return saturday, saturday + timedelta(days=2)
+    if unit == "day":
+        return day - timedelta(days=1), day
+    if which == "this":
+        days = UNITS[unit]
+        return day - timedelta(days=days), day + timedelta(days=1)
+    days = UNITS[unit]
+    return day - timedelta(days=2 * days), day + timedelta(days=1)
+
+
+def _month(month: int, year: int | None, now: datetime) -> Span:
+    if year is None:
+        # The most recent such month, this year's if it has begun.
+        year = now.year if month <= now.month else now.year - 1
+    if not 1900 <= year <= 2200:
+        year = now.year
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    return start, end

@@ -1,0 +1,228 @@
+"""Recall's in-memory index: isolation between people at the index level, freshness across
+store instances sharing one database (as worker processes do), and the ranking rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from fixtures_store import open_store
+from sqlalchemy import select
+
+from os1.memory import recall
+from os1.memory.embed import MiniLMEmbedder
+from os1.memory.index import Entry, PersonIndex
+from os1.memory.models import NewTurn, Person, Role
+from os1.memory.query import analyze
+from os1.memory.store import SqlStore
+from os1.memory.tables import turn_vectors
+from os1.memory.when import spans
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def turn(text: str, minutes: int = 0, role: Role = "user", speaker: str | None = None) -> NewTurn:
+    return NewTurn(role=role, content=text, time=T0 + timedelta(minutes=minutes), speaker=speaker)
+
+
+async def say(store: SqlStore, person: Person, *texts: str) -> None:
+    conv = await store.start_conversation(person)
+    for i, text in enumerate(texts):
+        await store.add_turn(conv, turn(text, i))
+
+
+ALICE = ("I planted tomatoes in the garden", "My brother Tom plays the trumpet", "Rainy day")
+SECRET = "the launch code is tomato trumpet garden 4242"
+
+
+async def scores(store: SqlStore, person: Person, query: str) -> list[tuple[str, float]]:
+    return [(i.text, i.score) for i in await store.recall(person, query, 10)]
+
+
+async def test_another_persons_items_never_score_rank_or_return(any_store: SqlStore) -> None:
+    """B's turn matches the query word for word. A's results, their order and their scores
+    are the same as in a store where B does not exist, and A's index holds nothing of B."""
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, *ALICE)
+    query = "tomato trumpet garden launch code 4242"
+    alone = await scores(any_store, alice, query)
+    bob = await any_store.ensure_person("bob")
+    await say(any_store, bob, SECRET, SECRET + " again", "tomato " * 50)
+    other = await open_store(url)  # a fresh process's view: indexes built from the database
+    try:
+        beside = await scores(other, alice, query)
+        assert beside == alone
+        assert all(SECRET not in text for text, _ in beside)
+        index = other.indexes._items[alice.id].index
+        bob_ids = {i.id for i in await other.list_turns(bob, 100)}
+        assert not bob_ids & set(index.position)
+        assert len(index) == len(ALICE)
+        assert (await other.recall(bob, query, 1))[0].text == SECRET
+    finally:
+        await other.engine.dispose()
+
+
+async def test_indexes_follow_writes_made_by_other_processes(any_store: SqlStore) -> None:
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, "I adopted a cat named Miso")
+    worker = await open_store(url)
+    try:
+        assert [i.text for i in await worker.recall(alice, "Miso", 5)] == [
+            "I adopted a cat named Miso"
+        ]
+        await say(any_store, alice, "Miso learned to open doors")
+        found = {i.text for i in await worker.recall(alice, "Miso", 5)}
+        assert found == {"I adopted a cat named Miso", "Miso learned to open doors"}
+        first = (await any_store.recall(alice, "adopted", 1))[0]
+        await any_store.edit_turn(alice, int(first.id.removeprefix("turn:")), "I adopted a dog")
+        texts = [i.text for i in await worker.recall(alice, "adopted cat dog", 5)]
+        assert "I adopted a dog" in texts and "I adopted a cat named Miso" not in texts
+        assert await any_store.forget(alice, "doors") == 1
+        assert "Miso learned to open doors" not in [
+            i.text for i in await worker.recall(alice, "Miso doors", 5)
+        ]
+    finally:
+        await worker.engine.dispose()
+
+
+async def test_a_vector_that_arrives_late_is_picked_up(store: SqlStore) -> None:
+    alice = await store.ensure_person("alice")
+    embedder = store.embedder
+    store.embedder = None  # the turn is stored, its vector is not there yet
+    await say(store, alice, "We went sailing on the lake")
+    await store.recall(alice, "sailing", 1)
+    index = store.indexes._items[alice.id].index
+    assert not index.has_vector.view.any()
+    store.embedder = embedder
+    turns = await store.list_turns(alice, 10)
+    await store._embed(turns)
+    await store.recall(alice, "sailing", 1)
+    assert index.has_vector.view.all()
+
+
+async def test_recall_without_an_embedder_uses_words_only(tmp_path: object) -> None:
+    store = await open_store("sqlite+aiosqlite:///:memory:")
+    store.embedder = None
+    store.indexes.model = None
+    try:
+        alice = await store.ensure_person("alice")
+        await say(store, alice, "My sister paints landscapes")
+        await say(store, alice, "Nothing to report")
+        assert [i.text for i in await store.recall(alice, "painting", 5)] == [
+            "My sister paints landscapes"
+        ]
+        assert await store.recall(alice, "   ", 5) == []
+        assert await store.recall(alice, "painting", 0) == []
+    finally:
+        await store.engine.dispose()
+
+
+def build(*entries: tuple[str, str | None], apart: bool = False) -> PersonIndex:
+    """An index of one conversation, or of one conversation per entry if ``apart``."""
+    index = PersonIndex(1, 4)
+    index.add(
+        Entry(i + 1, i if apart else 1, "user", speaker, (T0 + timedelta(days=i)).timestamp(), text)
+        for i, (text, speaker) in enumerate(entries)
+    )
+    return index
+
+
+def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
+    index = build(
+        ("Caroline, did you finish the painting?", "Melanie"),
+        ("Yes, a sunset over the lake", "Caroline"),
+        ("I went running this morning", "Caroline"),
+    )
+    query = analyze("What did Caroline paint?", index)
+    assert query.speakers == {index.speaker_code("Caroline")}
+    assert "carolin" not in dict(query.terms)
+    final, base = recall.score(index, query, None)
+    ranked = [t for t, _ in recall.top(index, final, base, 3)]
+    # The answer scores through the question before it, and its speaker is the one named.
+    assert ranked == [2, 1, 3]
+
+
+def test_repeated_words_go_below_the_rest() -> None:
+    index = build(("I love jazz", None), ("I love jazz", None), ("jazz clubs in Paris", None))
+    final, base = recall.score(index, analyze("jazz", index), None)
+    ids = [t for t, _ in recall.top(index, final, base, 3)]
+    assert ids[-1] in (1, 2) and set(ids) == {1, 2, 3}
+    assert [t for t, _ in recall.top(index, final, base, 3, exclude={3})] != ids
+
+
+def test_stems_match_other_forms_of_a_word() -> None:
+    index = build(("She painted her kitchen", None), ("We ate pasta", None), apart=True)
+    final, base = recall.score(index, analyze("painting", index), None)
+    assert [t for t, _ in recall.top(index, final, base, 2)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("what did I do yesterday?", "2023-08-19", "2023-08-20"),
+        ("anything in May 2023?", "2023-05-01", "2023-06-01"),
+        ("in May", "2023-05-01", "2023-06-01"),
+        ("in December", "2022-12-01", "2023-01-01"),
+        ("two weeks ago", "2023-08-03", "2023-08-10"),
+        ("in 2022", "2022-01-01", "2023-01-01"),
+        ("last weekend", "2023-08-19", "2023-08-21"),
+    ],
+)
+def test_time_expressions_resolve_against_the_conversations_own_dates(
+    text: str, start: str, end: str
+) -> None:
+    now = datetime(2023, 8, 20, 15, 0, tzinfo=UTC)
+    assert [(a.date().isoformat(), b.date().isoformat()) for a, b in spans(text, now)] == [
+        (start, end)
+    ]
+
+
+@pytest.mark.parametrize("text", ["you may go", "what happened?", "100000 years ago", ""])
+def test_no_time_expression_no_span(text: str) -> None:
+    assert spans(text, datetime(2023, 8, 20, tzinfo=UTC)) == []
+
+
+def test_a_span_prefers_turns_inside_it() -> None:
+    index = build(("we talked about the garden", None), ("more about the garden", None))
+    start = datetime.fromtimestamp(float(index.times.view[0]), UTC)
+    query = analyze(f"the garden on {start:%B} {start.year}", index)
+    assert query.spans
+    _final, base = recall.score(index, query, None)
+    assert np.all(base > 0)
+
+
+async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> None:
+    """Turns stored with no embedder, or with another model, get vectors from the current one
+    (``os1 reindex``), and recall uses them at once, in this process and in others."""
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
+    minilm = SqlStore(any_store.engine, MiniLMEmbedder())
+    # The turns have the test embedder's vectors, none of MiniLM's: without re-embedding,
+    # a paraphrase that shares no word with either turn finds nothing.
+    assert await minilm.recall(alice, "musical instrument", 1) == []
+    assert await minilm.reembed(alice) == 2
+    assert await minilm.reembed(alice) == 0  # nothing left to do
+    async with any_store.engine.connect() as conn:
+        models = set(
+            (
+                await conn.execute(
+                    select(turn_vectors.c.model).where(turn_vectors.c.person_id == alice.id)
+                )
+            ).scalars()
+        )
+    assert models == {"minilm-l6-int8"}
+    # A word-free paraphrase can only be found through the new vectors.
+    found = await minilm.recall(alice, "musical instrument", 1)
+    assert found and found[0].text == "I bought a violin yesterday"
+    other = await open_store(url)
+    try:
+        other = SqlStore(other.engine, MiniLMEmbedder())
+        assert (await other.recall(alice, "musical instrument", 1))[
+            0
+        ].text == "I bought a violin yesterday"
+    finally:
+        await other.engine.dispose()
