@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 
@@ -454,3 +455,25 @@ async def _exchange(store: SqlStore, person: Person, *texts: str) -> list[Turn]:
         await store.add_turn(conv, NewTurn(role="user", content=t, time=datetime.now(UTC)))
         for t in texts
     ]
+
+
+def test_facts_that_say_the_same_thing_are_shown_once(tmp_path: Path) -> None:
+    from os1.mind.context import PromptParts, facts_block
+
+    def fact(i: int, key: str, value: str, kind: str = "fact") -> Fact:
+        return Fact(i, 1, kind, key, value, (i,), datetime(2026, 1, i, tzinfo=UTC))
+
+    parts = PromptParts(
+        mind=load_mind("samantha", tmp_path),
+        person="Theo",
+        now=datetime(2026, 2, 1, tzinfo=UTC),
+        facts=[
+            fact(1, "home_city", "Berlin"),
+            fact(2, "home_city", "berlin."),
+            fact(3, "pet", "a cat named Miso"),
+            fact(4, "home_city", "Berlin", kind="preference"),
+        ],
+    )
+    block = facts_block(parts)
+    assert block.count("Berlin") + block.count("berlin") == 2  # the fact, and the preference
+    assert "Miso" in block and "berlin." not in block

@@ -83,6 +83,10 @@ async def test_add_of_a_known_fact_is_a_no_op(any_store: SqlStore) -> None:
     await any_store.apply_fact_ops(theo, [add("music", "jazz", t.id, kind="preference")])
     again = await any_store.apply_fact_ops(theo, [add("music", "Jazz", t.id, kind="preference")])
     assert again == [] and len(await any_store.list_facts(theo)) == 1
+    punctuated = await any_store.apply_fact_ops(
+        theo, [add("music", " JAZZ! ", t.id, kind="preference")]
+    )
+    assert punctuated == [] and len(await any_store.list_facts(theo)) == 1
 
 
 async def test_ops_are_all_or_nothing(any_store: SqlStore) -> None:

@@ -11,6 +11,7 @@ from fixtures_store import open_store
 from sqlalchemy import select
 
 from os1.memory import recall
+from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.models import NewTurn, Person, Role
@@ -140,9 +141,13 @@ def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
     assert query.speakers == {index.speaker_code("Caroline")}
     assert "carolin" not in dict(query.terms)
     final, base = recall.score(index, query, None)
-    ranked = [t for t, _ in recall.top(index, final, base, 3)]
-    # The answer scores through the question before it, and its speaker is the one named.
-    assert ranked == [2, 1, 3]
+    # The answer scores through the question before it, and its speaker is the one named:
+    # it comes right behind the question itself, and well above the question's own score
+    # when the question names the other speaker.
+    assert [t for t, _ in recall.top(index, final, base, 3)] == [1, 2, 3]
+    other_final, _ = recall.score(index, analyze("What did Melanie paint?", index), None)
+    assert final[1] - other_final[1] == pytest.approx(recall.WEIGHTS.speaker)
+    assert final[1] > final[2]  # the other turn of the named speaker
 
 
 def test_repeated_words_go_below_the_rest() -> None:
@@ -226,3 +231,22 @@ async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> N
         ].text == "I bought a violin yesterday"
     finally:
         await other.engine.dispose()
+
+
+async def test_near_duplicates_do_not_crowd_the_top_k() -> None:
+    """The same thing said in other words ("named" / "called") is kept, but below every turn
+    that says something else; a different fact in similar words is not a duplicate."""
+    store = SqlStore(make_engine("sqlite+aiosqlite:///:memory:"), MiniLMEmbedder())
+    await migrate(store.engine)
+    try:
+        theo = await store.ensure_person("theo")
+        named, called = "I adopted a cat named Miso", "I adopted a cat called Miso"
+        sister = "My sister adopted a cat named Miso"
+        await say(store, theo, named, called, sister, "Miso the cat sleeps on the piano")
+        top3 = [i.text for i in await store.recall(theo, "the cat Miso I adopted", 3)]
+        assert len({named, called} & set(top3)) == 1
+        assert sister in top3
+        everything = [i.text for i in await store.recall(theo, "the cat Miso I adopted", 10)]
+        assert len(everything) == 4 and everything[-1] in (named, called)
+    finally:
+        await store.engine.dispose()

@@ -44,22 +44,48 @@ class IndexCache:
     async def get(self, conn: AsyncConnection, person_id: int) -> PersonIndex:
         lock = self._locks.setdefault(person_id, asyncio.Lock())
         async with lock:
-            epoch = (
-                await conn.execute(select(people.c.memory_epoch).where(people.c.id == person_id))
-            ).scalar()
+            state = (await conn.execute(self._state(person_id))).one_or_none()
+            epoch = int(state.epoch or 0) if state is not None else 0
             cached = self._items.get(person_id)
             if cached is None or cached.epoch != epoch:
-                cached = _Cached(int(epoch or 0), PersonIndex(person_id, self.dim))
+                cached = _Cached(epoch, PersonIndex(person_id, self.dim))
                 self._items[person_id] = cached
-            await self._refresh(conn, cached.index)
+            index = cached.index
+            if state is not None and (state.last_turn or 0) > index.max_id:
+                await self._read_turns(conn, index)
+            if self.model is not None:
+                new_vectors = state is not None and (state.last_vector or 0) > index.max_vector_id
+                await self._load_vectors(conn, index, new_vectors)
             self._items.move_to_end(person_id)
             self._evict()
-            return cached.index
+            return index
 
     def drop(self, person_id: int) -> None:
         self._items.pop(person_id, None)
 
-    async def _refresh(self, conn: AsyncConnection, index: PersonIndex) -> None:
+    def _state(self, person_id: int) -> Select[Any]:
+        """One statement that tells whether an index is current: the person's epoch, newest
+        turn and newest vector of our model (each an index lookup, newest first)."""
+        last_turn = (
+            select(turns.c.id)
+            .where(turns.c.person_id == person_id)
+            .order_by(turns.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        columns = [people.c.memory_epoch.label("epoch"), last_turn.label("last_turn")]
+        if self.model is not None:
+            last_vector = (
+                select(turn_vectors.c.turn_id)
+                .where(turn_vectors.c.person_id == person_id, turn_vectors.c.model == self.model)
+                .order_by(turn_vectors.c.turn_id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            columns.append(last_vector.label("last_vector"))
+        return select(*columns).where(people.c.id == person_id)
+
+    async def _read_turns(self, conn: AsyncConnection, index: PersonIndex) -> None:
         while True:
             rows = (
                 await conn.execute(
@@ -84,18 +110,20 @@ class IndexCache:
             )
             if len(rows) < CHUNK:
                 break
-        if self.model is not None:
-            await self._load_vectors(conn, index)
 
-    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex) -> None:
+    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex, new: bool) -> None:
+        """Vectors newer than any the index holds (if ``new``), and those of the newest turns
+        still waiting for theirs."""
         assert self.model is not None
         missing = index.missing_vectors(MISSING_LOOKBACK)
         query = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
             turn_vectors.c.person_id == index.person_id,
             turn_vectors.c.model == self.model,
         )
-        new = query.where(turn_vectors.c.turn_id > index.max_vector_id)
-        await self._read_vectors(conn, index, new)
+        if new:
+            newer = query.where(turn_vectors.c.turn_id > index.max_vector_id)
+            await self._read_vectors(conn, index, newer)
+            missing = index.missing_vectors(MISSING_LOOKBACK)
         if missing:
             late = query.where(turn_vectors.c.turn_id.in_(missing))
             await self._read_vectors(conn, index, late)

@@ -9,6 +9,7 @@ append-only; an edit or deletion makes the owner rebuild it (see ``os1.memory.ca
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,10 @@ from os1.memory import terms as lex
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
 
-#: Okapi BM25 parameters (the usual defaults).
+#: Okapi BM25 parameters: the usual k1; a lighter length normalisation than the usual 0.75,
+#: since turns are short and a long turn is seldom long for padding (tuned, see recall.py).
 K1 = 1.2
-B = 0.75
+B = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,12 @@ class Entry:
 
 
 class _Grow:
-    """A numpy array that grows by doubling, so appends cost amortised O(1)."""
+    """A numpy array that grows by doubling, so appends cost amortised O(1). Only the first
+    ``size`` rows hold anything: the spare capacity is left uninitialised."""
 
-    def __init__(self, dtype: type, width: int = 0, fill: float = 0) -> None:
+    def __init__(self, dtype: type, width: int = 0) -> None:
         shape = (16, width) if width else (16,)
-        self.data: npt.NDArray[Any] = np.full(shape, fill, dtype=dtype)
-        self.fill = fill
+        self.data: npt.NDArray[Any] = np.empty(shape, dtype=dtype)
         self.size = 0
 
     def extend(self, rows: npt.ArrayLike) -> None:
@@ -52,7 +54,7 @@ class _Grow:
         need = self.size + len(values)
         if need > len(self.data):
             capacity = max(need, 2 * len(self.data))
-            grown = np.full((capacity, *self.data.shape[1:]), self.fill, dtype=self.data.dtype)
+            grown = np.empty((capacity, *self.data.shape[1:]), dtype=self.data.dtype)
             grown[: self.size] = self.data[: self.size]
             self.data = grown
         self.data[self.size : need] = values
@@ -73,8 +75,8 @@ class PersonIndex:
         self.speaker_codes = _Grow(np.int32)
         self.user_turn = _Grow(np.bool_)
         #: Position of the turn before / after in the same conversation, or -1.
-        self.prev = _Grow(np.int64, fill=-1)
-        self.next = _Grow(np.int64, fill=-1)
+        self.prev = _Grow(np.int64)
+        self.next = _Grow(np.int64)
         self.vectors = _Grow(np.float32, width=max(dim, 1))
         self.has_vector = _Grow(np.bool_)
         self.position: dict[int, int] = {}
@@ -83,6 +85,8 @@ class PersonIndex:
         self._postings: dict[str, tuple[list[int], list[int]]] = {}
         self._arrays: dict[str, tuple[Ints, Floats]] = {}
         self._last_in_conversation: dict[int, int] = {}
+        #: Entries in all postings together (one per distinct stem of each turn).
+        self._posting_entries = 0
         self.total_length = 0.0
         self.max_id = 0
         self.max_vector_id = 0
@@ -94,39 +98,57 @@ class PersonIndex:
 
     # -- building ---------------------------------------------------------------------------
     def add(self, entries: Iterable[Entry]) -> None:
-        """Append turns, in id order."""
-        for entry in entries:
-            self._add(entry)
+        """Append turns, in id order. The arrays grow once per call, not once per turn."""
+        batch = list(entries)
+        if not batch:
+            return
+        start = len(self)
+        lengths: list[int] = []
+        prev: list[int] = []
+        following = [-1] * len(batch)
+        hashes: list[int] = []
+        for at, entry in enumerate(batch, start):
+            self.position[entry.id] = at
+            tokens = lex.words(entry.text)
+            stems = lex.content_terms(tokens)
+            self._post(at, stems)
+            lengths.append(len(stems))
+            before = self._last_in_conversation.get(entry.conversation_id, -1)
+            self._last_in_conversation[entry.conversation_id] = at
+            if before >= start:
+                following[before - start] = at
+            elif before >= 0:
+                self.next.data[before] = at
+            prev.append(before)
+            hashes.append(hash(" ".join(tokens)))
+        self.max_id = max(self.max_id, max(e.id for e in batch))
+        self.ids.extend([e.id for e in batch])
+        self.times.extend([e.time for e in batch])
+        self.lengths.extend(lengths)
+        self.speaker_codes.extend([self._code(e.speaker) for e in batch])
+        self.user_turn.extend([e.role == "user" for e in batch])
+        self.prev.extend(prev)
+        self.next.extend(following)
+        self.vectors.extend(np.zeros((len(batch), max(self.dim, 1)), dtype=np.float32))
+        self.has_vector.extend(np.zeros(len(batch), dtype=np.bool_))
+        self.text_hash.extend(hashes)
 
-    def _add(self, entry: Entry) -> None:
-        at = len(self)
-        self.position[entry.id] = at
-        self.max_id = max(self.max_id, entry.id)
-        tokens = lex.words(entry.text)
-        stems = lex.content_terms(tokens)
-        counts: dict[str, int] = {}
-        for s in stems:
-            counts[s] = counts.get(s, 0) + 1
+    def _post(self, at: int, stems: list[str]) -> None:
+        """Add the turn at position ``at`` to the postings of its stems."""
+        counts = Counter(stems)
+        postings = self._postings
         for s, n in counts.items():
-            docs, tfs = self._postings.setdefault(s, ([], []))
-            docs.append(at)
-            tfs.append(n)
-            self._arrays.pop(s, None)
+            posting = postings.get(s)
+            if posting is None:
+                postings[s] = ([at], [n])
+            else:
+                posting[0].append(at)
+                posting[1].append(n)
+        if self._arrays:  # scoring made arrays of some postings; those are stale now
+            for s in counts:
+                self._arrays.pop(s, None)
+        self._posting_entries += len(counts)
         self.total_length += len(stems)
-        before = self._last_in_conversation.get(entry.conversation_id, -1)
-        self._last_in_conversation[entry.conversation_id] = at
-        if before >= 0:
-            self.next.data[before] = at
-        self.ids.extend([entry.id])
-        self.times.extend([entry.time])
-        self.lengths.extend([len(stems)])
-        self.speaker_codes.extend([self._code(entry.speaker)])
-        self.user_turn.extend([entry.role == "user"])
-        self.prev.extend([before])
-        self.next.extend([-1])
-        self.vectors.extend(np.zeros((1, max(self.dim, 1)), dtype=np.float32))
-        self.has_vector.extend([False])
-        self.text_hash.extend([hash(" ".join(tokens))])
 
     def _code(self, speaker: str | None) -> int:
         if not speaker:
@@ -138,12 +160,17 @@ class PersonIndex:
         return self._speaker_code[key]
 
     def set_vectors(self, ids: Sequence[int], vectors: Floats) -> None:
-        for turn_id, vector in zip(ids, vectors, strict=True):
-            at = self.position.get(turn_id)
-            if at is not None:
-                self.vectors.data[at] = vector
-                self.has_vector.data[at] = True
-                self.max_vector_id = max(self.max_vector_id, turn_id)
+        """Store the vectors of turns in the index; ids it does not hold are skipped."""
+        if len(ids) != len(vectors):
+            raise ValueError("set_vectors needs one vector per id")
+        found = [self.position.get(turn_id, -1) for turn_id in ids]
+        given = np.flatnonzero(np.asarray(found, dtype=np.int64) >= 0)
+        if not len(given):
+            return
+        at = np.asarray(found, dtype=np.int64)[given]
+        self.vectors.data[at] = np.asarray(vectors, dtype=np.float32)[given]
+        self.has_vector.data[at] = True
+        self.max_vector_id = max(self.max_vector_id, int(self.ids.data[at].max()))
 
     def missing_vectors(self, limit: int) -> list[int]:
         """Ids of the newest turns (at most ``limit``) that have no vector yet."""
@@ -190,7 +217,8 @@ class PersonIndex:
         if not len(self):
             return np.zeros(0, dtype=np.float32)
         scores: Floats = self.vectors.view @ np.asarray(query, dtype=np.float32)
-        return np.where(self.has_vector.view, scores, 0.0).astype(np.float32)
+        scores[~self.has_vector.view] = 0.0
+        return scores
 
     def speaker_code(self, name: str) -> int:
         return self._speaker_code.get(name.strip().lower(), -1)
@@ -205,5 +233,5 @@ class PersonIndex:
 
     def nbytes(self) -> int:
         """A rough size of the index in memory."""
-        postings = sum(len(d) for d, _ in self._postings.values()) * 16
+        postings = self._posting_entries * 16
         return int(self.vectors.data.nbytes + postings + 64 * len(self) + 80 * len(self._postings))

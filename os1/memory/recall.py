@@ -16,7 +16,8 @@ Each turn gets, in order:
    statement of a fact.
 
 Turns with no relevance of their own or from their neighbours are never returned, and a turn
-whose words repeat one already ranked higher is moved below the rest. The weights were tuned on
+that repeats one already ranked higher (the same words, or an embedding the embedder calls a
+near duplicate) is moved below the rest. The weights were tuned on
 three LoCoMo conversations kept apart from those the benchmark reports (see docs/benchmarks.md).
 """
 
@@ -37,9 +38,9 @@ class Weights:
     dense: float = 0.5
     previous: float = 0.45
     following: float = 0.3
-    passage: float = 0.4
+    passage: float = 0.6
     passage_reach: int = 2
-    speaker: float = 0.8
+    speaker: float = 0.5
     time: float = 0.5
     #: Largest bonus a brand-new turn gets over a very old one.
     recency: float = 0.01
@@ -110,8 +111,11 @@ def top(
     base: Floats,
     k: int,
     exclude: Collection[int] = (),
+    near: float | None = None,
 ) -> list[tuple[int, float]]:
-    """The best ``k`` (turn id, score) pairs; repeats of a higher-ranked turn's words go last."""
+    """The best ``k`` (turn id, score) pairs. A turn that repeats one ranked higher goes below
+    all the others: the same words, or (with ``near``, the embedder's threshold) an embedding
+    at least that close to the other's, as with "a cat named Miso" and "a cat called Miso"."""
     eligible = np.flatnonzero(base > 0)
     if not len(eligible) or k <= 0:
         return []
@@ -121,13 +125,21 @@ def top(
     picked: list[tuple[int, float]] = []
     repeats: list[tuple[int, float]] = []
     seen: set[int] = set()
-    hashes = index.text_hash.view
+    hashes, has_vector, vectors = index.text_hash.view, index.has_vector.view, index.vectors.view
+    kept = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
+    n_kept = 0
     for at in order:
         turn_id = int(index.ids.view[at])
         if turn_id in exclude:
             continue
         pair = (turn_id, float(final[at]))
         digest = int(hashes[at])
-        (repeats if digest in seen else picked).append(pair)
+        repeat = digest in seen
         seen.add(digest)
+        if near is not None and has_vector[at]:
+            if not repeat and n_kept and float((kept[:n_kept] @ vectors[at]).max()) >= near:
+                repeat = True
+            kept[n_kept] = vectors[at]
+            n_kept += 1
+        (repeats if repeat else picked).append(pair)
     return (picked + repeats)[:k]

@@ -35,6 +35,7 @@ from os1.memory.models import (
     Turn,
 )
 from os1.memory.query import analyze
+from os1.memory.terms import words
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
     conversations,
@@ -451,7 +452,8 @@ class SqlStore(MemoryStore):
         async with self.engine.connect() as conn:
             index = await self.indexes.get(conn, person.id)
             final, base = recall.score(index, analyze(query, index), vector)
-            ranked = recall.top(index, final, base, k, set(exclude))
+            near = self.embedder.near_duplicate if self.embedder is not None else None
+            ranked = recall.top(index, final, base, k, set(exclude), near)
             if not ranked:
                 return []
             rows = await conn.execute(
@@ -670,8 +672,8 @@ class SqlStore(MemoryStore):
                     facts.c.superseded_at.is_(None),
                 ),
             )
-            if any(f.value.casefold() == op.value.casefold() for f in same):
-                return []  # already known
+            if any(words(f.value) == words(op.value) for f in same):
+                return []  # already known, perhaps in another case or punctuation
             return [
                 await self._insert_fact(conn, person, op.kind, op.key, op.value, op.source_ids, now)
             ]

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from os1.memory.models import Fact, RecallItem, Turn
 from os1.memory.presence import Presence
+from os1.memory.terms import words
 from os1.mind.llm import Message
 from os1.mind.persona import MindSpec
 
@@ -108,6 +109,19 @@ def _fact_phrase(fact: Fact, person: str) -> str:
     return f"{person} {FACT_LABELS.get(fact.key, fact.key.replace('_', ' ') + ':')} {fact.value}"
 
 
+def _distinct(found: Sequence[Fact]) -> list[Fact]:
+    """``found`` without facts that say what an earlier one says (same kind, same words in the
+    key and the value, whatever the case and punctuation), so repeats do not use the budget."""
+    seen: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
+    out = []
+    for fact in found:
+        said = (fact.kind, tuple(words(fact.key)), tuple(words(fact.value)))
+        if said not in seen:
+            seen.add(said)
+            out.append(fact)
+    return out
+
+
 def facts_block(parts: PromptParts, budget_tokens: int | None = None) -> str:
     """The profile, then the current facts, then a few facts that the world has superseded
     (never the retracted ones), within ``budget_tokens``: the profile gets up to a third, the
@@ -119,7 +133,10 @@ def facts_block(parts: PromptParts, budget_tokens: int | None = None) -> str:
         lines.append(profile)
         left -= estimate_tokens(profile)
     now = _within(
-        [f"- {_fact_phrase(f, parts.person)} (since {f.created_at:%Y-%m-%d})" for f in parts.facts],
+        [
+            f"- {_fact_phrase(f, parts.person)} (since {f.created_at:%Y-%m-%d})"
+            for f in _distinct(parts.facts)
+        ],
         left,
     )
     lines.extend(now)
