@@ -6,6 +6,7 @@
     ├── NotFoundError           no such person, turn or mind (exit code 3)
     ├── ConfigError             settings or files that do not make sense (exit code 2)
     ├── StorageError            the database failed (exit code 1)
+    ├── BusyError               too many waiting for the model; retry after N s (exit code 1)
     └── LLMError                the language model failed (exit code 4)
         ├── LLMUnavailable      could not connect, or the server refused
         ├── LLMTimeout          no answer, or no next chunk, within the timeout
@@ -46,6 +47,18 @@ class ConfigError(OS1Error):
 
 class StorageError(OS1Error):
     exit_code = 1
+
+
+class BusyError(OS1Error):
+    """Too many requests are waiting for the model; try again after ``retry_after`` seconds."""
+
+    exit_code = 1
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"busy: too many people are waiting for the model; retry in {retry_after} s"
+        )
 
 
 class LLMError(OS1Error):

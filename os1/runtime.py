@@ -30,11 +30,15 @@ async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
     engine = make_engine(settings.resolved_database_url)
     try:
         await migrate(engine)
-        yield SqlStore(
+        store = SqlStore(
             engine,
             make_embedder(settings),
             index_budget_bytes=settings.recall_cache_mb * 2**20,
         )
+        try:
+            yield store
+        finally:
+            await store.close(settings.shutdown_grace)
     finally:
         await engine.dispose()
 

@@ -132,6 +132,22 @@ class Settings(BaseSettings):
             "server or Ollama, not a small model), `on` (with any brain) or `off`."
         ),
     )
+    llm_concurrency: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Requests OS1 sends the language model at once; the rest wait their turn, replies "
+            "before background work, and fair shares among people (see docs/scaling.md)."
+        ),
+    )
+    llm_queue: int = Field(
+        default=10_000,
+        ge=0,
+        description=(
+            "Requests that may wait for the language model; past it a message is refused at "
+            "once as busy (HTTP 503 with Retry-After), never left to hang."
+        ),
+    )
     max_message_chars: int = Field(
         default=32_000,
         ge=1,
@@ -152,6 +168,14 @@ class Settings(BaseSettings):
         description=(
             "Memory (MiB) for the per-person recall indexes a process keeps; the least recently "
             "used are dropped beyond it and rebuilt from the database when needed."
+        ),
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis for state shared by several `os1 up` workers (rate limits, cancelling a "
+            "reply from any worker), e.g. `redis://127.0.0.1:6379/0`; unset, it is kept in "
+            "memory, right for one process."
         ),
     )
     presence_window: float = Field(

@@ -54,6 +54,7 @@ def pg_url() -> Iterator[str]:
 async def store() -> AsyncIterator[SqlStore]:
     s = await open_store("sqlite+aiosqlite:///:memory:")
     yield s
+    await s.close(30)
     await s.engine.dispose()
 
 
@@ -63,6 +64,7 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite-file":
         s = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'os1.db'}")
         yield s
+        await s.close(30)
         await s.engine.dispose()
         return
     base: str = request.getfixturevalue("pg_url")
@@ -70,5 +72,6 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     await _admin(f'CREATE DATABASE "{schema_db}"')
     s = await open_store(base.rsplit("/", 1)[0] + "/" + schema_db)
     yield s
+    await s.close(30)
     await s.engine.dispose()
     await _admin(f'DROP DATABASE IF EXISTS "{schema_db}" WITH (FORCE)')

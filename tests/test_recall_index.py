@@ -31,6 +31,7 @@ async def say(store: SqlStore, person: Person, *texts: str) -> None:
     conv = await store.start_conversation(person)
     for i, text in enumerate(texts):
         await store.add_turn(conv, turn(text, i))
+    assert await store.settle(30)  # embeddings follow in the background
 
 
 ALICE = ("I planted tomatoes in the garden", "My brother Tom plays the trumpet", "Rainy day")

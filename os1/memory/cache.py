@@ -1,7 +1,8 @@
 """Recall indexes of the people who talk to this process, kept in memory, kept current.
 
 An index is built from the database on first use and afterwards only reads what is new: turns
-with a higher id than it has seen, and vectors that have arrived since. Any edit or deletion of a
+with a higher id than it has seen (one statement tells whether there are any), and the vectors of
+the turns it holds without one, by id. Any edit or deletion of a
 person's turns bumps ``people.memory_epoch`` (in the same transaction), and an index whose epoch
 is behind is rebuilt, so every worker process sharing one database sees the same memories. The
 least recently used indexes are dropped when the cache outgrows its memory budget.
@@ -54,8 +55,7 @@ class IndexCache:
             if state is not None and (state.last_turn or 0) > index.max_id:
                 await self._read_turns(conn, index)
             if self.model is not None:
-                new_vectors = state is not None and (state.last_vector or 0) > index.max_vector_id
-                await self._load_vectors(conn, index, new_vectors)
+                await self._load_vectors(conn, index)
             self._items.move_to_end(person_id)
             self._evict()
             return index
@@ -63,9 +63,10 @@ class IndexCache:
     def drop(self, person_id: int) -> None:
         self._items.pop(person_id, None)
 
-    def _state(self, person_id: int) -> Select[Any]:
-        """One statement that tells whether an index is current: the person's epoch, newest
-        turn and newest vector of our model (each an index lookup, newest first)."""
+    @staticmethod
+    def _state(person_id: int) -> Select[Any]:
+        """The person's epoch and newest turn id, in one statement (the newest turn is one
+        step down the (person_id, id) index)."""
         last_turn = (
             select(turns.c.id)
             .where(turns.c.person_id == person_id)
@@ -73,17 +74,9 @@ class IndexCache:
             .limit(1)
             .scalar_subquery()
         )
-        columns = [people.c.memory_epoch.label("epoch"), last_turn.label("last_turn")]
-        if self.model is not None:
-            last_vector = (
-                select(turn_vectors.c.turn_id)
-                .where(turn_vectors.c.person_id == person_id, turn_vectors.c.model == self.model)
-                .order_by(turn_vectors.c.turn_id.desc())
-                .limit(1)
-                .scalar_subquery()
-            )
-            columns.append(last_vector.label("last_vector"))
-        return select(*columns).where(people.c.id == person_id)
+        return select(people.c.memory_epoch.label("epoch"), last_turn.label("last_turn")).where(
+            people.c.id == person_id
+        )
 
     async def _read_turns(self, conn: AsyncConnection, index: PersonIndex) -> None:
         while True:
@@ -111,21 +104,28 @@ class IndexCache:
             if len(rows) < CHUNK:
                 break
 
-    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex, new: bool) -> None:
-        """Vectors newer than any the index holds (if ``new``), and those of the newest turns
-        still waiting for theirs."""
+    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex) -> None:
+        """Vectors of the turns the index holds without one. Many (a new index, an import) are
+        read as a range of the person's turn ids; a few (the usual case: the turns added since
+        the last recall) by turn id alone. Both forms are for PostgreSQL's planner: it reads
+        ``turn_id > n`` as a share of the whole table and, once it plans a prepared statement
+        generically, ``person_id = $1`` as an average person's share; for a person with many
+        turns either would make it scan all of their vectors to find a few. The ids come from
+        this person's index, so they name only this person's turns."""
         assert self.model is not None
-        missing = index.missing_vectors(MISSING_LOOKBACK)
-        query = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
-            turn_vectors.c.person_id == index.person_id,
-            turn_vectors.c.model == self.model,
-        )
-        if new:
-            newer = query.where(turn_vectors.c.turn_id > index.max_vector_id)
+        missing = index.missing_vectors(MISSING_LOOKBACK + 1)
+        if len(missing) > MISSING_LOOKBACK:
+            newer = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
+                turn_vectors.c.person_id == index.person_id,
+                turn_vectors.c.model == self.model,
+                turn_vectors.c.turn_id > index.max_vector_id,
+            )
             await self._read_vectors(conn, index, newer)
             missing = index.missing_vectors(MISSING_LOOKBACK)
         if missing:
-            late = query.where(turn_vectors.c.turn_id.in_(missing))
+            late = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
+                turn_vectors.c.turn_id.in_(missing), turn_vectors.c.model == self.model
+            )
             await self._read_vectors(conn, index, late)
 
     async def _read_vectors(

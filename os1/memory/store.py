@@ -15,12 +15,15 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import StaticPool
 
 from os1.errors import NotFoundError, StorageError, UserInputError
 from os1.memory import fulltext, recall
 from os1.memory.cache import IndexCache
 from os1.memory.db import one_line
-from os1.memory.embed import Embedder, to_blob
+from os1.memory.embed import Embedder, Vectors, to_blob
+from os1.memory.embedqueue import EmbedQueue, passage
+from os1.memory.index import PersonIndex
 from os1.memory.models import (
     Conversation,
     EndedReason,
@@ -35,7 +38,6 @@ from os1.memory.models import (
     Turn,
 )
 from os1.memory.query import analyze
-from os1.memory.terms import words
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
     conversations,
@@ -45,6 +47,7 @@ from os1.memory.tables import (
     turn_vectors,
     turns,
 )
+from os1.memory.terms import words
 from os1.memory.validation import (
     MAX_FACT_VALUE,
     MAX_PROFILE,
@@ -53,6 +56,8 @@ from os1.memory.validation import (
 )
 
 log = logging.getLogger("os1.memory")
+#: Turns without a vector that one recall queues for embedding, at most.
+HEAL_BATCH = 64
 
 #: Row ids are 32-bit integers on PostgreSQL: a larger id names nothing.
 MAX_ROW_ID = 2**31 - 1
@@ -151,6 +156,11 @@ class SqlStore(MemoryStore):
     ) -> None:
         self.engine = engine
         self.embedder = embedder
+        #: Embeddings of new turns, made in the background; questions go first. An in-memory
+        #: SQLite database is one shared connection, which a background writer would share
+        #: mid-transaction: there, turns are embedded as they are stored.
+        self.embedding = EmbedQueue(embedder, self._write_vectors) if embedder else None
+        self._embed_inline = isinstance(engine.pool, StaticPool)
         self.indexes = IndexCache(
             embedder.dim if embedder else 0,
             embedder.name if embedder else None,
@@ -303,15 +313,29 @@ class SqlStore(MemoryStore):
 
     # -- turns ----------------------------------------------------------------------------
     async def add_turn(self, conversation: Conversation, turn: NewTurn) -> Turn:
-        """Store one turn and commit; its embedding follows in a second short transaction."""
+        """Store one turn and commit. Its embedding follows in the background (see
+        ``os1.memory.embedqueue``): until then it is found by its words."""
         try:
             async with self.engine.begin() as conn:
                 stored = await self._insert_turn(conn, conversation, turn)
                 await fulltext.index(conn, [(stored.id, stored.content)])
         except SQLAlchemyError as exc:
             raise StorageError(f"could not store the turn: {one_line(exc)}") from exc
-        await self._embed([stored])
+        if self._embed_inline:
+            await self._embed([stored])
+        elif self.embedding is not None:
+            self.embedding.submit([stored])
         return stored
+
+    async def settle(self, grace: float | None = None) -> bool:
+        """Wait until the turns stored so far have their embeddings (True), or ``grace`` s."""
+        return await self.embedding.flush(grace) if self.embedding is not None else True
+
+    async def close(self, grace: float | None = 30.0) -> None:
+        """Finish the embeddings in hand within ``grace`` seconds; what is left is embedded by
+        a later recall or by ``os1 reindex``."""
+        if self.embedding is not None:
+            await self.embedding.close(grace)
 
     async def _insert_turn(
         self, conn: AsyncConnection, conversation: Conversation, turn: NewTurn
@@ -332,9 +356,15 @@ class SqlStore(MemoryStore):
         return _turn(result.one())
 
     async def _embed(self, stored: Sequence[Turn]) -> None:
+        """Embed turns now (imports, edits), rather than in the background."""
         if self.embedder is None or not stored:
             return
-        vectors = await self.embedder.passages([passage(t) for t in stored])
+        await self._write_vectors(
+            stored, await self.embedder.passages([passage(t) for t in stored])
+        )
+
+    async def _write_vectors(self, stored: Sequence[Turn], vectors: Vectors) -> None:
+        assert self.embedder is not None
         rows = [
             {
                 "turn_id": t.id,
@@ -345,15 +375,20 @@ class SqlStore(MemoryStore):
             for t, v in zip(stored, vectors, strict=True)
         ]
         async with self.engine.begin() as conn:
-            # A turn forgotten while it was being embedded must not get a vector back.
+            # A turn forgotten while it was being embedded must not get a vector back, and one
+            # embedded twice (queued again by a recall) keeps its first.
+            ids = [t.id for t in stored]
             alive = set(
+                (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
+            )
+            have = set(
                 (
                     await conn.execute(
-                        select(turns.c.id).where(turns.c.id.in_([t.id for t in stored]))
+                        select(turn_vectors.c.turn_id).where(turn_vectors.c.turn_id.in_(ids))
                     )
                 ).scalars()
             )
-            rows = [r for r in rows if r["turn_id"] in alive]
+            rows = [r for r in rows if r["turn_id"] in alive and r["turn_id"] not in have]
             if rows:
                 await conn.execute(insert(turn_vectors), rows)
 
@@ -448,9 +483,10 @@ class SqlStore(MemoryStore):
         person's own index is read: nothing of anyone else's can score, rank or be returned."""
         if k <= 0 or not query.strip():
             return []
-        vector = await self.embedder.query(query) if self.embedder is not None else None
+        vector = await self.embedding.query(query) if self.embedding is not None else None
         async with self.engine.connect() as conn:
             index = await self.indexes.get(conn, person.id)
+            await self._heal(conn, index)
             final, base = recall.score(index, analyze(query, index), vector)
             near = self.embedder.near_duplicate if self.embedder is not None else None
             ranked = recall.top(index, final, base, k, set(exclude), near)
@@ -463,6 +499,16 @@ class SqlStore(MemoryStore):
             )
             by_id = {r.id: _turn(r) for r in rows}
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
+
+    async def _heal(self, conn: AsyncConnection, index: PersonIndex) -> None:
+        """Queue the newest turns that have no vector (their embedding was shed under load, or
+        the process stopped first), when the embedder has nothing else to do."""
+        if self.embedding is None or self.embedding.pending:
+            return
+        missing = index.missing_vectors(HEAL_BATCH)
+        if missing:
+            rows = await conn.execute(select(turns).where(turns.c.id.in_(missing)))
+            self.embedding.submit([_turn(r) for r in rows])
 
     # -- facts ----------------------------------------------------------------------------
     async def add_fact(
@@ -984,13 +1030,6 @@ class SqlStore(MemoryStore):
 
         async with self.engine.connect() as conn:
             return await export_person(conn, person, await self.relationship(person))
-
-
-def passage(turn: Turn) -> str:
-    """The text a turn is embedded as: who said it, then what was said. Questions often name
-    the speaker ("What did Anna paint?"); with the name in the passage the vectors can match
-    it."""
-    return f"{turn.speaker}: {turn.content}" if turn.speaker else turn.content
 
 
 def _item(turn: Turn, score: float) -> RecallItem:

@@ -18,11 +18,18 @@ from os1.memory.models import Conversation, NewTurn, Person, Role, Turn
 from os1.memory.store import SqlStore
 from os1.memory.validation import check_message
 from os1.mind import interview as iv
-from os1.mind.context import Budget, PromptParts, build_messages, statements_first
+from os1.mind.context import (
+    Budget,
+    PromptParts,
+    build_messages,
+    estimate_tokens,
+    statements_first,
+)
 from os1.mind.distill import distill
 from os1.mind.llm import LLM, BrainInfo, Message, Sampling
 from os1.mind.offline import asks_presence, offline_reply, presence_reply
 from os1.mind.persona import MindSpec, Question
+from os1.mind.scheduler import ModelScheduler
 from os1.settings import Settings
 
 log = logging.getLogger("os1.mind")
@@ -76,6 +83,8 @@ class Mind:
         self.settings = settings
         self._background: set[asyncio.Task[None]] = set()
         self._distilling: dict[int, asyncio.Lock] = {}
+        #: Who uses the model next: replies before distillation, fair shares among people.
+        self.scheduler = ModelScheduler(settings.llm_concurrency, settings.llm_queue)
 
     async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
         person = await self.store.ensure_person(person_name)
@@ -105,7 +114,7 @@ class Mind:
     async def _distill(self, llm: LLM, person: Person, exchange: list[Turn]) -> None:
         lock = self._distilling.setdefault(person.id, asyncio.Lock())
         try:
-            async with lock:
+            async with lock, self.scheduler.use(person.id, "background"):
                 facts = await self.store.list_facts(person)
                 result = await distill(
                     llm,
@@ -235,9 +244,13 @@ class Session:
             yield text
             return
         pieces: list[str] = []
-        async for piece in llm.stream(*await self._prompt(user_turn)):
-            pieces.append(piece)
-            yield piece
+        messages, sampling = await self._prompt(user_turn)
+        async with self.mind.scheduler.use(self.person.id) as ticket:
+            ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
+            async for piece in llm.stream(messages, sampling):
+                pieces.append(piece)
+                ticket.reply_tokens += 1
+                yield piece
         reply = "".join(pieces).strip()
         if reply:
             self._last_reply = await self._store("assistant", reply)

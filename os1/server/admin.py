@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from os1.errors import NotFoundError
 from os1.memory.accounts import create_token, list_tokens, revoke_token, rotate_tokens
 from os1.server.auth import Admin, State
 from os1.server.errors import COMMON_RESPONSES, APIError
@@ -37,7 +38,11 @@ async def list_people(state: State) -> list[PersonOut]:
 async def add_person(body: PersonCreate, state: State) -> NewToken:
     """Add a person and make their first token (shown only here)."""
     store = state.runtime.store
-    if body.name.strip() in {p.name for p in await store.list_people()}:
+    try:
+        await store.get_person(body.name.strip())
+    except NotFoundError:
+        pass
+    else:
         raise APIError(409, f"{body.name!r} exists; make a token with POST .../tokens", "exists")
     person = await store.ensure_person(body.name)
     token = await create_token(store.engine, person, expires_in=_days(body.expires_in_days))

@@ -15,10 +15,19 @@ from os1.runtime import open_runtime
 from os1.server import admin, errors, facts, native, openai_api, ws
 from os1.server.limits import BodyLimit, RateLimiter
 from os1.server.schemas import Health
+from os1.server.shared import LocalShared, RedisShared, Shared
 from os1.server.state import ServerState
 from os1.settings import Settings
 
 log = logging.getLogger("os1.server")
+
+
+async def _shared(settings: Settings, state: ServerState) -> Shared:
+    per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
+    if settings.redis_url is None:
+        return LocalShared(RateLimiter(per_minute, burst), state.inflight.cancel)
+    url = settings.redis_url.get_secret_value()
+    return await RedisShared.connect(url, per_minute, burst, state.inflight.cancel)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -26,8 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             runtime = await stack.enter_async_context(open_runtime(settings))
-            limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-            state = ServerState(runtime, limiter)
+            state = ServerState(runtime)
+            state.shared = await _shared(settings, state)
+            stack.push_async_callback(state.shared.close)
             app.state.os1 = state
             log.info("ready", extra={"mind": runtime.mind.spec.name})
             yield

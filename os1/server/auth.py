@@ -30,7 +30,7 @@ async def token_person(state: ServerState, token: str | None) -> Person:
     person = await person_for_token(state.runtime.store.engine, token)
     if person is None:
         raise _unauthorized("the token is unknown, expired or revoked", "invalid_token")
-    wait = state.limiter.check(f"person:{person.id}")
+    wait = await state.shared.check(f"person:{person.id}")
     if wait is not None:
         raise APIError(
             429,

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from os1.errors import (
+    BusyError,
     ConfigError,
     LLMError,
     LLMTimeout,
@@ -55,6 +56,7 @@ class APIError(Exception):
 
 
 STATUS_OF: list[tuple[type[OS1Error], int, str, str]] = [
+    (BusyError, 503, "busy", "server_error"),
     (NotFoundError, 404, "not_found", "invalid_request_error"),
     (UserInputError, 400, "invalid_input", "invalid_request_error"),
     (LLMTimeout, 504, "model_timeout", "model_error"),
@@ -74,7 +76,8 @@ def error_response(
 def from_domain(exc: OS1Error) -> APIError:
     for cls, status, code, kind in STATUS_OF:
         if isinstance(exc, cls):
-            return APIError(status, str(exc), code, kind)
+            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+            return APIError(status, str(exc), code, kind, headers)
     return APIError(500, str(exc), "internal_error", "server_error")
 
 
@@ -88,7 +91,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     api = from_domain(exc)
     if api.status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "error": str(exc)})
-    return error_response(api.status, api.message, api.code, api.kind)
+    return error_response(api.status, api.message, api.code, api.kind, api.headers)
 
 
 def _where(loc: tuple[object, ...]) -> str:

@@ -139,7 +139,7 @@ async def _sse(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
 async def cancel_reply(conversation_id: RowId, person: CurrentPerson, state: State) -> Cancelled:
     """Stop the reply being generated in this conversation, if any; nothing of it is kept."""
     conversation = await state.runtime.store.get_conversation(person, conversation_id)
-    return Cancelled(cancelled=state.inflight.cancel(conversation.id))
+    return Cancelled(cancelled=await state.shared.cancel(conversation.id))
 
 
 @router.get("/memories", response_model=list[TurnOut], tags=["memories"])

@@ -26,9 +26,11 @@ async def _cancellable(
     slow to produce it. However this generator ends (finished, cancelled, or closed because the
     client left), that task is stopped and the reply's generator closed, so the model's stream
     is closed and whatever it holds (a connection, the embedded model's lock) is released."""
-    with state.inflight.reply(session.conversation.id) as cancel:
+    conversation_id = session.conversation.id
+    with state.inflight.reply(conversation_id) as cancel:
         pieces = session.reply(text, retry=retry)
         step: asyncio.Future[str] | None = None
+        await state.shared.replying(conversation_id, True)
         try:
             while True:
                 step = asyncio.ensure_future(anext(pieces))
@@ -43,6 +45,7 @@ async def _cancellable(
         finally:
             await _stop(step)
             await pieces.aclose()
+            await state.shared.replying(conversation_id, False)
 
 
 async def _first_of(step: asyncio.Future[str], cancel: asyncio.Event) -> bool:

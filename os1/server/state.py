@@ -13,7 +13,7 @@ from os1.errors import NotFoundError
 from os1.mind.conversation import Mind
 from os1.mind.persona import builtin_minds, load_mind, user_minds
 from os1.runtime import Runtime
-from os1.server.limits import RateLimiter
+from os1.server.shared import Shared
 
 
 @dataclass
@@ -60,8 +60,9 @@ class InFlight:
 @dataclass
 class ServerState:
     runtime: Runtime
-    limiter: RateLimiter
     inflight: InFlight = field(default_factory=InFlight)
+    #: Rate limits and cancels, agreed among workers (set up by the app at start).
+    shared: Shared = field(init=False)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _minds: dict[str, Mind] = field(default_factory=dict)
 

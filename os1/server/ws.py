@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from os1.errors import OS1Error
+from os1.errors import BusyError, OS1Error
 from os1.mind.conversation import Session
 from os1.server.auth import token_person
 from os1.server.errors import APIError, from_domain
@@ -63,7 +63,7 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
                 break
             message = _parse(received.get("text"))
             if message == "cancel":
-                state.inflight.cancel(session.conversation.id)
+                await state.shared.cancel(session.conversation.id)
             elif isinstance(message, ValidationError):
                 error = message.errors()[0]
                 text = f"content: {error['msg']}"
@@ -91,7 +91,7 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
                         "message": "a reply is still being written; cancel it first",
                     },
                 )
-            elif (wait := state.limiter.check(f"person:{session.person.id}")) is not None:
+            elif (wait := await state.shared.check(f"person:{session.person.id}")) is not None:
                 await _send(
                     ws,
                     {
@@ -146,6 +146,9 @@ async def _reply(ws: WebSocket, state: ServerState, session: Session, message: M
         await _send(ws, {"type": "cancelled"})
     except OS1Error as exc:
         api = from_domain(exc)
-        await _send(ws, {"type": "error", "code": api.code, "message": api.message})
+        error: dict[str, Any] = {"type": "error", "code": api.code, "message": api.message}
+        if isinstance(exc, BusyError):
+            error["retry_after"] = exc.retry_after
+        await _send(ws, error)
     else:
         await _send(ws, {"type": "done"})

@@ -1,0 +1,158 @@
+"""Who uses the language model next.
+
+A model server serves so many requests at once (``OS1_LLM_CONCURRENCY``); OS1 keeps the rest
+waiting and chooses the order:
+
+1. **Interactive before background.** A person waiting for a reply goes before memory
+   distillation and other work nobody is watching.
+2. **Fair shares among people**, after the Virtual Token Counter of Sheng et al., "Fairness in
+   Serving Large Language Models" (OSDI 2024): each person has a counter of the model's work
+   done for them (prompt tokens plus, weighted, reply tokens), and the waiting request of the
+   person with the lowest counter goes next. A person who starts asking is lifted to the lowest
+   counter among those already waiting or served, so time away banks no credit; a person
+   sending a hundred messages only ever competes with their own counter.
+3. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, a new one is refused at
+   once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
+
+Counters are per process; with several workers each keeps its own, which is fair within each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from os1.errors import BusyError
+
+Kind = Literal["interactive", "background"]
+#: A reply token costs this many prompt tokens (generation is the slow part).
+OUTPUT_WEIGHT = 2.0
+
+
+@dataclass
+class Ticket:
+    """One use of the model. Count what it did, so the person's counter reflects it."""
+
+    person: int
+    kind: Kind
+    prompt_tokens: int = 0
+    reply_tokens: int = 0
+    waited_s: float = 0.0
+
+    def cost(self) -> float:
+        return self.prompt_tokens + OUTPUT_WEIGHT * self.reply_tokens
+
+
+class ModelScheduler:
+    def __init__(self, slots: int, max_waiting: int, *, typical_s: float = 5.0) -> None:
+        if slots < 1 or max_waiting < 0:
+            raise ValueError("slots must be at least 1 and max_waiting at least 0")
+        self.slots = slots
+        self.max_waiting = max_waiting
+        #: A typical model call's length, for the Retry-After of a refusal.
+        self.typical_s = typical_s
+        self.counters: dict[int, float] = {}
+        self._busy = 0
+        self._active: dict[int, int] = {}  # person -> calls in progress
+        #: Waiting requests by kind, then by person, oldest first.
+        self._queues: dict[Kind, dict[int, deque[asyncio.Future[float]]]] = {
+            "interactive": {},
+            "background": {},
+        }
+        self._waiting = 0
+        #: What a call is charged when it starts (the mean cost so far); corrected at the end.
+        self._mean_cost = 100.0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    @property
+    def in_use(self) -> int:
+        return self._busy
+
+    def _floor(self) -> float:
+        """The lowest counter among people waiting or being served now."""
+        people = set(self._active)
+        for queue in self._queues.values():
+            people.update(queue)
+        return min((self.counters.get(p, 0.0) for p in people), default=0.0)
+
+    def _lift(self, person: int) -> None:
+        busy = person in self._active or any(person in q for q in self._queues.values())
+        if not busy:
+            self.counters[person] = max(self.counters.get(person, 0.0), self._floor())
+
+    @asynccontextmanager
+    async def use(self, person: int, kind: Kind = "interactive") -> AsyncIterator[Ticket]:
+        """Hold one of the model's slots for the block; waits its turn, or raises BusyError."""
+        ticket = Ticket(person, kind)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self._lift(person)
+        if self._busy >= self.slots or self._waiting:
+            if self._waiting >= self.max_waiting:
+                raise BusyError(self._retry_after())
+            future: asyncio.Future[float] = loop.create_future()
+            self._queues[kind].setdefault(person, deque()).append(future)
+            self._waiting += 1
+            try:
+                charged = await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # the slot was handed over just as we were cancelled
+                else:
+                    self._forget(kind, person, future)
+                raise
+        else:
+            self._busy += 1
+            charged = self._charge(person)
+        ticket.waited_s = loop.time() - started
+        self._active[person] = self._active.get(person, 0) + 1
+        try:
+            yield ticket
+        finally:
+            cost = ticket.cost() or charged  # work nobody counted costs what it was charged
+            self.counters[person] = self.counters.get(person, 0.0) + cost - charged
+            self._mean_cost += 0.05 * (max(cost, 1.0) - self._mean_cost)
+            self._active[person] -= 1
+            if not self._active[person]:
+                del self._active[person]
+            self._release()
+
+    def _charge(self, person: int) -> float:
+        """Charge a call as it starts, so queued calls of one person do not all look cheap."""
+        self.counters[person] = self.counters.get(person, 0.0) + self._mean_cost
+        return self._mean_cost
+
+    def _forget(self, kind: Kind, person: int, future: asyncio.Future[float]) -> None:
+        queue = self._queues[kind][person]
+        queue.remove(future)
+        self._waiting -= 1
+        if not queue:
+            del self._queues[kind][person]
+
+    def _release(self) -> None:
+        """Give the freed slot to the oldest request of the waiting person with the lowest
+        counter (interactive requests first), or free it."""
+        for kind in ("interactive", "background"):
+            queues = self._queues[kind]
+            while queues:
+                person = min(queues, key=lambda p: self.counters.get(p, 0.0))
+                future = queues[person].popleft()
+                self._waiting -= 1
+                if not queues[person]:
+                    del queues[person]
+                if not future.done():
+                    future.set_result(self._charge(person))  # the slot passes on
+                    return
+        self._busy -= 1
+
+    def _retry_after(self) -> int:
+        rounds = (self._waiting + 1) / self.slots
+        return max(1, math.ceil(rounds * self.typical_s))

@@ -1,0 +1,167 @@
+"""State that every worker process must agree on: rate limits and cancellation.
+
+With one process (no ``OS1_REDIS_URL``) it lives in memory. With several workers behind a load
+balancer it lives in Redis: a token bucket per person, updated atomically by a Lua script, so a
+person's messages are counted once whichever worker receives them; and a cancel published on a
+channel every worker listens to, so a reply is stopped by whichever worker is generating it. The
+conversations themselves, and who is in one right now, are in the database already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from os1.errors import StorageError
+from os1.server.limits import RateLimiter
+
+log = logging.getLogger("os1.server")
+
+CANCEL_CHANNEL = "os1:cancel"
+INFLIGHT_KEY = "os1:inflight"
+
+#: KEYS[1] the bucket; ARGV: burst, rate per second, now (s). Returns 0 or seconds to wait.
+TOKEN_BUCKET = """
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+return wait
+"""
+
+
+class Shared(Protocol):
+    async def check(self, key: str) -> int | None:
+        """None if a request under ``key`` may go ahead, else seconds to wait."""
+
+    async def replying(self, conversation_id: int, started: bool) -> None:
+        """Say that a reply in the conversation started (True) or ended (False) here."""
+
+    async def cancel(self, conversation_id: int) -> bool:
+        """Cancel the conversation's reply wherever it is being written; True if there was one."""
+
+    async def close(self) -> None: ...
+
+
+class LocalShared:
+    """One process: everything in memory."""
+
+    def __init__(self, limiter: RateLimiter, cancel_here: Callable[[int], bool]) -> None:
+        self.limiter = limiter
+        self._cancel_here = cancel_here
+
+    async def check(self, key: str) -> int | None:
+        return self.limiter.check(key)
+
+    async def replying(self, conversation_id: int, started: bool) -> None:
+        return None
+
+    async def cancel(self, conversation_id: int) -> bool:
+        return self._cancel_here(conversation_id)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisShared:
+    """Several workers: rate limits and cancels through Redis."""
+
+    def __init__(
+        self,
+        client: Any,
+        per_minute: float,
+        burst: int,
+        cancel_here: Callable[[int], bool],
+        clock: Callable[[], Awaitable[float]] | None = None,
+    ) -> None:
+        self.redis = client
+        self.rate = per_minute / 60.0
+        self.burst = burst
+        self._cancel_here = cancel_here
+        self._bucket = client.register_script(TOKEN_BUCKET)
+        self._listener: asyncio.Task[None] | None = None
+        self._clock = clock or self._server_time
+
+    @classmethod
+    async def connect(
+        cls, url: str, per_minute: float, burst: int, cancel_here: Callable[[int], bool]
+    ) -> RedisShared:
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
+        client = aioredis.from_url(url)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise StorageError(f"cannot reach Redis at {url}: {exc}") from exc
+        shared = cls(client, per_minute, burst, cancel_here)
+        await shared._listen()
+        return shared
+
+    async def _server_time(self) -> float:
+        """Redis's own clock, the same for every worker."""
+        seconds, micros = await self.redis.time()
+        return float(seconds) + float(micros) / 1e6
+
+    async def check(self, key: str) -> int | None:
+        now = await self._clock()
+        wait = int(await self._bucket(keys=[f"os1:rate:{key}"], args=[self.burst, self.rate, now]))
+        return wait or None
+
+    async def replying(self, conversation_id: int, started: bool) -> None:
+        if started:
+            await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), 1)
+            return
+        left = await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), -1)
+        if left <= 0:
+            await self.redis.hdel(INFLIGHT_KEY, str(conversation_id))
+
+    async def cancel(self, conversation_id: int) -> bool:
+        here = self._cancel_here(conversation_id)
+        elsewhere = int(await self.redis.hget(INFLIGHT_KEY, str(conversation_id)) or 0) > 0
+        if elsewhere:
+            await self.redis.publish(CANCEL_CHANNEL, str(conversation_id))
+        return here or elsewhere
+
+    async def _listen(self) -> None:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(CANCEL_CHANNEL)
+
+        async def run() -> None:
+            try:
+                async for message in _messages(pubsub):
+                    with contextlib.suppress(ValueError, TypeError):
+                        self._cancel_here(int(message["data"]))
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+        self._listener = asyncio.create_task(run())
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        await self.redis.aclose()
+
+
+async def _messages(pubsub: Any) -> AsyncIterator[dict[str, Any]]:
+    while True:
+        message = await pubsub.get_message(timeout=1.0)
+        if message is not None:
+            yield message

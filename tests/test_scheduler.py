@@ -1,0 +1,116 @@
+"""The model scheduler: interactive work first, fair shares among people, refusal when full."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from os1.mind.scheduler import BusyError, ModelScheduler
+
+
+async def run_all(scheduler: ModelScheduler, requests: list[tuple[int, str]]) -> list[int]:
+    """Start ``requests`` (person, kind) in order while the only slot is held; return the
+    order in which they got the model."""
+    served: list[int] = []
+    gate = asyncio.Event()
+
+    async def one(person: int, kind: str) -> None:
+        async with scheduler.use(person, kind) as ticket:  # type: ignore[arg-type]
+            served.append(person)
+            ticket.prompt_tokens, ticket.reply_tokens = 100, 50
+            await asyncio.sleep(0)
+
+    async def hold() -> None:
+        async with scheduler.use(0):
+            await gate.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    tasks = []
+    for person, kind in requests:
+        tasks.append(asyncio.create_task(one(person, kind)))
+        await asyncio.sleep(0)
+    assert scheduler.waiting == len(requests)
+    gate.set()
+    await asyncio.gather(holder, *tasks)
+    assert scheduler.in_use == 0 and scheduler.waiting == 0
+    return served
+
+
+async def test_interactive_work_goes_before_background_work() -> None:
+    order = await run_all(
+        ModelScheduler(1, 100), [(1, "background"), (2, "background"), (3, "interactive")]
+    )
+    assert order == [3, 1, 2]
+
+
+async def test_one_person_flooding_does_not_starve_the_others() -> None:
+    requests = [(1, "interactive")] * 30 + [(p, "interactive") for p in range(2, 7)]
+    order = await run_all(ModelScheduler(1, 100), requests)
+    # The five others asked after the thirty, yet each is served within the first few turns.
+    assert max(order.index(p) for p in range(2, 7)) <= 6
+    assert order.count(1) == 30
+
+
+async def test_a_person_returning_banks_no_credit() -> None:
+    scheduler = ModelScheduler(1, 100)
+    await run_all(scheduler, [(1, "interactive")] * 5 + [(2, "interactive")] * 5)
+    assert scheduler.counters[1] > 500 and scheduler.counters[2] > 500
+    # Person 3 never asked; arriving while person 1 is served, they start at person 1's
+    # counter, not at 0, so they cannot take the next many turns from everyone else.
+    async with scheduler.use(1):
+        waiting = asyncio.create_task(run_one(scheduler, 3))
+        await asyncio.sleep(0.01)
+        assert scheduler.counters[3] == scheduler.counters[1]
+    await waiting
+
+
+async def run_one(scheduler: ModelScheduler, person: int) -> None:
+    async with scheduler.use(person):
+        pass
+
+
+async def test_a_full_queue_refuses_at_once_with_a_retry_time() -> None:
+    scheduler = ModelScheduler(1, 2, typical_s=4)
+    gate = asyncio.Event()
+
+    async def hold(person: int) -> None:
+        async with scheduler.use(person):
+            await gate.wait()
+
+    tasks = [asyncio.create_task(hold(p)) for p in (1, 2, 3)]
+    await asyncio.sleep(0.01)
+    assert (scheduler.in_use, scheduler.waiting) == (1, 2)
+    with pytest.raises(BusyError) as refused:
+        async with scheduler.use(4):
+            pass
+    assert refused.value.retry_after >= 4 and "retry in" in str(refused.value)
+    gate.set()
+    await asyncio.gather(*tasks)
+
+
+async def test_a_cancelled_waiter_gives_up_its_place_and_leaks_nothing() -> None:
+    scheduler = ModelScheduler(1, 10)
+    gate = asyncio.Event()
+
+    async def hold(person: int) -> None:
+        async with scheduler.use(person):
+            await gate.wait()
+
+    first = asyncio.create_task(hold(1))
+    second = asyncio.create_task(hold(2))
+    await asyncio.sleep(0.01)
+    second.cancel()
+    await asyncio.gather(second, return_exceptions=True)
+    assert scheduler.waiting == 0
+    gate.set()
+    await first
+    assert scheduler.in_use == 0
+    async with scheduler.use(3):
+        assert scheduler.in_use == 1
+
+
+def test_nonsense_limits_are_refused() -> None:
+    with pytest.raises(ValueError):
+        ModelScheduler(0, 10)
