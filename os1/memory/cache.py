@@ -48,6 +48,7 @@ class IndexCache:
             state = (await conn.execute(self._state(person_id))).one_or_none()
             epoch = int(state.epoch or 0) if state is not None else 0
             cached = self._items.get(person_id)
+            new = cached is None or cached.epoch != epoch
             if cached is None or cached.epoch != epoch:
                 cached = _Cached(epoch, PersonIndex(person_id, self.dim))
                 self._items[person_id] = cached
@@ -55,7 +56,7 @@ class IndexCache:
             if state is not None and (state.last_turn or 0) > index.max_id:
                 await self._read_turns(conn, index)
             if self.model is not None:
-                await self._load_vectors(conn, index)
+                await self._load_vectors(conn, index, new)
             self._items.move_to_end(person_id)
             self._evict()
             return index
@@ -104,17 +105,17 @@ class IndexCache:
             if len(rows) < CHUNK:
                 break
 
-    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex) -> None:
-        """Vectors of the turns the index holds without one. Many (a new index, an import) are
-        read as a range of the person's turn ids; a few (the usual case: the turns added since
-        the last recall) by turn id alone. Both forms are for PostgreSQL's planner: it reads
-        ``turn_id > n`` as a share of the whole table and, once it plans a prepared statement
-        generically, ``person_id = $1`` as an average person's share; for a person with many
-        turns either would make it scan all of their vectors to find a few. The ids come from
-        this person's index, so they name only this person's turns."""
+    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex, new: bool) -> None:
+        """Vectors of the turns the index holds without one: for a ``new`` index, or when many
+        are missing (an import), all of the person's from the newest it holds on; otherwise (the
+        turns added since the last recall) by turn id alone. The two forms suit PostgreSQL's
+        planner, which reads ``turn_id > n`` as a share of the whole table and, once it plans a
+        prepared statement generically, ``person_id = $1`` as an average person's share: for a
+        person with many turns, either would mean a scan of all their vectors to find a few.
+        The ids come from this person's index, so they name only this person's turns."""
         assert self.model is not None
         missing = index.missing_vectors(MISSING_LOOKBACK + 1)
-        if len(missing) > MISSING_LOOKBACK:
+        if new or len(missing) > MISSING_LOOKBACK:
             newer = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
                 turn_vectors.c.person_id == index.person_id,
                 turn_vectors.c.model == self.model,
