@@ -178,7 +178,9 @@ class Server:
 
 
 @contextmanager
-def os1_server(options: Options, model_url: str, db_url: str) -> Iterator[Server]:
+def os1_server(
+    options: Options, model_url: str, db_url: str, extra: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     admin_token = uuid.uuid4().hex
     with tempfile.TemporaryDirectory(prefix="os1-load-home-") as home:
@@ -194,9 +196,11 @@ def os1_server(options: Options, model_url: str, db_url: str) -> Iterator[Server
             OS1_EMBEDDER=options.embedder,
             OS1_ADMIN_TOKEN=admin_token,
             OS1_RATE_LIMIT_PER_MINUTE="600",
+            OS1_LLM_CONCURRENCY=str(options.model_concurrency),
             OS1_LOG_LEVEL="WARNING",
             OS1_MAX_CONNECTIONS="20000",
         )
+        env.update(extra or {})
         log = open(Path(home) / "server.log", "wb")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("os1")), "up", "--port", str(port)],

@@ -143,7 +143,10 @@ class ModelScheduler:
         for kind in ("interactive", "background"):
             queues = self._queues[kind]
             while queues:
-                person = min(queues, key=lambda p: self.counters.get(p, 0.0))
+                # Lowest counter first; on a tie, whoever has fewer calls with the model now.
+                person = min(
+                    queues, key=lambda p: (self.counters.get(p, 0.0), self._active.get(p, 0))
+                )
                 future = queues[person].popleft()
                 self._waiting -= 1
                 if not queues[person]:
