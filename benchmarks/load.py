@@ -322,7 +322,8 @@ async def _client(
                 result.sent.append(message_id)
                 if not await _turn(ws, message_id, result):
                     return
-                await asyncio.sleep(rng.expovariate(1.0 / interval))
+                think = rng.expovariate(1.0 / interval)
+                await asyncio.sleep(max(0.0, min(think, stop_at - time.time())))
 
     await asyncio.gather(*(converse(i, t, c) for i, (t, c) in enumerate(convs)))
     return result
@@ -406,42 +407,38 @@ class Sampler:
 
 
 def count_stored(db_kind: str, db_plain: str, tag: str) -> tuple[dict[str, int], int]:
-    """(times each load message was stored, replies stored) for messages tagged ``tag``."""
+    """(times each load message tagged ``tag`` was stored, how many of them have a reply
+    stored right after them)."""
     pattern = f"load:{tag}:%"
+    query = (
+        "SELECT conversation_id, id, content, role FROM turns WHERE conversation_id IN "
+        "(SELECT conversation_id FROM turns WHERE content LIKE {p}) ORDER BY conversation_id, id"
+    )
     if db_kind == "sqlite":
         import sqlite3
 
         with sqlite3.connect(db_plain) as conn:
-            rows = conn.execute(
-                "SELECT content, role FROM turns WHERE conversation_id IN "
-                "(SELECT conversation_id FROM turns WHERE content LIKE ?)",
-                (pattern,),
-            ).fetchall()
+            rows = conn.execute(query.format(p="?"), (pattern,)).fetchall()
     else:
         import asyncpg
 
         async def read() -> list[Any]:
             conn = await asyncpg.connect(db_plain)
             try:
-                return list(
-                    await conn.fetch(
-                        "SELECT content, role FROM turns WHERE conversation_id IN "
-                        "(SELECT conversation_id FROM turns WHERE content LIKE $1)",
-                        pattern,
-                    )
-                )
+                return list(await conn.fetch(query.format(p="$1"), pattern))
             finally:
                 await conn.close()
 
-        rows = [(r["content"], r["role"]) for r in asyncio.run(read())]
+        rows = [tuple(r) for r in asyncio.run(read())]
     stored: dict[str, int] = {}
     replies = 0
-    for content, role in rows:
-        if role == "user" and content.startswith(f"load:{tag}:"):
+    prefix = f"load:{tag}:"
+    for i, (conversation, _, content, role) in enumerate(rows):
+        if role == "user" and content.startswith(prefix):
             key = content.split(" ", 1)[0]
             stored[key] = stored.get(key, 0) + 1
-        elif role == "assistant":
-            replies += 1
+            after = rows[i + 1] if i + 1 < len(rows) else None
+            replies += after is not None and after[0] == conversation and after[3] == "assistant"
     return stored, replies
 
 

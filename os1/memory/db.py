@@ -56,7 +56,9 @@ def make_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
             raise ConfigError("PostgreSQL URLs must use the async driver: postgresql+asyncpg://")
-        return create_async_engine(url, pool_pre_ping=True)
+        # Many conversations at once each hold a connection only for a statement or two; a
+        # pool of 5 (the default) would make them queue for one.
+        return create_async_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
     )

@@ -127,6 +127,8 @@ class MiniLMEmbedder:
         if self._threads:
             options.intra_op_num_threads = self._threads
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: a server's event loop needs the core.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model), sess_options=options, providers=["CPUExecutionProvider"]
         )

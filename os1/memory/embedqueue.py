@@ -7,6 +7,7 @@ conversations at once on a small machine), work is shed rather than queued witho
 
 - a question arriving while ``max_questions`` others are already waiting for the embedder is
   recalled by its words alone (recall never waits long for a vector);
+- background embedding keeps the embedder busy at most half the time (``duty``);
 - past ``max_pending`` turns waiting, the oldest are dropped from the queue. They stay stored
   and searchable by their words; ``os1 reindex`` (or the next recall that finds them, see
   ``SqlStore.recall``) gives them their vectors later.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -41,12 +43,15 @@ class EmbedQueue:
         batch: int = 8,
         max_pending: int = 20_000,
         max_questions: int = 2,
+        duty: float = 0.5,
     ) -> None:
         self.embedder = embedder
         self._write = write
         self.batch = batch
         self.max_pending = max_pending
         self.max_questions = max_questions
+        #: The share of time the background embedding may keep the embedder busy.
+        self.duty = duty
         self._pending: deque[Turn] = deque()
         self._queued_ids: set[int] = set()
         self._worker: asyncio.Task[None] | None = None
@@ -94,8 +99,12 @@ class EmbedQueue:
             batch = [self._pending.popleft() for _ in range(min(self.batch, len(self._pending)))]
             try:
                 async with self._busy:
+                    started = time.monotonic()
                     vectors = await self.embedder.passages([passage(t) for t in batch])
+                    spent = time.monotonic() - started
                 await self._write(batch, vectors)
+                # At most half the time: the rest of the machine is for replies.
+                await asyncio.sleep(spent * (1 - self.duty) / self.duty)
             except Exception:
                 # The turns stay stored and found by their words; a later recall or
                 # `os1 reindex` embeds them.

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -483,21 +484,31 @@ class SqlStore(MemoryStore):
         person's own index is read: nothing of anyone else's can score, rank or be returned."""
         if k <= 0 or not query.strip():
             return []
-        vector = await self.embedding.query(query) if self.embedding is not None else None
-        async with self.engine.connect() as conn:
-            index = await self.indexes.get(conn, person.id)
-            await self._heal(conn, index)
-            final, base = recall.score(index, analyze(query, index), vector)
-            near = self.embedder.near_duplicate if self.embedder is not None else None
-            ranked = recall.top(index, final, base, k, set(exclude), near)
-            if not ranked:
-                return []
-            rows = await conn.execute(
-                select(turns).where(
-                    turns.c.person_id == person.id, turns.c.id.in_([i for i, _ in ranked])
+        # The question is embedded (in a worker thread) while the index is brought up to date.
+        vector = (
+            asyncio.ensure_future(self.embedding.query(query))
+            if self.embedding is not None
+            else None
+        )
+        try:
+            async with self.engine.connect() as conn:
+                index = await self.indexes.get(conn, person.id)
+                await self._heal(conn, index)
+                question = await vector if vector is not None else None
+                final, base = recall.score(index, analyze(query, index), question)
+                near = self.embedder.near_duplicate if self.embedder is not None else None
+                ranked = recall.top(index, final, base, k, set(exclude), near)
+                if not ranked:
+                    return []
+                rows = await conn.execute(
+                    select(turns).where(
+                        turns.c.person_id == person.id, turns.c.id.in_([i for i, _ in ranked])
+                    )
                 )
-            )
-            by_id = {r.id: _turn(r) for r in rows}
+                by_id = {r.id: _turn(r) for r in rows}
+        finally:
+            if vector is not None and not vector.done():
+                vector.cancel()
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
 
     async def _heal(self, conn: AsyncConnection, index: PersonIndex) -> None:

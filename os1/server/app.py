@@ -39,6 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
             state.shared = await _shared(settings, state)
             stack.push_async_callback(state.shared.close)
             app.state.os1 = state
+            if runtime.store.embedder is not None:
+                # Load the embedding model now, not in the first person's first reply.
+                await runtime.store.embedder.query("ready")
             log.info("ready", extra={"mind": runtime.mind.spec.name})
             yield
             state.stopping.set()
