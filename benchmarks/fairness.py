@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -152,7 +150,7 @@ def section(plan: Plan, argv: Sequence[str], runs: list[tuple[str, ClientResult,
         )
     base, flooded = runs[0][1], runs[1][1]
     ratio = pct(flooded.added_ms, 99) / max(pct(base.added_ms, 99), 1e-9)
-    command = shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv])
+    command = report.command_line(__file__, argv)
     return "\n".join(
         [
             "## Fairness: one person flooding the model",

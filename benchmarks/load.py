@@ -28,7 +28,6 @@ import math
 import multiprocessing as mp
 import os
 import random
-import shlex
 import socket
 import subprocess
 import sys
@@ -580,7 +579,7 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
             f"| {lv.stored_once:,} / {len(r.sent):,} | {lv.missing} | {lv.duplicated} |"
         )
-    command = shlex.join([os.path.relpath(sys.executable), os.path.relpath(__file__), *argv])
+    command = report.command_line(__file__, argv)
     return "\n".join(
         [
             "## Load: simultaneous conversations",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
 import sys
 import tempfile
 import time
@@ -190,16 +189,6 @@ def _progress(conversation: LocomoConversation, seconds: float) -> None:
     )
 
 
-def command_line(argv: Sequence[str]) -> str:
-    python = Path(sys.executable)
-    if python.is_relative_to(Path.cwd()):
-        python = python.relative_to(Path.cwd())
-    script = Path(__file__).resolve()
-    if script.is_relative_to(Path.cwd()):
-        script = script.relative_to(Path.cwd())
-    return shlex.join([str(python), str(script), *argv])
-
-
 def section(
     options: Options,
     argv: Sequence[str],
@@ -245,7 +234,7 @@ def _provenance(
     turns = sum(len(c.turns) for c in conversations)
     questions = sum(len(c.questions) for c in conversations)
     return [
-        f"- Command: `{command_line(argv)}`",
+        f"- Command: `{report.command_line(__file__, argv)}`",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; run time {seconds / 60:.1f} min",
         f"- Commit: {report.git_commit(REPO)}",
         f"- Machine: {report.machine().line()}",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shlex
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +131,11 @@ def write_section(path: Path, name: str, body: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(replace_section(old, name, body), encoding="utf-8")
+
+
+def command_line(script: str, argv: Sequence[str]) -> str:
+    """How a benchmark was run, with paths relative to the current folder where they can be."""
+    parts = []
+    for path in (Path(sys.executable), Path(script).resolve()):
+        parts.append(str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path))
+    return shlex.join([*parts, *argv])

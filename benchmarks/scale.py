@@ -41,7 +41,6 @@ import os
 import pstats
 import random
 import re
-import shlex
 import sqlite3
 import sys
 import tempfile
@@ -881,16 +880,6 @@ def _say(message: str, end: str = "\n") -> None:
 
 
 # -- report ------------------------------------------------------------------------------------
-def command_line(argv: Sequence[str]) -> str:
-    python = Path(sys.executable)
-    if python.is_relative_to(Path.cwd()):
-        python = python.relative_to(Path.cwd())
-    script = Path(__file__).resolve()
-    if script.is_relative_to(Path.cwd()):
-        script = script.relative_to(Path.cwd())
-    return shlex.join([str(python), str(script), *argv])
-
-
 def _ms(value: float) -> str:
     return "-" if value != value else f"{value:,.1f}"
 
@@ -1082,7 +1071,7 @@ def section(
         "",
         *_wrap(intro),
         "",
-        f"- Command: `{command_line(argv)}`",
+        f"- Command: `{report.command_line(__file__, argv)}`",
         *(line for b in bullets for line in _wrap(b, bullet=True)),
         "",
         "### Recall latency against turns per person (ms)",

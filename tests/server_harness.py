@@ -84,3 +84,8 @@ def live_server(settings: Settings) -> Iterator[tuple[str, uvicorn.Server]]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def auth(token: str) -> dict[str, str]:
+    """The header that carries a person's bearer token."""
+    return {"Authorization": f"Bearer {token}"}

@@ -251,3 +251,19 @@ async def test_near_duplicates_do_not_crowd_the_top_k() -> None:
         assert len(everything) == 4 and everything[-1] in (named, called)
     finally:
         await store.engine.dispose()
+
+
+async def test_the_cache_keeps_to_its_budget_and_its_count_of_bytes(any_store: SqlStore) -> None:
+    people = [await any_store.ensure_person(name) for name in ("ann", "ben", "cai")]
+    for person in people:
+        await say(any_store, person, f"{person.name} keeps bees", "and grows figs")
+    cache = any_store.indexes
+    for person in people:
+        await any_store.recall(person, "bees", 3)
+    assert cache.total_bytes == sum(c.index.nbytes() for c in cache._items.values())
+    cache.budget_bytes = cache.total_bytes - 1  # one index too many
+    await any_store.recall(people[0], "bees", 3)  # used now: the least recent goes
+    assert list(cache._items) == [people[2].id, people[0].id]
+    assert cache.total_bytes == sum(c.index.nbytes() for c in cache._items.values())
+    await any_store.forget(people[0], "figs")  # an edit drops that person's index
+    assert cache.total_bytes == sum(c.index.nbytes() for c in cache._items.values())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_harness import client, make_token, server_settings
+from server_harness import auth, client, make_token, server_settings
 from starlette.websockets import WebSocketDisconnect
 
 from os1.mind.fake import FakeLLM
@@ -25,10 +25,6 @@ def settings(tmp_path: Path) -> Settings:
 def api(settings: Settings) -> Iterator[TestClient]:
     with client(settings) as c:
         yield c
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def fake(api: TestClient) -> FakeLLM:

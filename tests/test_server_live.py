@@ -17,15 +17,11 @@ import httpx
 import openai
 import pytest
 from openai_server import OpenAIServer
-from server_harness import live_server, make_token, server_settings
+from server_harness import auth, live_server, make_token, server_settings
 
 from os1.mind.fake import FakeLLM
 from os1.mind.llm import Message, Sampling
 from os1.settings import Settings
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -41,6 +41,10 @@ class IndexCache:
         self.budget_bytes = budget_bytes
         self._items: OrderedDict[int, _Cached] = OrderedDict()
         self._locks: dict[int, asyncio.Lock] = {}
+        #: Each cached index's size when last measured, and their sum: recounting every index
+        #: at every recall would cost as much as the recall itself with thousands cached.
+        self._sizes: dict[int, int] = {}
+        self._total = 0
 
     async def get(self, conn: AsyncConnection, person_id: int) -> PersonIndex:
         lock = self._locks.setdefault(person_id, asyncio.Lock())
@@ -58,11 +62,22 @@ class IndexCache:
             if self.model is not None:
                 await self._load_vectors(conn, index, new)
             self._items.move_to_end(person_id)
+            self._measure(person_id, index)
             self._evict()
             return index
 
     def drop(self, person_id: int) -> None:
         self._items.pop(person_id, None)
+        self._total -= self._sizes.pop(person_id, 0)
+
+    def _measure(self, person_id: int, index: PersonIndex) -> None:
+        size = index.nbytes()
+        self._total += size - self._sizes.get(person_id, 0)
+        self._sizes[person_id] = size
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total
 
     @staticmethod
     def _state(person_id: int) -> Select[Any]:
@@ -138,8 +153,7 @@ class IndexCache:
             index.set_vectors([r[0] for r in part], from_blobs([r[1] for r in part], self.dim))
 
     def _evict(self) -> None:
-        total = sum(c.index.nbytes() for c in self._items.values())
-        while total > self.budget_bytes and len(self._items) > 1:
-            person_id, dropped = self._items.popitem(last=False)
+        while self._total > self.budget_bytes and len(self._items) > 1:
+            person_id, _ = self._items.popitem(last=False)
             self._locks.pop(person_id, None)
-            total -= dropped.index.nbytes()
+            self._total -= self._sizes.pop(person_id, 0)
