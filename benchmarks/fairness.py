@@ -106,7 +106,7 @@ async def normal_people(
     return await load._client(url, people, interval, start_at, stop_at, "fair", 7)
 
 
-async def one_run(plan: Plan, with_flood: bool) -> tuple[ClientResult, int]:
+def one_run(plan: Plan, with_flood: bool) -> tuple[ClientResult, int]:
     opts = options(plan)
     extra = {"OS1_LLM_CONCURRENCY": str(plan.slots), "OS1_RATE_LIMIT_PER_MINUTE": "100000"}
     extra["OS1_RATE_LIMIT_BURST"] = "100000"
@@ -115,25 +115,29 @@ async def one_run(plan: Plan, with_flood: bool) -> tuple[ClientResult, int]:
         load.database("postgresql") as db,
         load.os1_server(opts, model_url, db[0], extra) as server,
     ):
-        people = await load.make_people(server, plan.people + 1, 0)
-        flood_token = people[-1][0]
-        normal = people[:-1]
-        flood_convs: list[int] = []
-        if with_flood:
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                auth = {"Authorization": f"Bearer {flood_token}"}
-                for _ in range(plan.flood):
-                    made = await client.post("/v1/conversations", json={}, headers=auth)
-                    flood_convs.append(int(made.json()["id"]))
-        start_at = time.time() + 5
-        stop_at = start_at + plan.duration
-        tasks = [normal_people(server.url, normal, plan.interval, start_at, stop_at)]
-        flood_done = 0
-        if with_flood:
-            flood_task = asyncio.create_task(flooder(server.url, flood_token, flood_convs, stop_at))
-        result = (await asyncio.gather(*tasks))[0]
-        if with_flood:
-            flood_done = await flood_task
+        return asyncio.run(drive(plan, server, with_flood))
+
+
+async def drive(plan: Plan, server: load.Server, with_flood: bool) -> tuple[ClientResult, int]:
+    people = await load.make_people(server, plan.people + 1, 0)
+    flood_token = people[-1][0]
+    normal = people[:-1]
+    flood_convs: list[int] = []
+    if with_flood:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            auth = {"Authorization": f"Bearer {flood_token}"}
+            for _ in range(plan.flood):
+                made = await client.post("/v1/conversations", json={}, headers=auth)
+                flood_convs.append(int(made.json()["id"]))
+    start_at = time.time() + 5
+    stop_at = start_at + plan.duration
+    flood_task = (
+        asyncio.create_task(flooder(server.url, flood_token, flood_convs, stop_at))
+        if with_flood
+        else None
+    )
+    result = await normal_people(server.url, normal, plan.interval, start_at, stop_at)
+    flood_done = await flood_task if flood_task is not None else 0
     return result, flood_done
 
 
@@ -178,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = parse_args(argv)
     runs = []
     for name, flood in (("without the flooder", False), ("with the flooder", True)):
-        result, done = asyncio.run(one_run(plan, flood))
+        result, done = one_run(plan, flood)
         print(
             f"{name}: {result.completed} turns, added p50 {pct(result.added_ms, 50):.0f} "
             f"p99 {pct(result.added_ms, 99):.0f} ms, flooder replies {done}",
