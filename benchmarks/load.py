@@ -84,7 +84,11 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     p.add_argument("--clients", type=int, default=2, help="client processes")
     p.add_argument("--embedder", default="minilm", help="OS1_EMBEDDER for the server")
-    p.add_argument("--knee", action="store_true", help="also search for the knee")
+    p.add_argument(
+        "--knee",
+        action="store_true",
+        help="then raise the rate from the smallest level until added p99 passes 250 ms",
+    )
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     a = p.parse_args(argv)
@@ -544,22 +548,26 @@ def run(options: Options) -> list[Level]:
                 people += asyncio.run(make_people(server, count - len(people), len(people)))
             levels.append(run_level(options, server, people[:count], options.interval, db))
         if options.knee:
-            levels += knee(options, server, people[: max(options.levels)], db)
+            levels += knee(options, server, people, db)
     return levels
 
 
 def knee(
     options: Options, server: Server, people: list[tuple[str, int]], db: tuple[str, str]
 ) -> list[Level]:
-    """Halve the think time until OS1's added p99 passes KNEE_P99_MS (or errors appear)."""
+    """From the smallest level's conversations, raise the turn rate by half again at each
+    step (more conversations, the same think time) until OS1's added p99 passes
+    KNEE_P99_MS or errors appear; the knee lies between the last two steps."""
     found: list[Level] = []
-    interval = options.interval / 2
-    while interval >= 0.5:
-        level = run_level(options, server, people, interval, db)
+    count = min(options.levels)
+    while count <= 20_000:
+        if count > len(people):
+            people += asyncio.run(make_people(server, count - len(people), len(people)))
+        level = run_level(options, server, people[:count], options.interval, db)
         found.append(level)
         if pct(level.result.added_ms, 99) > KNEE_P99_MS or level.errors():
             break
-        interval /= 2
+        count = int(count * 1.5)
     return found
 
 
