@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from server_harness import auth, client, make_token, server_settings
 from starlette.websockets import WebSocketDisconnect
 
+import os1
 from os1.mind.fake import FakeLLM
 from os1.settings import Settings
 
@@ -459,3 +460,14 @@ def test_websocket_messages_are_rate_limited(tmp_path: Path) -> None:
             ws.send_json({"type": "message", "content": "two"})
             limited = ws.receive_json()
     assert limited["code"] == "rate_limited" and limited["retry_after"] >= 1
+
+
+def test_every_mind_shares_one_model_scheduler(api: TestClient, settings: Settings) -> None:
+    """The model's concurrency limit holds for the server as a whole, whichever minds talk."""
+    settings.minds_dir.mkdir(parents=True, exist_ok=True)
+    samantha = (Path(os1.__file__).parent / "minds" / "samantha.toml").read_text()
+    (settings.minds_dir / "ada.toml").write_text(samantha.replace('"Samantha"', '"Ada"', 1))
+    state = api.app.state.os1  # type: ignore[attr-defined]
+    minds = [state.mind(name) for name in state.model_names()]
+    assert len(minds) > 1
+    assert all(m.scheduler is state.default_mind.scheduler for m in minds)

@@ -75,7 +75,12 @@ class Mind:
     ``os1.mind.distill``), one round at a time for each person; ``settle`` waits for them."""
 
     def __init__(
-        self, store: SqlStore, llm: LLM | None, spec: MindSpec, settings: Settings
+        self,
+        store: SqlStore,
+        llm: LLM | None,
+        spec: MindSpec,
+        settings: Settings,
+        scheduler: ModelScheduler | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
@@ -84,7 +89,8 @@ class Mind:
         self._background: set[asyncio.Task[None]] = set()
         self._distilling: dict[int, asyncio.Lock] = {}
         #: Who uses the model next: replies before distillation, fair shares among people.
-        self.scheduler = ModelScheduler(settings.llm_concurrency, settings.llm_queue)
+        #: Minds sharing one model share one scheduler.
+        self.scheduler = scheduler or ModelScheduler(settings.llm_concurrency, settings.llm_queue)
 
     async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
         person = await self.store.ensure_person(person_name)

@@ -77,7 +77,9 @@ class ServerState:
                 raise NotFoundError(f"the model {model!r} does not exist; see GET /v1/models")
             runtime = self.runtime
             spec = load_mind(model, runtime.settings.minds_dir)
-            self._minds[model] = Mind(runtime.store, runtime.llm, spec, runtime.settings)
+            self._minds[model] = Mind(
+                runtime.store, runtime.llm, spec, runtime.settings, runtime.mind.scheduler
+            )
         return self._minds[model]
 
     @property
