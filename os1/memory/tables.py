@@ -103,7 +103,7 @@ turn_vectors = Table(
     "turn_vectors",
     metadata,
     Column("turn_id", ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True),
-    Column("person_id", Integer, nullable=False, index=True),
+    Column("person_id", Integer, nullable=False),
     Column("model", String(64), nullable=False),
     Column("vector", LargeBinary, nullable=False),
     Index("ix_turn_vectors_person_turn", "person_id", "turn_id"),
