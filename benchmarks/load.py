@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from typing import Any
 import httpx
 import report
 import websockets
+import where
 from fake_model import read_mark
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +72,7 @@ class Options:
     write: bool
     out: Path
     embedder: str
+    profile: bool = False
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -88,6 +91,11 @@ def parse_args(argv: Sequence[str]) -> Options:
         "--knee",
         action="store_true",
         help="then raise the rate from the smallest level until added p99 passes 250 ms",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during each level and split its time per turn",
     )
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
@@ -112,6 +120,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         not a.no_write,
         a.out,
         a.embedder,
+        a.profile,
     )
 
 
@@ -370,9 +379,12 @@ async def _turn(ws: Any, message_id: str, result: ClientResult) -> bool:
 class Sampler:
     """Peak RSS and CPU seconds of a process, sampled every half second in a thread."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, window: tuple[float, float] | None = None) -> None:
         self.pid = pid
         self.peak_rss = 0
+        #: CPU seconds at the start and the end of a window of wall-clock (time.time()) times.
+        self.window = window
+        self.window_cpu: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.cpu_start = self.cpu_end = 0.0
@@ -389,8 +401,17 @@ class Sampler:
         return 0
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(0.1):
             self.peak_rss = max(self.peak_rss, self.rss())
+            edges = self.window or ()
+            if len(self.window_cpu) < len(edges) and time.time() >= edges[len(self.window_cpu)]:
+                self.window_cpu.append(self.cpu_s())
+
+    def window_cpu_s(self) -> float | None:
+        """CPU seconds spent within the window, if it was seen whole."""
+        if len(self.window_cpu) < 2:
+            return None
+        return self.window_cpu[1] - self.window_cpu[0]
 
     def __enter__(self) -> Sampler:
         self.cpu_start, self.wall_start = self.cpu_s(), time.monotonic()
@@ -458,6 +479,9 @@ class Level:
     missing: int
     duplicated: int
     replies: int
+    #: The server's CPU seconds while the load ran (connecting excluded), and py-spy's split.
+    window_cpu_s: float | None = None
+    parts: Counter[str] | None = None
 
     @property
     def turns_per_s(self) -> float:
@@ -465,6 +489,11 @@ class Level:
 
     def errors(self) -> int:
         return sum(self.result.errors.values()) + self.result.connect_failures
+
+    def cpu_ms_per_turn(self) -> float | None:
+        if self.window_cpu_s is None or not self.result.completed:
+            return None
+        return 1000.0 * self.window_cpu_s / self.result.completed
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -493,10 +522,24 @@ def run_level(
         if share
     ]
     total = ClientResult()
-    with Sampler(server.proc.pid) as sampler, mp.get_context("spawn").Pool(len(jobs)) as pool:
-        for part in pool.map(client_process, jobs):
+    profile: Path | None = None
+    spy: subprocess.Popen[bytes] | None = None
+    with (
+        Sampler(server.proc.pid, (start_at, stop_at)) as sampler,
+        mp.get_context("spawn").Pool(len(jobs)) as pool,
+    ):
+        waiting = pool.map_async(client_process, jobs)
+        if options.profile:
+            time.sleep(max(0.0, start_at - time.time()))
+            profile = Path(tempfile.gettempdir()) / f"os1-load-profile-{n}.txt"
+            spy = where.record(server.proc.pid, options.duration, profile)
+        for part in waiting.get():
             total.merge(part)
     seconds = max(time.time(), stop_at) - start_at
+    parts = None
+    if spy is not None and profile is not None:
+        spy.wait()
+        parts = where.split(profile.read_text()) if profile.exists() else None
     stored: dict[str, int] = {}
     replies = 0
     for job in jobs:
@@ -510,11 +553,17 @@ def run_level(
         seconds=seconds,
         result=total,
         peak_rss=sampler.peak_rss,
-        cpu_percent=sampler.cpu_percent,
+        cpu_percent=(
+            100.0 * window / options.duration
+            if (window := sampler.window_cpu_s()) is not None
+            else sampler.cpu_percent
+        ),
         stored_once=sum(1 for m in sent if stored.get(m) == 1),
         missing=sum(1 for m in sent if m not in stored),
         duplicated=sum(1 for c in stored.values() if c > 1),
         replies=replies,
+        window_cpu_s=sampler.window_cpu_s(),
+        parts=parts,
     )
     _print_level(level)
     return level
@@ -532,6 +581,8 @@ def _print_level(level: Level) -> None:
         f"{level.missing}, duplicated {level.duplicated}, replies {level.replies}",
         flush=True,
     )
+    if level.parts is not None:
+        print("\n".join(where.table(level.parts, level.cpu_ms_per_turn())), flush=True)
 
 
 # -- the whole run ---------------------------------------------------------------------------------
@@ -574,9 +625,9 @@ def knee(
 def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> str:
     rows = [
         "| conversations | think time s | turns/s | errors | added TTFT p50 / p95 / p99 ms "
-        "| gap p99 ms | server RSS MiB | server CPU % | stored once / sent | missing "
-        "| duplicated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| gap p99 ms | server RSS MiB | server CPU % | server CPU ms per turn "
+        "| stored once / sent | missing | duplicated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         r = lv.result
@@ -585,8 +636,19 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"| {pct(r.added_ms, 50):.1f} / {pct(r.added_ms, 95):.1f} / "
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
+            f"| {_ms(lv.cpu_ms_per_turn())} "
             f"| {lv.stored_once:,} / {len(r.sent):,} | {lv.missing} | {lv.duplicated} |"
         )
+    splits: list[str] = []
+    for lv in levels:
+        if lv.parts is not None:
+            splits += [
+                "",
+                f"Where the server's CPU went at {lv.conversations:,} conversations "
+                f"({lv.turns_per_s:.1f} turns/s), by py-spy samples during the load:",
+                "",
+                *where.table(lv.parts, lv.cpu_ms_per_turn()),
+            ]
     command = report.command_line(__file__, argv)
     return "\n".join(
         [
@@ -610,8 +672,13 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"p99 <= {TARGET_P99_MS:g} ms, RSS <= {TARGET_RSS_GB:g} GB, no errors, nothing lost",
             "",
             *rows,
+            *splits,
         ]
     )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

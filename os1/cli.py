@@ -323,4 +323,4 @@ def up(
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": settings.port if port is None else port}
     )
-    raise typer.Exit(run_async(serve(settings)))
+    raise typer.Exit(run_async(serve(settings), fast_loop=True))

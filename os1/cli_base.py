@@ -57,5 +57,13 @@ def load_cli_settings(*, server: bool = False) -> Settings:
     return settings
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
+def run_async(coro: Coroutine[Any, Any, T], *, fast_loop: bool = False) -> T:
+    """Run ``coro``; ``fast_loop`` runs it on uvloop where that is installed (the server)."""
+    if fast_loop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
     return asyncio.run(coro)

@@ -140,6 +140,15 @@ class Settings(BaseSettings):
             "before background work, and fair shares among people (see docs/scaling.md)."
         ),
     )
+    prepare_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Turns prepared at once (stored, recalled, the prompt built) before they wait for "
+            "the model; the rest wait their turn in fair shares among people, so one person "
+            "sending many messages at once cannot hold up everyone else's."
+        ),
+    )
     llm_queue: int = Field(
         default=10_000,
         ge=0,

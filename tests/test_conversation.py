@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from os1.errors import LLMStreamBroken, LLMUnavailable, UserInputError
+from os1.errors import BusyError, LLMStreamBroken, LLMUnavailable, UserInputError
 from os1.memory.store import SqlStore
 from os1.mind import interview as iv
 from os1.mind.conversation import Mind, Session
@@ -299,3 +300,63 @@ async def test_updates_are_found_without_shared_words(
 )
 def test_name_changes_in_conversation(said: str, name: str | None) -> None:
     assert iv.name_change(said) == name
+
+
+async def test_a_flooding_person_is_prepared_after_a_newcomer(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Turns wait for preparation (store, recall, prompt) in fair shares: five turns of one
+    person waiting at once do not go before another person's one, who asked last."""
+    mind = make_mind(store, fake_llm, tmp_path_factory, interview=False, prepare_concurrency=1)
+    flooder = [await mind.open("flo") for _ in range(5)]
+    other = await mind.open("otto")
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with mind.preparing.use(0):
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(say(s, f"flood {i}")) for i, s in enumerate(flooder)]
+    await asyncio.sleep(0.01)
+    tasks.append(asyncio.create_task(say(other, "hello from otto")))
+    await asyncio.sleep(0.01)
+    assert mind.preparing.waiting == 6
+    release.set()
+    await asyncio.gather(holder, *tasks)
+    turns = [
+        t
+        for name in ("flo", "otto")
+        for t in (await store.export(await store.get_person(name)))["turns"]
+        if t["role"] == "user"
+    ]
+    order = [t["content"] for t in sorted(turns, key=lambda t: t["id"])]
+    assert order.index("hello from otto") <= 1, order
+    for s in [*flooder, other]:
+        await s.close()
+
+
+async def test_a_full_preparation_queue_refuses_and_stores_nothing(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(
+        store, fake_llm, tmp_path_factory, interview=False, prepare_concurrency=1, llm_queue=0
+    )
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with mind.preparing.use(0):
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    async with await mind.open("theo") as s:
+        with pytest.raises(BusyError) as refused:
+            await say(s, "are you there?")
+        assert refused.value.retry_after >= 1
+        release.set()
+        await holder
+        assert await say(s, "are you there now?")
+    turns = (await store.export(await store.get_person("theo")))["turns"]
+    assert [t["content"] for t in turns if t["role"] == "user"] == ["are you there now?"]

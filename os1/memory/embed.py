@@ -37,6 +37,8 @@ class Embedder(Protocol):
     #: Cosine similarity at or above which two passages say the same thing, or None when the
     #: model's similarities do not separate that well enough to tell.
     near_duplicate: float | None
+    #: Whether a query's vector is the vector of the same text as a passage (no prefixes).
+    symmetric: bool
 
     async def passages(self, texts: Sequence[str]) -> Vectors: ...
 
@@ -50,6 +52,7 @@ class E5Embedder:
     dim = 384
     #: e5's similarities crowd together (0.7-0.9 for unrelated sentences): no safe threshold.
     near_duplicate: float | None = None
+    symmetric = False  # "query: " and "passage: " prefixes
 
     def __init__(self, threads: int | None = 1) -> None:
         self._threads = threads
@@ -92,6 +95,7 @@ class MiniLMEmbedder:
     dim = 384
     #: "a cat named Miso" / "a cat called Miso" 0.99; "my sister adopted a cat named Miso" 0.95.
     near_duplicate: float | None = 0.97
+    symmetric = True
     #: The model file this embedder was measured with; another one would give other vectors.
     MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
     #: Passages per model call. Texts are sorted by length first, so little is padding.

@@ -8,6 +8,8 @@ conversations at once on a small machine), work is shed rather than queued witho
 - a question arriving while ``max_questions`` others are already waiting for the embedder is
   recalled by its words alone (recall never waits long for a vector);
 - background embedding keeps the embedder busy at most half the time (``duty``);
+- a turn whose words were just recalled as a question (a person's message is stored, then
+  recalled) gets the question's vector, when the embedder makes queries and passages alike;
 - past ``max_pending`` turns waiting, the oldest are dropped from the queue. They stay stored
   and searchable by their words; ``os1 reindex`` (or the next recall that finds them, see
   ``SqlStore.recall``) gives them their vectors later.
@@ -18,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
+
+import numpy as np
 
 from os1.memory.embed import Embedder, Vectors
 from os1.memory.models import Turn
@@ -44,6 +48,7 @@ class EmbedQueue:
         max_pending: int = 20_000,
         max_questions: int = 2,
         duty: float = 0.5,
+        remember: int = 256,
     ) -> None:
         self.embedder = embedder
         self._write = write
@@ -59,9 +64,14 @@ class EmbedQueue:
         self._questions = 0
         self._no_questions = asyncio.Event()
         self._no_questions.set()
+        #: The latest questions' vectors, by text, for the turns that said them.
+        self._asked: OrderedDict[str, Vectors] = OrderedDict()
+        self._remember = remember if embedder.symmetric else 0
         #: Turns dropped from the queue, and questions recalled without a vector, so far.
         self.dropped = 0
         self.skipped_questions = 0
+        #: Turns that took a question's vector instead of being embedded again.
+        self.reused = 0
 
     @property
     def pending(self) -> int:
@@ -87,7 +97,12 @@ class EmbedQueue:
         self._no_questions.clear()
         try:
             async with self._busy:
-                return await self.embedder.query(text)
+                vector = await self.embedder.query(text)
+            if self._remember:
+                self._asked[text] = vector
+                while len(self._asked) > self._remember:
+                    self._asked.popitem(last=False)
+            return vector
         finally:
             self._questions -= 1
             if not self._questions:
@@ -98,11 +113,19 @@ class EmbedQueue:
             await self._no_questions.wait()
             batch = [self._pending.popleft() for _ in range(min(self.batch, len(self._pending)))]
             try:
-                async with self._busy:
-                    started = time.monotonic()
-                    vectors = await self.embedder.passages([passage(t) for t in batch])
-                    spent = time.monotonic() - started
-                await self._write(batch, vectors)
+                asked = [self._asked.get(passage(t)) for t in batch]
+                known = [t for t, v in zip(batch, asked, strict=True) if v is not None]
+                todo = [t for t, v in zip(batch, asked, strict=True) if v is None]
+                if known:
+                    await self._write(known, np.stack([v for v in asked if v is not None]))
+                    self.reused += len(known)
+                spent = 0.0
+                if todo:
+                    async with self._busy:
+                        started = time.monotonic()
+                        vectors = await self.embedder.passages([passage(t) for t in todo])
+                        spent = time.monotonic() - started
+                    await self._write(todo, vectors)
                 # At most half the time: the rest of the machine is for replies.
                 await asyncio.sleep(spent * (1 - self.duty) / self.duty)
             except Exception:

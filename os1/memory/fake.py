@@ -16,6 +16,7 @@ _WORD = re.compile(r"\w+")
 class HashingEmbedder:
     name = "hashing-test"
     near_duplicate: float | None = 0.97
+    symmetric = True
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim

@@ -8,8 +8,11 @@ died simply expire.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +25,22 @@ from os1.memory.tables import live_sessions
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
 SESSION_TTL = timedelta(seconds=60)
+#: How old a count :func:`recent` may hand out, in seconds.
+RECENT_MAX_AGE = 1.0
+#: A conversation touched this recently (as a fraction of its window) is not touched again.
+TOUCH_EVERY = 0.25
+#: Past this many remembered touches, the memory of them is cleared.
+TOUCH_MEMORY = 100_000
+
+#: When this process last renewed each conversation's row, by engine and conversation.
+_touched: weakref.WeakKeyDictionary[AsyncEngine, dict[int, float]] = weakref.WeakKeyDictionary()
+#: The last count per engine, with when it was made, and a count in progress.
+_counts: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, Presence]] = (
+    weakref.WeakKeyDictionary()
+)
+_counting: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Future[Presence]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,7 @@ async def _insert(
                 expires_at=now + ttl,
             )
         )
+    _changed(engine)
 
 
 async def heartbeat(engine: AsyncEngine, session_id: str, ttl: timedelta = SESSION_TTL) -> bool:
@@ -71,7 +91,20 @@ async def heartbeat(engine: AsyncEngine, session_id: str, ttl: timedelta = SESSI
 
 
 async def touch(engine: AsyncEngine, conversation: Conversation, ttl: timedelta) -> None:
-    """Mark ``conversation`` as in progress for ``ttl`` (used for turns over HTTP)."""
+    """Mark ``conversation`` as in progress for ``ttl`` (used for turns over HTTP and
+    WebSocket). A row this process renewed within the last quarter of ``ttl`` is left as it
+    is: it still has most of its time, and a busy conversation costs no write per turn."""
+    touched = _touched.setdefault(engine, {})
+    now = time.monotonic()
+    if now - touched.get(conversation.id, -1e9) < ttl.total_seconds() * TOUCH_EVERY:
+        return
+    if len(touched) >= TOUCH_MEMORY:
+        touched.clear()
+    await _renew(engine, conversation, ttl)
+    touched[conversation.id] = now
+
+
+async def _renew(engine: AsyncEngine, conversation: Conversation, ttl: timedelta) -> None:
     row_id = f"conversation:{conversation.id}"
     if await heartbeat(engine, row_id, ttl):
         return
@@ -84,6 +117,7 @@ async def touch(engine: AsyncEngine, conversation: Conversation, ttl: timedelta)
 async def close_session(engine: AsyncEngine, session_id: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(delete(live_sessions).where(live_sessions.c.id == session_id))
+    _changed(engine)
 
 
 async def current(engine: AsyncEngine) -> Presence:
@@ -97,3 +131,33 @@ async def current(engine: AsyncEngine) -> Presence:
             )
         ).one()
     return Presence(conversations=int(row[0]), people=int(row[1]))
+
+
+def _changed(engine: AsyncEngine) -> None:
+    """This process changed who is talking: its next count is made afresh."""
+    _counts.pop(engine, None)
+    _counting.pop(engine, None)
+
+
+async def recent(engine: AsyncEngine, max_age: float = RECENT_MAX_AGE) -> Presence:
+    """:func:`current`, as counted at most ``max_age`` seconds ago: for the prompt of every
+    turn, where a count a second old does as well and thousands of turns share one query.
+    Sessions this process opens or closes are seen at once; other processes' within
+    ``max_age``."""
+    cached = _counts.get(engine)
+    if cached is not None and time.monotonic() - cached[0] <= max_age:
+        return cached[1]
+    counting = _counting.get(engine)
+    if counting is None:
+        counting = asyncio.ensure_future(current(engine))
+        _counting[engine] = counting
+
+        def done(future: asyncio.Future[Presence]) -> None:
+            if _counting.get(engine) is not future:
+                return  # the sessions changed while it counted: do not keep it
+            del _counting[engine]
+            if not future.cancelled() and future.exception() is None:
+                _counts[engine] = (time.monotonic(), future.result())
+
+        counting.add_done_callback(done)
+    return await asyncio.shield(counting)

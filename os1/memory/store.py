@@ -112,6 +112,9 @@ class MemoryStore(Protocol):
     ) -> list[Conversation]: ...
     async def turn_stats(self, conversation: Conversation) -> tuple[int, str | None]: ...
     async def drop_other_replies(self, person: Person, answer: Turn, keep: Turn) -> int: ...
+    async def prompt_context(
+        self, person: Person, conversation: Conversation, recent: int
+    ) -> tuple[list[Turn], list[Fact], Profile | None]: ...
     async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]: ...
     async def get_turn(self, person: Person, turn_id: int) -> Turn: ...
     async def edit_turn(self, person: Person, turn_id: int, content: str) -> Turn: ...
@@ -432,6 +435,25 @@ class SqlStore(MemoryStore):
             )
             return [_turn(r) for r in reversed(rows.all())]
 
+    async def prompt_context(
+        self, person: Person, conversation: Conversation, recent: int
+    ) -> tuple[list[Turn], list[Fact], Profile | None]:
+        """What every prompt needs, read over one connection: the conversation's ``recent``
+        last turns (oldest first), all the person's facts with their history, and the profile."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(turns)
+                .where(turns.c.conversation_id == conversation.id)
+                .order_by(turns.c.id.desc())
+                .limit(recent)
+            )
+            last = [_turn(r) for r in reversed(rows.all())]
+            known = await self._read_facts(
+                conn, select(facts).where(facts.c.person_id == person.id).order_by(facts.c.id)
+            )
+            profile = await self._profile(conn, person)
+        return last, known, profile
+
     async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]:
         """The person's turns, newest first."""
         async with self.engine.connect() as conn:
@@ -621,19 +643,24 @@ class SqlStore(MemoryStore):
 
     async def get_profile(self, person: Person) -> Profile | None:
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(people.c.profile, people.c.profile_updated_at).where(
-                        people.c.id == person.id
-                    )
+            return await self._profile(conn, person)
+
+    async def _profile(self, conn: AsyncConnection, person: Person) -> Profile | None:
+        row = (
+            await conn.execute(
+                select(people.c.profile, people.c.profile_updated_at).where(
+                    people.c.id == person.id
                 )
-            ).first()
+            )
+        ).first()
         if row is None or row.profile is None or row.profile_updated_at is None:
             return None
         return Profile(row.profile, row.profile_updated_at)
 
     async def _read_facts(self, conn: AsyncConnection, query: Any) -> list[Fact]:
         rows = (await conn.execute(query)).all()
+        if not rows:
+            return []
         links = await conn.execute(
             select(fact_sources).where(fact_sources.c.fact_id.in_([r.id for r in rows]))
         )

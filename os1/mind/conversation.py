@@ -81,6 +81,7 @@ class Mind:
         spec: MindSpec,
         settings: Settings,
         scheduler: ModelScheduler | None = None,
+        preparing: ModelScheduler | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
@@ -91,6 +92,11 @@ class Mind:
         #: Who uses the model next: replies before distillation, fair shares among people.
         #: Minds sharing one model share one scheduler.
         self.scheduler = scheduler or ModelScheduler(settings.llm_concurrency, settings.llm_queue)
+        #: Who is prepared next (turn stored, recall, prompt): fair shares among people, so a
+        #: person with many turns at once waits behind their own, not in front of others.
+        self.preparing = preparing or ModelScheduler(
+            settings.prepare_concurrency, settings.llm_queue
+        )
 
     async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
         person = await self.store.ensure_person(person_name)
@@ -217,40 +223,56 @@ class Session:
         """Store ``text``, then stream the reply; the reply is stored once complete.
 
         ``retry``: the message was already sent and stored (a client retrying or asking for
-        another answer); it is answered again without being stored twice."""
+        another answer); it is answered again without being stored twice.
+
+        Everything before the model (storing, recall, the prompt) happens in the mind's fair
+        ``preparing`` queue; the model call waits in its ``scheduler``."""
         text = check_message(text, self.mind.settings.max_message_chars)
-        if self._live_id is None:
-            window = timedelta(seconds=self.mind.settings.presence_window)
-            await presence.touch(self.mind.store.engine, self.conversation, window)
-        user_turn = await self._stored_user_turn(text) if retry else None
-        asked_again = user_turn is not None
         self._last_reply = None
-        if user_turn is None:
-            user_turn = await self._store("user", text)
-        if self.interviewing:
-            answer = await self._interview_step(user_turn)
-            await self._store("assistant", answer)
+        async with self.mind.preparing.use(self.person.id):
+            if self._live_id is None:
+                window = timedelta(seconds=self.mind.settings.presence_window)
+                await presence.touch(self.mind.store.engine, self.conversation, window)
+            user_turn = await self._stored_user_turn(text) if retry else None
+            asked_again = user_turn is not None
+            if user_turn is None:
+                user_turn = await self._store("user", text)
+            answer, prompt = await self._prepare(user_turn)
+        if answer is not None:
             yield answer
             return
-        new_name = iv.name_change(text)
-        if new_name:
-            await self.mind.store.add_fact(
-                self.person, "interview", "preferred_name", new_name, [user_turn.id]
-            )
-        async for piece in self._respond(user_turn):
+        assert prompt is not None
+        async for piece in self._generate(user_turn, *prompt):
             yield piece
         if asked_again and self._last_reply is not None:
             await self.mind.store.drop_other_replies(self.person, user_turn, self._last_reply)
 
-    async def _respond(self, user_turn: Turn) -> AsyncIterator[str]:
+    async def _prepare(
+        self, user_turn: Turn
+    ) -> tuple[str | None, tuple[list[Message], Sampling] | None]:
+        """Either the whole answer, already stored (the interview, no model), or the prompt."""
+        if self.interviewing:
+            answer = await self._interview_step(user_turn)
+            await self._store("assistant", answer)
+            return answer, None
+        new_name = iv.name_change(user_turn.content)
+        if new_name:
+            await self.mind.store.add_fact(
+                self.person, "interview", "preferred_name", new_name, [user_turn.id]
+            )
         llm = self.mind.llm
         if llm is None or (self._small_brain() and asks_presence(user_turn.content)):
-            text = await self._answer_without_model(user_turn)
-            await self._store("assistant", text)
-            yield text
-            return
+            answer = await self._answer_without_model(user_turn)
+            await self._store("assistant", answer)
+            return answer, None
+        return None, await self._prompt(user_turn)
+
+    async def _generate(
+        self, user_turn: Turn, messages: list[Message], sampling: Sampling
+    ) -> AsyncIterator[str]:
+        llm = self.mind.llm
+        assert llm is not None
         pieces: list[str] = []
-        messages, sampling = await self._prompt(user_turn)
         async with self.mind.scheduler.use(self.person.id) as ticket:
             ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
             async for piece in llm.stream(messages, sampling):
@@ -264,7 +286,9 @@ class Session:
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings
-        recent = await store.recent_turns(self.conversation, RECENT_TURNS + 1)
+        recent, known, profile = await store.prompt_context(
+            self.person, self.conversation, RECENT_TURNS + 1
+        )
         recent = [t for t in recent if t.id != user_turn.id]
         candidates = await store.recall(
             self.person,
@@ -273,9 +297,7 @@ class Session:
             exclude=[t.id for t in recent] + [user_turn.id],
         )
         memories = statements_first(candidates, settings.recall_k)
-        known = await store.list_facts(self.person, current=False)
         facts = [f for f in known if f.current]
-        profile = await store.get_profile(self.person)
         parts = PromptParts(
             mind=self.mind.spec,
             person=iv.preferred_name(facts, self.person.name),
@@ -285,7 +307,7 @@ class Session:
             past=[f for f in known if not f.current],
             memories=memories,
             recent=recent,
-            presence=await presence.current(store.engine),
+            presence=await presence.recent(store.engine),
             compact=self._small_brain(),
         )
         budget = self._budget()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
 
 from os1.mind.conversation import Session
 from os1.server.errors import APIError
@@ -17,54 +16,67 @@ class ReplyCancelled(Exception):
     """The reply was cancelled while it was being written; nothing of it was kept."""
 
 
+#: What the producer puts in the queue after the last piece.
+_END = object()
+
+
 async def _cancellable(
     state: ServerState, session: Session, text: str, retry: bool
 ) -> AsyncGenerator[str, None]:
     """The reply's pieces; stops with ReplyCancelled when the conversation's reply is cancelled.
 
-    Each piece is awaited in a task of its own, so that a cancel can interrupt a model that is
-    slow to produce it. However this generator ends (finished, cancelled, or closed because the
-    client left), that task is stopped and the reply's generator closed, so the model's stream
-    is closed and whatever it holds (a connection, the embedded model's lock) is released."""
+    One task per reply (the producer) runs the reply and hands its pieces over a queue, so a
+    cancel can stop a model that is slow to produce the next piece: the producer is cancelled
+    and the waiting consumer woken. However this generator ends (finished, cancelled, or closed
+    because the client left), the producer is stopped, so the model's stream is closed and
+    whatever it holds (a connection, the embedded model's lock) is released."""
     conversation_id = session.conversation.id
     with state.inflight.reply(conversation_id) as cancel:
-        pieces = session.reply(text, retry=retry)
-        step: asyncio.Future[str] | None = None
+        queue: asyncio.Queue[object] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                async for piece in session.reply(text, retry=retry):
+                    queue.put_nowait(piece)
+            except Exception as exc:  # handed to the consumer, which raises it
+                queue.put_nowait(_Failed(exc))
+            else:
+                queue.put_nowait(_END)
+
+        producer = asyncio.ensure_future(produce())
+        # A producer cancelled from elsewhere (shutdown) must not leave the consumer waiting.
+        producer.add_done_callback(lambda t: queue.put_nowait(_END) if t.cancelled() else None)
+        watcher = asyncio.ensure_future(cancel.wait())
+        watcher.add_done_callback(lambda _: queue.put_nowait(_END))
         await state.shared.replying(conversation_id, True)
         try:
             while True:
-                step = asyncio.ensure_future(anext(pieces))
-                if not await _first_of(step, cancel):
+                item = await queue.get()
+                if cancel.is_set():
                     raise ReplyCancelled
-                try:
-                    piece = step.result()
-                except StopAsyncIteration:
+                if item is _END:
                     return
-                step = None
-                yield piece
+                if isinstance(item, _Failed):
+                    raise item.error
+                assert isinstance(item, str)
+                yield item
         finally:
-            await _stop(step)
-            await pieces.aclose()
+            watcher.cancel()
+            await _stop(producer)
             await state.shared.replying(conversation_id, False)
 
 
-async def _first_of(step: asyncio.Future[str], cancel: asyncio.Event) -> bool:
-    """Wait for ``step`` or ``cancel``; True when the step finished first."""
-    stop = asyncio.ensure_future(cancel.wait())
-    waiters: set[asyncio.Future[Any]] = {step, stop}
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-    return step.done()
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
-async def _stop(step: asyncio.Future[str] | None) -> None:
-    if step is None or step.done():
+async def _stop(task: asyncio.Future[None]) -> None:
+    if task.done():
         return
-    step.cancel()
+    task.cancel()
     with contextlib.suppress(BaseException):
-        await step
+        await task
 
 
 async def open_reply(

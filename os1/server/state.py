@@ -78,7 +78,12 @@ class ServerState:
             runtime = self.runtime
             spec = load_mind(model, runtime.settings.minds_dir)
             self._minds[model] = Mind(
-                runtime.store, runtime.llm, spec, runtime.settings, runtime.mind.scheduler
+                runtime.store,
+                runtime.llm,
+                spec,
+                runtime.settings,
+                runtime.mind.scheduler,
+                runtime.mind.preparing,
             )
         return self._minds[model]
 

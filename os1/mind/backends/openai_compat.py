@@ -39,8 +39,12 @@ class OpenAICompatLLM:
         api_key: str | None = None,
         timeout: float = 120.0,
         kind: RemoteKind = "openai",
+        connections: int = 100,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Connections to the server kept open and reused; as many as calls run at once
+        #: (``OS1_LLM_CONCURRENCY``), so no call waits for one or opens a fresh one.
+        self.connections = connections
         self.model = model
         self.timeout = timeout
         self.kind: RemoteKind = kind
@@ -59,6 +63,7 @@ class OpenAICompatLLM:
             model=settings.llm_model,
             api_key=key or None,
             timeout=settings.llm_timeout,
+            connections=settings.llm_concurrency,
         )
 
     def describe(self) -> BrainInfo:
@@ -138,7 +143,12 @@ class OpenAICompatLLM:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), headers=headers)
+            limits = httpx.Limits(
+                max_connections=self.connections, max_keepalive_connections=self.connections
+            )
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout), headers=headers, limits=limits
+            )
         return self._client
 
     def _timeout_error(self, exc: httpx.TimeoutException) -> LLMTimeout:
