@@ -73,6 +73,8 @@ class Options:
     out: Path
     embedder: str
     profile: bool = False
+    #: More settings for the server, as OS1_* environment variables.
+    server_env: tuple[tuple[str, str], ...] = ()
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -97,6 +99,13 @@ def parse_args(argv: Sequence[str]) -> Options:
         action="store_true",
         help="sample the server with py-spy during each level and split its time per turn",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="OS1_NAME=VALUE",
+        help="a setting for the server (repeatable), e.g. --set OS1_PREPARE_CONCURRENCY=16",
+    )
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     a = p.parse_args(argv)
@@ -104,6 +113,9 @@ def parse_args(argv: Sequence[str]) -> Options:
         levels = tuple(int(x) for x in a.levels.split(",") if x.strip())
     except ValueError:
         p.error("--levels takes comma-separated whole numbers")
+    server_env = tuple(tuple(x.split("=", 1)) for x in a.set)
+    if any(len(kv) != 2 or not kv[0].startswith("OS1_") for kv in server_env):
+        p.error("--set takes OS1_NAME=VALUE")
     if not levels or min(levels) < 1 or a.interval <= 0 or a.duration <= 0 or a.clients < 1:
         p.error("levels, --interval, --duration and --clients must be positive")
     return Options(
@@ -121,6 +133,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         a.out,
         a.embedder,
         a.profile,
+        server_env,  # type: ignore[arg-type]
     )
 
 
@@ -212,6 +225,7 @@ def os1_server(
             OS1_LOG_LEVEL="WARNING",
             OS1_MAX_CONNECTIONS="20000",
         )
+        env.update(options.server_env)
         env.update(extra or {})
         log = open(Path(home) / "server.log", "wb")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
@@ -326,7 +340,8 @@ async def _client(
             return
         async with ws:
             # Wait for everyone to connect, then spread the first turns over one interval.
-            await asyncio.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, interval))
+            first = min(start_at + rng.uniform(0, interval), stop_at)
+            await asyncio.sleep(max(0.0, first - time.time()))
             n = 0
             while time.time() < stop_at:
                 n += 1
@@ -667,7 +682,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"- Model: TTFT {options.ttft:g} s, {options.tokens_per_s:g} tokens/s, "
             f"{options.reply_tokens} tokens per reply, {options.model_concurrency} at once; "
             f"database {options.database}; embedder {options.embedder}; "
-            f"{options.duration:g} s per level",
+            + "".join(f"{k}={v}; " for k, v in options.server_env)
+            + f"{options.duration:g} s per level",
             f"- Targets at 8,316 conversations: added TTFT p50 <= {TARGET_P50_MS:g} ms, "
             f"p99 <= {TARGET_P99_MS:g} ms, RSS <= {TARGET_RSS_GB:g} GB, no errors, nothing lost",
             "",

@@ -34,6 +34,7 @@ async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
             engine,
             make_embedder(settings),
             index_budget_bytes=settings.recall_cache_mb * 2**20,
+            embed_share=settings.embed_share,
         )
         try:
             yield store

@@ -162,6 +162,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Longest accepted message; longer ones are refused whole.",
     )
+    embed_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description=(
+            "The share of time the embedding model may be busy with new turns and questions, on "
+            "average (bursts of a second are allowed): a person chatting alone has everything "
+            "embedded at once; under heavy load, questions past it are recalled by their words "
+            "and turns embedded later, so replies keep the CPU."
+        ),
+    )
     embedder: Literal["minilm", "e5", "none"] = Field(
         default="minilm",
         description=(

@@ -111,6 +111,49 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_leaks_nothing() -> None
         assert scheduler.in_use == 1
 
 
+async def test_a_newcomer_beside_a_flood_starts_at_once() -> None:
+    """One person with many calls fills the model but for the reserve; someone with no call
+    in progress takes a reserved slot without waiting; the flood is served to the end."""
+    scheduler = ModelScheduler(4, 100)  # a reserve of one slot
+    assert scheduler.reserve == 1
+    gate = asyncio.Event()
+    waits: dict[int, list[float]] = {1: [], 2: []}
+
+    async def call(person: int) -> None:
+        async with scheduler.use(person) as ticket:
+            waits[person].append(ticket.waited_s)
+            await gate.wait()
+
+    flood = [asyncio.create_task(call(1)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    assert (scheduler.in_use, scheduler.waiting) == (3, 7)  # the model is not left idle
+    newcomer = asyncio.create_task(call(2))
+    await asyncio.sleep(0.01)
+    assert len(waits[2]) == 1 and waits[2][0] < 0.005 and scheduler.in_use == 4
+    gate.set()
+    await asyncio.gather(newcomer, *flood)
+    assert len(waits[1]) == 10 and scheduler.in_use == 0 and scheduler.waiting == 0
+
+
+async def test_background_work_leaves_the_reserve_free() -> None:
+    scheduler = ModelScheduler(4, 100)
+    gate = asyncio.Event()
+
+    async def distill(person: int) -> None:
+        async with scheduler.use(person, "background"):
+            await gate.wait()
+
+    tasks = [asyncio.create_task(distill(p)) for p in range(1, 7)]
+    await asyncio.sleep(0.01)
+    assert (scheduler.in_use, scheduler.waiting) == (3, 3)
+    async with scheduler.use(9) as ticket:
+        assert ticket.waited_s < 0.005
+    gate.set()
+    await asyncio.gather(*tasks)
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError):
         ModelScheduler(0, 10)
+    with pytest.raises(ValueError):
+        ModelScheduler(4, 10, reserve=4)

@@ -5,9 +5,15 @@ batches, so a reply never waits for it. The embedder does one thing at a time, a
 being recalled goes before any waiting batch of turns. When the embedder cannot keep up (many
 conversations at once on a small machine), work is shed rather than queued without end:
 
-- a question arriving while ``max_questions`` others are already waiting for the embedder is
-  recalled by its words alone (recall never waits long for a vector);
-- background embedding keeps the embedder busy at most half the time (``duty``);
+- the embedder may keep busy ``share`` of one core on average (with a burst of ``burst``
+  seconds of work): a person chatting alone has every question and turn embedded at once, a
+  machine holding thousands of conversations spends a bounded part of its CPU on embeddings
+  and the rest on replies;
+- a question is embedded only while that budget has room and fewer than ``max_questions``
+  others wait for the embedder; otherwise it is recalled by its words alone (recall never
+  waits long for a vector, and a busy machine keeps answering quickly);
+- background embedding of turns uses only the first half of the burst, so questions, which
+  someone is waiting on, keep the rest;
 - a turn whose words were just recalled as a question (a person's message is stored, then
   recalled) gets the question's vector, when the embedder makes queries and passages alike;
 - past ``max_pending`` turns waiting, the oldest are dropped from the queue. They stay stored
@@ -47,16 +53,19 @@ class EmbedQueue:
         batch: int = 8,
         max_pending: int = 20_000,
         max_questions: int = 2,
-        duty: float = 0.5,
+        share: float = 0.25,
+        burst: float = 1.0,
         remember: int = 256,
     ) -> None:
+        if not 0 < share <= 1 or burst <= 0:
+            raise ValueError("share must be in (0, 1] and burst positive")
         self.embedder = embedder
         self._write = write
         self.batch = batch
         self.max_pending = max_pending
         self.max_questions = max_questions
-        #: The share of time the background embedding may keep the embedder busy.
-        self.duty = duty
+        #: The embedder's CPU budget: ``share`` of one core on average, ``burst`` s at once.
+        self.budget = Budget(share, burst)
         self._pending: deque[Turn] = deque()
         self._queued_ids: set[int] = set()
         self._worker: asyncio.Task[None] | None = None
@@ -90,14 +99,18 @@ class EmbedQueue:
 
     async def query(self, text: str) -> Vectors | None:
         """The question's vector, or None when the embedder is too busy to answer soon."""
-        if self._questions >= self.max_questions:
+        if self._questions >= self.max_questions or not self.budget.room():
             self.skipped_questions += 1
             return None
         self._questions += 1
         self._no_questions.clear()
         try:
             async with self._busy:
-                vector = await self.embedder.query(text)
+                started = time.monotonic()
+                try:
+                    vector = await self.embedder.query(text)
+                finally:
+                    self.budget.spend(time.monotonic() - started)
             if self._remember:
                 self._asked[text] = vector
                 while len(self._asked) > self._remember:
@@ -111,6 +124,10 @@ class EmbedQueue:
     async def _drain(self) -> None:
         while self._pending:
             await self._no_questions.wait()
+            # Background work keeps half the burst for questions.
+            if (wait := self.budget.wait(self.budget.burst / 2)) > 0:
+                await asyncio.sleep(wait)
+                continue
             batch = [self._pending.popleft() for _ in range(min(self.batch, len(self._pending)))]
             try:
                 asked = [self._asked.get(passage(t)) for t in batch]
@@ -119,15 +136,14 @@ class EmbedQueue:
                 if known:
                     await self._write(known, np.stack([v for v in asked if v is not None]))
                     self.reused += len(known)
-                spent = 0.0
                 if todo:
                     async with self._busy:
                         started = time.monotonic()
-                        vectors = await self.embedder.passages([passage(t) for t in todo])
-                        spent = time.monotonic() - started
+                        try:
+                            vectors = await self.embedder.passages([passage(t) for t in todo])
+                        finally:
+                            self.budget.spend(time.monotonic() - started)
                     await self._write(todo, vectors)
-                # At most half the time: the rest of the machine is for replies.
-                await asyncio.sleep(spent * (1 - self.duty) / self.duty)
             except Exception:
                 # The turns stay stored and found by their words; a later recall or
                 # `os1 reindex` embeds them.
@@ -151,3 +167,30 @@ class EmbedQueue:
         if not await self.flush(grace) and self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+
+
+class Budget:
+    """A leaky bucket of embedder time: work adds its seconds, which drain at ``share`` seconds
+    per second; there is room while less than ``burst`` seconds are owed."""
+
+    def __init__(self, share: float, burst: float) -> None:
+        self.share, self.burst = share, burst
+        self._owed = 0.0
+        self._stamp = time.monotonic()
+
+    def _drain(self) -> float:
+        now = time.monotonic()
+        self._owed = max(0.0, self._owed - (now - self._stamp) * self.share)
+        self._stamp = now
+        return self._owed
+
+    def spend(self, seconds: float) -> None:
+        self._owed = self._drain() + max(0.0, seconds)
+
+    def room(self, below: float | None = None) -> bool:
+        return self._drain() < (self.burst if below is None else below)
+
+    def wait(self, below: float) -> float:
+        """Seconds until less than ``below`` seconds are owed."""
+        owed = self._drain()
+        return 0.0 if owed < below else (owed - below) / self.share + 1e-3

@@ -157,13 +157,16 @@ class SqlStore(MemoryStore):
         embedder: Embedder | None,
         *,
         index_budget_bytes: int = 512 * 2**20,
+        embed_share: float = 0.25,
     ) -> None:
         self.engine = engine
         self.embedder = embedder
         #: Embeddings of new turns, made in the background; questions go first. An in-memory
         #: SQLite database is one shared connection, which a background writer would share
         #: mid-transaction: there, turns are embedded as they are stored.
-        self.embedding = EmbedQueue(embedder, self._write_vectors) if embedder else None
+        self.embedding = (
+            EmbedQueue(embedder, self._write_vectors, share=embed_share) if embedder else None
+        )
         self._embed_inline = isinstance(engine.pool, StaticPool)
         self.indexes = IndexCache(
             embedder.dim if embedder else 0,

@@ -11,7 +11,13 @@ waiting and chooses the order:
    person with the lowest counter goes next. A person who starts asking is lifted to the lowest
    counter among those already waiting or served, so time away banks no credit; a person
    sending a hundred messages only ever competes with their own counter.
-3. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, a new one is refused at
+3. **Room for newcomers.** A quarter of the slots (``reserve``) is kept for people with no
+   call in progress: a person who already has one, background work, and a person far ahead
+   of everyone else asking now (``AHEAD``), take a slot only while more than that many are
+   free. The model is not kept idle when nobody else asks (one
+   person alone still gets three quarters of it), but a person arriving beside a flood finds a
+   slot free at once instead of waiting for one of the flood's calls to end.
+4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, a new one is refused at
    once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
 
 Counters are per process; with several workers each keeps its own, which is fair within each.
@@ -32,6 +38,9 @@ from os1.errors import BusyError
 Kind = Literal["interactive", "background"]
 #: A reply token costs this many prompt tokens (generation is the slow part).
 OUTPUT_WEIGHT = 2.0
+#: A person whose counter is more than this many typical calls above the lowest among those
+#: asking now has had their share: they use only slots beyond the reserve.
+AHEAD = 4.0
 
 
 @dataclass
@@ -49,16 +58,23 @@ class Ticket:
 
 
 class ModelScheduler:
-    def __init__(self, slots: int, max_waiting: int, *, typical_s: float = 5.0) -> None:
-        if slots < 1 or max_waiting < 0:
-            raise ValueError("slots must be at least 1 and max_waiting at least 0")
+    def __init__(
+        self, slots: int, max_waiting: int, *, typical_s: float = 5.0, reserve: int | None = None
+    ) -> None:
+        if slots < 1 or max_waiting < 0 or (reserve is not None and not 0 <= reserve < slots):
+            raise ValueError(
+                "slots must be at least 1, max_waiting at least 0, and reserve below slots"
+            )
         self.slots = slots
         self.max_waiting = max_waiting
+        #: Slots kept for people with no call in progress: someone who already has one (or
+        #: background work) takes a slot only while more than this many are free.
+        self.reserve = slots // 4 if reserve is None else reserve
         #: A typical model call's length, for the Retry-After of a refusal.
         self.typical_s = typical_s
         self.counters: dict[int, float] = {}
         self._busy = 0
-        self._active: dict[int, int] = {}  # person -> calls in progress
+        self._active: dict[int, int] = {}  # person -> calls holding a slot
         #: Waiting requests by kind, then by person, oldest first.
         self._queues: dict[Kind, dict[int, deque[asyncio.Future[float]]]] = {
             "interactive": {},
@@ -88,6 +104,19 @@ class ModelScheduler:
         if not busy:
             self.counters[person] = max(self.counters.get(person, 0.0), self._floor())
 
+    def _may_start(self, person: int, kind: Kind, floor: float) -> bool:
+        """Whether a call may take a slot now: any free slot for a person's first call, only
+        slots beyond the reserve for a further call of theirs, for background work, and for
+        someone who has had far more than the others asking now (counter above ``floor``)."""
+        free = self.slots - self._busy
+        if (
+            kind == "interactive"
+            and not self._active.get(person)
+            and self.counters.get(person, 0.0) - floor <= AHEAD * self._mean_cost
+        ):
+            return free > 0
+        return free > self.reserve
+
     @asynccontextmanager
     async def use(self, person: int, kind: Kind = "interactive") -> AsyncIterator[Ticket]:
         """Hold one of the model's slots for the block; waits its turn, or raises BusyError."""
@@ -95,7 +124,11 @@ class ModelScheduler:
         loop = asyncio.get_running_loop()
         started = loop.time()
         self._lift(person)
-        if self._busy >= self.slots or self._waiting:
+        # Whoever waits could not start when they came or at the last release (see _dispatch),
+        # so a request that may start now jumps no one who may.
+        if self._may_start(person, kind, self._floor()):
+            charged = self._take(person)
+        else:
             if self._waiting >= self.max_waiting:
                 raise BusyError(self._retry_after())
             future: asyncio.Future[float] = loop.create_future()
@@ -105,56 +138,70 @@ class ModelScheduler:
                 charged = await future
             except asyncio.CancelledError:
                 if future.done() and not future.cancelled():
-                    self._release()  # the slot was handed over just as we were cancelled
+                    self._finish(person)  # the slot was handed over just as we were cancelled
                 else:
                     self._forget(kind, person, future)
                 raise
-        else:
-            self._busy += 1
-            charged = self._charge(person)
         ticket.waited_s = loop.time() - started
-        self._active[person] = self._active.get(person, 0) + 1
         try:
             yield ticket
         finally:
             cost = ticket.cost() or charged  # work nobody counted costs what it was charged
             self.counters[person] = self.counters.get(person, 0.0) + cost - charged
             self._mean_cost += 0.05 * (max(cost, 1.0) - self._mean_cost)
-            self._active[person] -= 1
-            if not self._active[person]:
-                del self._active[person]
-            self._release()
+            self._finish(person)
 
-    def _charge(self, person: int) -> float:
-        """Charge a call as it starts, so queued calls of one person do not all look cheap."""
+    def _take(self, person: int) -> float:
+        """Give ``person`` a slot, charged as it starts so that queued calls of one person do
+        not all look cheap; returns the charge."""
+        self._busy += 1
+        self._active[person] = self._active.get(person, 0) + 1
         self.counters[person] = self.counters.get(person, 0.0) + self._mean_cost
         return self._mean_cost
 
+    def _finish(self, person: int) -> None:
+        self._busy -= 1
+        self._active[person] -= 1
+        if not self._active[person]:
+            del self._active[person]
+        self._dispatch()
+
     def _forget(self, kind: Kind, person: int, future: asyncio.Future[float]) -> None:
-        queue = self._queues[kind][person]
+        queue = self._queues[kind].get(person)
+        if queue is None or future not in queue:
+            return  # already taken out by _dispatch, which saw it cancelled
         queue.remove(future)
         self._waiting -= 1
         if not queue:
             del self._queues[kind][person]
 
-    def _release(self) -> None:
-        """Give the freed slot to the oldest request of the waiting person with the lowest
-        counter (interactive requests first), or free it."""
-        for kind in ("interactive", "background"):
+    def _dispatch(self) -> None:
+        """Hand free slots to the waiting: interactive requests first; among them the oldest
+        request of the person with the lowest counter (on a tie, the one with fewer calls in
+        progress), of those who may start."""
+        while self._waiting and self._busy < self.slots:
+            chosen = self._next()
+            if chosen is None:
+                return
+            kind, person = chosen
             queues = self._queues[kind]
-            while queues:
-                # Lowest counter first; on a tie, whoever has fewer calls with the model now.
+            future = queues[person].popleft()
+            self._waiting -= 1
+            if not queues[person]:
+                del queues[person]
+            if not future.done():
+                future.set_result(self._take(person))
+
+    def _next(self) -> tuple[Kind, int] | None:
+        floor = self._floor()
+        for kind in ("interactive", "background"):
+            ready = [p for p in self._queues[kind] if self._may_start(p, kind, floor)]
+            if ready:
                 person = min(
-                    queues, key=lambda p: (self.counters.get(p, 0.0), self._active.get(p, 0))
+                    ready, key=lambda p: (self.counters.get(p, 0.0), self._active.get(p, 0))
                 )
-                future = queues[person].popleft()
-                self._waiting -= 1
-                if not queues[person]:
-                    del queues[person]
-                if not future.done():
-                    future.set_result(self._charge(person))  # the slot passes on
-                    return
-        self._busy -= 1
+                return kind, person
+        return None
 
     def _retry_after(self) -> int:
         rounds = (self._waiting + 1) / self.slots
