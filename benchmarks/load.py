@@ -247,6 +247,12 @@ def os1_server(
             log.close()
 
 
+def server_load(server: Server) -> dict[str, int]:
+    """The server's own account of its load (``GET /healthz``)."""
+    load: dict[str, int] = httpx.get(f"{server.url}/healthz", timeout=60).json()["load"]
+    return load
+
+
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -497,6 +503,8 @@ class Level:
     #: The server's CPU seconds while the load ran (connecting excluded), and py-spy's split.
     window_cpu_s: float | None = None
     parts: Counter[str] | None = None
+    #: The share of questions recalled by their words alone, the embedder being too busy.
+    questions_by_words: float | None = None
 
     @property
     def turns_per_s(self) -> float:
@@ -536,6 +544,7 @@ def run_level(
         for j, share in enumerate(shares)
         if share
     ]
+    before = server_load(server)
     total = ClientResult()
     profile: Path | None = None
     spy: subprocess.Popen[bytes] | None = None
@@ -551,6 +560,9 @@ def run_level(
         for part in waiting.get():
             total.merge(part)
     seconds = max(time.time(), stop_at) - start_at
+    after = server_load(server)
+    embedded = after["questions_embedded"] - before["questions_embedded"]
+    by_words = after["questions_by_words"] - before["questions_by_words"]
     parts = None
     if spy is not None and profile is not None:
         spy.wait()
@@ -579,6 +591,7 @@ def run_level(
         replies=replies,
         window_cpu_s=sampler.window_cpu_s(),
         parts=parts,
+        questions_by_words=by_words / (embedded + by_words) if embedded + by_words else None,
     )
     _print_level(level)
     return level
@@ -593,7 +606,8 @@ def _print_level(level: Level) -> None:
         f"{pct(r.added_ms, 95):.1f} p99 {pct(r.added_ms, 99):.1f} ms, gap p99 "
         f"{pct(r.gaps_ms, 99):.1f} ms, RSS {level.peak_rss / 2**20:.0f} MiB, CPU "
         f"{level.cpu_percent:.0f}%, stored once {level.stored_once}/{len(r.sent)}, missing "
-        f"{level.missing}, duplicated {level.duplicated}, replies {level.replies}",
+        f"{level.missing}, duplicated {level.duplicated}, replies {level.replies}, "
+        f"questions by words {_share(level.questions_by_words)}",
         flush=True,
     )
     if level.parts is not None:
@@ -641,8 +655,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
     rows = [
         "| conversations | think time s | turns/s | errors | added TTFT p50 / p95 / p99 ms "
         "| gap p99 ms | server RSS MiB | server CPU % | server CPU ms per turn "
-        "| stored once / sent | missing | duplicated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| questions by words | stored once / sent | missing | duplicated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         r = lv.result
@@ -651,7 +665,7 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"| {pct(r.added_ms, 50):.1f} / {pct(r.added_ms, 95):.1f} / "
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
-            f"| {_ms(lv.cpu_ms_per_turn())} "
+            f"| {_ms(lv.cpu_ms_per_turn())} | {_share(lv.questions_by_words)} "
             f"| {lv.stored_once:,} / {len(r.sent):,} | {lv.missing} | {lv.duplicated} |"
         )
     splits: list[str] = []
@@ -673,7 +687,9 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             "client processes holding WebSocket conversations open, each sending a turn after",
             "an exponential think time. *Added TTFT* is the client's time to first token minus",
             "the model server's own (queueing in it included), i.e. what OS1 adds. *Stored once*",
-            "counts the turns sent that are in the database exactly once afterwards.",
+            "counts the turns sent that are in the database exactly once afterwards. *Questions",
+            "by words* is the share of recalls made without the question's vector because the",
+            "embedder had used its CPU share (`OS1_EMBED_SHARE`), from the server's `/healthz`.",
             "",
             f"- Command: `{command}`",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -695,6 +711,10 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,7 +50,9 @@ def user_turns(api: TestClient, token: str) -> list[str]:
 
 
 def test_health_and_docs(api: TestClient) -> None:
-    assert api.get("/healthz").json() == {"status": "ok"}
+    health = api.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert health["load"]["replies_in_flight"] == 0 and health["load"]["model_waiting"] == 0
     schema = api.get("/openapi.json").json()
     assert "/v1/chat/completions" in schema["paths"]
     assert api.get("/docs").status_code == 200

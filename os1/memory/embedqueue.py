@@ -79,6 +79,7 @@ class EmbedQueue:
         #: Turns dropped from the queue, and questions recalled without a vector, so far.
         self.dropped = 0
         self.skipped_questions = 0
+        self.embedded_questions = 0
         #: Turns that took a question's vector instead of being embedded again.
         self.reused = 0
 
@@ -111,6 +112,7 @@ class EmbedQueue:
                     vector = await self.embedder.query(text)
                 finally:
                     self.budget.spend(time.monotonic() - started)
+            self.embedded_questions += 1
             if self._remember:
                 self._asked[text] = vector
                 while len(self._asked) > self._remember:

@@ -14,7 +14,7 @@ from os1 import __version__
 from os1.runtime import open_runtime
 from os1.server import admin, errors, facts, native, openai_api, ws
 from os1.server.limits import BodyLimit, RateLimiter
-from os1.server.schemas import Health
+from os1.server.schemas import Health, Load
 from os1.server.shared import LocalShared, RedisShared, Shared
 from os1.server.state import ServerState
 from os1.settings import Settings
@@ -74,11 +74,25 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def healthz(request: Request) -> Health:
-    """Alive and able to reach its database."""
+    """Alive and able to reach its database; with this worker's load."""
     state: ServerState = request.app.state.os1
     async with state.runtime.store.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-    return Health(status="ok")
+    mind, embedding = state.default_mind, state.runtime.store.embedding
+    return Health(
+        status="ok",
+        load=Load(
+            replies_in_flight=state.inflight.count,
+            model_in_use=mind.scheduler.in_use,
+            model_waiting=mind.scheduler.waiting,
+            preparing_waiting=mind.preparing.waiting,
+            embedding_pending=embedding.pending if embedding else 0,
+            embedding_dropped=embedding.dropped if embedding else 0,
+            questions_embedded=embedding.embedded_questions if embedding else 0,
+            questions_by_words=embedding.skipped_questions if embedding else 0,
+            turns_reusing_question_vectors=embedding.reused if embedding else 0,
+        ),
+    )
 
 
 async def access_log(

@@ -152,8 +152,29 @@ class StatusOut(BaseModel):
     brain: str
 
 
+class Load(BaseModel):
+    """What this worker is doing now, and how much embedding work it has shed since it started."""
+
+    replies_in_flight: int = Field(description="Replies being written now")
+    model_in_use: int = Field(description="Calls to the language model in progress")
+    model_waiting: int = Field(description="Calls waiting for the language model")
+    preparing_waiting: int = Field(description="Turns waiting to be prepared (recall, prompt)")
+    embedding_pending: int = Field(description="New turns waiting for their embedding")
+    embedding_dropped: int = Field(
+        description="Turns dropped from the embedding queue (found by their words until reindexed)"
+    )
+    questions_embedded: int = Field(description="Questions recalled with their vector")
+    questions_by_words: int = Field(
+        description="Questions recalled by their words alone, the embedder being too busy"
+    )
+    turns_reusing_question_vectors: int = Field(
+        description="Turns that took the vector their words got as a question"
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok"]
+    load: Load
 
 
 class Deleted(BaseModel):
