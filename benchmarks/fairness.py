@@ -154,6 +154,9 @@ def section(plan: Plan, argv: Sequence[str], runs: list[tuple[str, ClientResult,
         )
     base, flooded = runs[0][1], runs[1][1]
     ratio = pct(flooded.added_ms, 99) / max(pct(base.added_ms, 99), 1e-9)
+    opts = options(plan)
+    call_s = opts.ttft + opts.reply_tokens / opts.tokens_per_s
+    busy = plan.people / plan.interval * call_s / plan.slots
     command = report.command_line(__file__, argv)
     return "\n".join(
         [
@@ -163,7 +166,10 @@ def section(plan: Plan, argv: Sequence[str], runs: list[tuple[str, ClientResult,
             f"WebSocket, to a model with {plan.slots} slots (TTFT 0.3 s, 30 tokens/s, 20 tokens),",
             f"for {plan.duration:g} s; in the second run one more person keeps {plan.flood}",
             "messages waiting at all times. *Added wait* is the normal people's time to first",
-            "token beyond the model's own, OS1's scheduler queue included.",
+            "token beyond the model's own, OS1's scheduler queue included. The normal people",
+            f"alone keep the model about {100 * busy:.0f}% busy (a call lasts {call_s:.2f} s);",
+            "calls are not preempted, so every slot the flooder holds is one a normal person",
+            "may wait for, and the busier the model, the more that wait shows.",
             "",
             f"- Command: `{command}`",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",

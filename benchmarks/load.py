@@ -299,9 +299,12 @@ class ClientResult:
     added_ms: list[float] = field(default_factory=list)
     gaps_ms: list[float] = field(default_factory=list)
     connect_failures: int = 0
+    #: Messages the server refused as busy (it said so at once; they must not be stored).
+    refused: list[str] = field(default_factory=list)
 
     def merge(self, other: ClientResult) -> None:
         self.sent += other.sent
+        self.refused += other.refused
         self.completed += other.completed
         for k, v in other.errors.items():
             self.errors[k] = self.errors.get(k, 0) + v
@@ -393,6 +396,8 @@ async def _turn(ws: Any, message_id: str, result: ClientResult) -> bool:
         else:
             code = str(event.get("code", kind))
             result.errors[code] = result.errors.get(code, 0) + 1
+            if code == "busy" and first is None:
+                result.refused.append(message_id)
             return True
 
 
@@ -500,6 +505,8 @@ class Level:
     missing: int
     duplicated: int
     replies: int
+    #: Messages refused as busy that were stored all the same (must be 0).
+    refused_stored: int = 0
     #: The server's CPU seconds while the load ran (connecting excluded), and py-spy's split.
     window_cpu_s: float | None = None
     parts: Counter[str] | None = None
@@ -512,6 +519,11 @@ class Level:
 
     def errors(self) -> int:
         return sum(self.result.errors.values()) + self.result.connect_failures
+
+    @property
+    def accepted(self) -> int:
+        """Messages sent and not refused as busy: each must be stored exactly once."""
+        return len(set(self.result.sent) - set(self.result.refused))
 
     def cpu_ms_per_turn(self) -> float | None:
         if self.window_cpu_s is None or not self.result.completed:
@@ -573,7 +585,8 @@ def run_level(
         part, got = count_stored(options.database, db[1], job[5])
         stored.update(part)
         replies += got
-    sent = set(total.sent)
+    refused = set(total.refused)
+    sent = set(total.sent) - refused
     level = Level(
         conversations=n,
         interval=interval,
@@ -588,6 +601,7 @@ def run_level(
         stored_once=sum(1 for m in sent if stored.get(m) == 1),
         missing=sum(1 for m in sent if m not in stored),
         duplicated=sum(1 for c in stored.values() if c > 1),
+        refused_stored=sum(1 for m in refused if m in stored),
         replies=replies,
         window_cpu_s=sampler.window_cpu_s(),
         parts=parts,
@@ -605,7 +619,8 @@ def _print_level(level: Level) -> None:
         f"{r.errors or ''}, added TTFT p50 {pct(r.added_ms, 50):.1f} p95 "
         f"{pct(r.added_ms, 95):.1f} p99 {pct(r.added_ms, 99):.1f} ms, gap p99 "
         f"{pct(r.gaps_ms, 99):.1f} ms, RSS {level.peak_rss / 2**20:.0f} MiB, CPU "
-        f"{level.cpu_percent:.0f}%, stored once {level.stored_once}/{len(r.sent)}, missing "
+        f"{level.cpu_percent:.0f}%, refused as busy {len(r.refused)} (stored anyway "
+        f"{level.refused_stored}), stored once {level.stored_once}/{level.accepted}, missing "
         f"{level.missing}, duplicated {level.duplicated}, replies {level.replies}, "
         f"questions by words {_share(level.questions_by_words)}",
         flush=True,
@@ -655,8 +670,9 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
     rows = [
         "| conversations | think time s | turns/s | errors | added TTFT p50 / p95 / p99 ms "
         "| gap p99 ms | server RSS MiB | server CPU % | server CPU ms per turn "
-        "| questions by words | stored once / sent | missing | duplicated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| questions by words | refused as busy | stored once / accepted | missing "
+        "| duplicated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         r = lv.result
@@ -666,7 +682,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
             f"| {_ms(lv.cpu_ms_per_turn())} | {_share(lv.questions_by_words)} "
-            f"| {lv.stored_once:,} / {len(r.sent):,} | {lv.missing} | {lv.duplicated} |"
+            f"| {len(r.refused):,} | {lv.stored_once:,} / {lv.accepted:,} | {lv.missing} "
+            f"| {lv.duplicated} |"
         )
     splits: list[str] = []
     for lv in levels:
@@ -687,7 +704,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             "client processes holding WebSocket conversations open, each sending a turn after",
             "an exponential think time. *Added TTFT* is the client's time to first token minus",
             "the model server's own (queueing in it included), i.e. what OS1 adds. *Stored once*",
-            "counts the turns sent that are in the database exactly once afterwards. *Questions",
+            "counts the turns accepted (sent and not refused at once as busy) that are in the",
+            "database exactly once afterwards; a refused one must not be stored. *Questions",
             "by words* is the share of recalls made without the question's vector because the",
             "embedder had used its CPU share (`OS1_EMBED_SHARE`), from the server's `/healthz`.",
             "",

@@ -157,6 +157,15 @@ class Settings(BaseSettings):
             "once as busy (HTTP 503 with Retry-After), never left to hang."
         ),
     )
+    max_queue_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds a message may expect to wait, at the recent pace, to be prepared or for "
+            "the language model; one that would wait longer is refused at once as busy (HTTP "
+            "503 with Retry-After), so an overloaded server says so instead of hanging."
+        ),
+    )
     max_message_chars: int = Field(
         default=32_000,
         ge=1,

@@ -157,3 +157,30 @@ def test_nonsense_limits_are_refused() -> None:
         ModelScheduler(0, 10)
     with pytest.raises(ValueError):
         ModelScheduler(4, 10, reserve=4)
+
+
+async def test_a_wait_longer_than_allowed_is_refused_at_the_recent_pace() -> None:
+    """Calls have been ending about ten a second; with one slot and a limit of 1 s, about ten
+    requests may wait, and the ones after them are refused at once, with a Retry-After."""
+    scheduler = ModelScheduler(1, 1000, max_wait_s=1.0, reserve=0)
+    for _ in range(20):  # the pace: one call ending every 0.1 s or a little more
+        async with scheduler.use(1):
+            await asyncio.sleep(0.1)
+    gate = asyncio.Event()
+    refused: list[BusyError] = []
+
+    async def hold(person: int) -> None:
+        try:
+            async with scheduler.use(person):
+                await gate.wait()
+        except BusyError as exc:
+            refused.append(exc)
+
+    tasks = [asyncio.create_task(hold(p)) for p in range(2, 22)]
+    await asyncio.sleep(0.01)
+    assert 8 <= scheduler.waiting <= 10
+    assert len(refused) == 20 - 1 - scheduler.waiting
+    assert all(1 <= r.retry_after <= 2 for r in refused)
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert scheduler.waiting == 0 and scheduler.in_use == 0

@@ -91,11 +91,16 @@ class Mind:
         self._distilling: dict[int, asyncio.Lock] = {}
         #: Who uses the model next: replies before distillation, fair shares among people.
         #: Minds sharing one model share one scheduler.
-        self.scheduler = scheduler or ModelScheduler(settings.llm_concurrency, settings.llm_queue)
+        self.scheduler = scheduler or ModelScheduler(
+            settings.llm_concurrency, settings.llm_queue, max_wait_s=settings.max_queue_wait
+        )
         #: Who is prepared next (turn stored, recall, prompt): fair shares among people, so a
         #: person with many turns at once waits behind their own, not in front of others.
         self.preparing = preparing or ModelScheduler(
-            settings.prepare_concurrency, settings.llm_queue
+            settings.prepare_concurrency,
+            settings.llm_queue,
+            typical_s=0.05,
+            max_wait_s=settings.max_queue_wait,
         )
 
     async def open(self, person_name: str, *, interview: bool | None = None) -> Session:
@@ -226,9 +231,13 @@ class Session:
         another answer); it is answered again without being stored twice.
 
         Everything before the model (storing, recall, the prompt) happens in the mind's fair
-        ``preparing`` queue; the model call waits in its ``scheduler``."""
+        ``preparing`` queue; the model call waits in its ``scheduler``. Either may refuse the
+        message as busy (BusyError), and both do so before it is stored."""
         text = check_message(text, self.mind.settings.max_message_chars)
         self._last_reply = None
+        # A message refused as busy is refused before it is stored, never after.
+        if self.mind.llm is not None:
+            self.mind.scheduler.admit()
         async with self.mind.preparing.use(self.person.id):
             if self._live_id is None:
                 window = timedelta(seconds=self.mind.settings.presence_window)
@@ -273,7 +282,7 @@ class Session:
         llm = self.mind.llm
         assert llm is not None
         pieces: list[str] = []
-        async with self.mind.scheduler.use(self.person.id) as ticket:
+        async with self.mind.scheduler.use(self.person.id, refuse=False) as ticket:
             ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
             async for piece in llm.stream(messages, sampling):
                 pieces.append(piece)

@@ -17,8 +17,9 @@ waiting and chooses the order:
    free. The model is not kept idle when nobody else asks (one
    person alone still gets three quarters of it), but a person arriving beside a flood finds a
    slot free at once instead of waiting for one of the flood's calls to end.
-4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, a new one is refused at
-   once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
+4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, or when a new one would
+   wait longer than ``OS1_MAX_QUEUE_WAIT`` seconds at the pace calls have been ending, it is
+   refused at once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
 
 Counters are per process; with several workers each keeps its own, which is fair within each.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +43,10 @@ OUTPUT_WEIGHT = 2.0
 #: A person whose counter is more than this many typical calls above the lowest among those
 #: asking now has had their share: they use only slots beyond the reserve.
 AHEAD = 4.0
+#: The pace of the service is measured over the last this many calls to end, once at least
+#: PACE_MIN have.
+PACE_WINDOW, PACE_MIN = 64, 8
+MAX_RETRY_AFTER = 600
 
 
 @dataclass
@@ -59,7 +65,13 @@ class Ticket:
 
 class ModelScheduler:
     def __init__(
-        self, slots: int, max_waiting: int, *, typical_s: float = 5.0, reserve: int | None = None
+        self,
+        slots: int,
+        max_waiting: int,
+        *,
+        typical_s: float = 5.0,
+        reserve: int | None = None,
+        max_wait_s: float | None = None,
     ) -> None:
         if slots < 1 or max_waiting < 0 or (reserve is not None and not 0 <= reserve < slots):
             raise ValueError(
@@ -70,8 +82,12 @@ class ModelScheduler:
         #: Slots kept for people with no call in progress: someone who already has one (or
         #: background work) takes a slot only while more than this many are free.
         self.reserve = slots // 4 if reserve is None else reserve
-        #: A typical model call's length, for the Retry-After of a refusal.
+        #: A typical model call's length, for the Retry-After of a refusal before any has ended.
         self.typical_s = typical_s
+        #: A request that would wait longer than this, at the pace calls have been ending, is
+        #: refused at once (None: only ``max_waiting`` refuses).
+        self.max_wait_s = max_wait_s
+        self._ended: deque[float] = deque(maxlen=PACE_WINDOW)
         self.counters: dict[int, float] = {}
         self._busy = 0
         self._active: dict[int, int] = {}  # person -> calls holding a slot
@@ -117,9 +133,18 @@ class ModelScheduler:
             return free > 0
         return free > self.reserve
 
+    def admit(self) -> None:
+        """Raise BusyError if a request made now would be refused; for checking before work
+        that should not be done for a request that is then refused (storing a message)."""
+        if self._busy >= self.slots and (self._waiting >= self.max_waiting or self._too_long()):
+            raise BusyError(self._retry_after())
+
     @asynccontextmanager
-    async def use(self, person: int, kind: Kind = "interactive") -> AsyncIterator[Ticket]:
-        """Hold one of the model's slots for the block; waits its turn, or raises BusyError."""
+    async def use(
+        self, person: int, kind: Kind = "interactive", *, refuse: bool = True
+    ) -> AsyncIterator[Ticket]:
+        """Hold one of the model's slots for the block; waits its turn, or raises BusyError
+        (never with ``refuse=False``: for a request already admitted)."""
         ticket = Ticket(person, kind)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -129,7 +154,7 @@ class ModelScheduler:
         if self._may_start(person, kind, self._floor()):
             charged = self._take(person)
         else:
-            if self._waiting >= self.max_waiting:
+            if refuse and (self._waiting >= self.max_waiting or self._too_long()):
                 raise BusyError(self._retry_after())
             future: asyncio.Future[float] = loop.create_future()
             self._queues[kind].setdefault(person, deque()).append(future)
@@ -160,6 +185,7 @@ class ModelScheduler:
         return self._mean_cost
 
     def _finish(self, person: int) -> None:
+        self._ended.append(time.monotonic())
         self._busy -= 1
         self._active[person] -= 1
         if not self._active[person]:
@@ -203,6 +229,25 @@ class ModelScheduler:
                 return kind, person
         return None
 
+    def _too_long(self) -> bool:
+        if self.max_wait_s is None:
+            return False
+        expected = self.expected_wait()
+        return expected is not None and expected > self.max_wait_s
+
+    def expected_wait(self) -> float | None:
+        """How long a request queued now would wait, at the pace calls have been ending
+        lately; None until enough have ended to tell."""
+        if len(self._ended) < PACE_MIN:
+            return None
+        span = self._ended[-1] - self._ended[0]
+        if span <= 0:
+            return 0.0
+        rate = (len(self._ended) - 1) / span
+        return (self._waiting + 1) / rate
+
     def _retry_after(self) -> int:
-        rounds = (self._waiting + 1) / self.slots
-        return max(1, math.ceil(rounds * self.typical_s))
+        expected = self.expected_wait()
+        if expected is None:
+            expected = (self._waiting + 1) / self.slots * self.typical_s
+        return max(1, min(MAX_RETRY_AFTER, math.ceil(expected)))
