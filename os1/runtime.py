@@ -25,8 +25,9 @@ def make_embedder(settings: Settings) -> Embedder | None:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
-    """The store, migrated to the newest schema; closed on exit."""
+async def open_store(settings: Settings, *, server: bool = False) -> AsyncIterator[SqlStore]:
+    """The store, migrated to the newest schema; closed on exit. A server's store keeps its
+    embedding to ``OS1_EMBED_SHARE`` of the time; a command's, serving one person, does not."""
     engine = make_engine(settings.resolved_database_url)
     try:
         await migrate(engine)
@@ -34,7 +35,7 @@ async def open_store(settings: Settings) -> AsyncIterator[SqlStore]:
             engine,
             make_embedder(settings),
             index_budget_bytes=settings.recall_cache_mb * 2**20,
-            embed_share=settings.embed_share,
+            embed_share=settings.embed_share if server else 1.0,
         )
         try:
             yield store
@@ -53,10 +54,12 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, brain: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, brain: bool = True, server: bool = False
+) -> AsyncIterator[Runtime]:
     """Store, brain (``None`` when offline or not wanted) and mind, all closed on exit."""
     spec = load_mind(settings.mind, settings.minds_dir)
-    async with open_store(settings) as store:
+    async with open_store(settings, server=server) as store:
         llm = await choose_brain(settings) if brain else None
         mind = Mind(store, llm, spec, settings)
         try:

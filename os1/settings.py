@@ -176,8 +176,8 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description=(
-            "The share of time the embedding model may be busy with new turns and questions, on "
-            "average (bursts of a second are allowed): a person chatting alone has everything "
+            "The share of time the server's embedding model may be busy with new turns and "
+            "questions, on average (bursts of a second are allowed): a person chatting alone has everything "
             "embedded at once; under heavy load, questions past it are recalled by their words "
             "and turns embedded later, so replies keep the CPU."
         ),

@@ -157,7 +157,7 @@ class SqlStore(MemoryStore):
         embedder: Embedder | None,
         *,
         index_budget_bytes: int = 512 * 2**20,
-        embed_share: float = 0.25,
+        embed_share: float = 1.0,
     ) -> None:
         self.engine = engine
         self.embedder = embedder

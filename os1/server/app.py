@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(open_runtime(settings))
+            runtime = await stack.enter_async_context(open_runtime(settings, server=True))
             state = ServerState(runtime)
             state.shared = await _shared(settings, state)
             stack.push_async_callback(state.shared.close)
