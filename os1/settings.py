@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         ),
     )
     prepare_concurrency: int = Field(
-        default=8,
+        default=32,
         ge=1,
         description=(
             "Turns prepared at once (stored, recalled, the prompt built) before they wait for "
