@@ -177,9 +177,9 @@ class Settings(BaseSettings):
         le=1,
         description=(
             "The share of time the server's embedding model may be busy with new turns and "
-            "questions, on average (bursts of a second are allowed): a person chatting alone has everything "
-            "embedded at once; under heavy load, questions past it are recalled by their words "
-            "and turns embedded later, so replies keep the CPU."
+            "questions, on average (bursts of a second are allowed): a person chatting alone "
+            "has everything embedded at once; under heavy load, questions past it are recalled "
+            "by their words and turns embedded later, so replies keep the CPU."
         ),
     )
     embedder: Literal["minilm", "e5", "none"] = Field(

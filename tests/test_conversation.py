@@ -337,16 +337,17 @@ async def test_a_flooding_person_is_prepared_after_a_newcomer(
         await s.close()
 
 
-async def test_a_full_preparation_queue_refuses_and_stores_nothing(
-    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+@pytest.mark.parametrize("queue", ["preparing", "scheduler"])
+async def test_a_full_queue_refuses_before_storing(
+    queue: str, store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    mind = make_mind(
-        store, fake_llm, tmp_path_factory, interview=False, prepare_concurrency=1, llm_queue=0
-    )
+    """A message refused as busy, whether preparation or the model is full, is not stored."""
+    limits = {"prepare_concurrency": 1} if queue == "preparing" else {"llm_concurrency": 1}
+    mind = make_mind(store, fake_llm, tmp_path_factory, interview=False, llm_queue=0, **limits)
     release = asyncio.Event()
 
     async def hold() -> None:
-        async with mind.preparing.use(0):
+        async with getattr(mind, queue).use(0):
             await release.wait()
 
     holder = asyncio.create_task(hold())
@@ -360,27 +361,3 @@ async def test_a_full_preparation_queue_refuses_and_stores_nothing(
         assert await say(s, "are you there now?")
     turns = (await store.export(await store.get_person("theo")))["turns"]
     assert [t["content"] for t in turns if t["role"] == "user"] == ["are you there now?"]
-
-
-async def test_a_full_model_queue_refuses_before_storing(
-    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    mind = make_mind(
-        store, fake_llm, tmp_path_factory, interview=False, llm_concurrency=1, llm_queue=0
-    )
-    release = asyncio.Event()
-
-    async def hold() -> None:
-        async with mind.scheduler.use(0):
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
-    await asyncio.sleep(0)
-    async with await mind.open("theo") as s:
-        with pytest.raises(BusyError):
-            await say(s, "hello?")
-        release.set()
-        await holder
-        assert await say(s, "hello again")
-    turns = (await store.export(await store.get_person("theo")))["turns"]
-    assert [t["content"] for t in turns if t["role"] == "user"] == ["hello again"]

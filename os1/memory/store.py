@@ -430,13 +430,17 @@ class SqlStore(MemoryStore):
 
     async def recent_turns(self, conversation: Conversation, limit: int) -> list[Turn]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(turns)
-                .where(turns.c.conversation_id == conversation.id)
-                .order_by(turns.c.id.desc())
-                .limit(limit)
-            )
-            return [_turn(r) for r in reversed(rows.all())]
+            return await self._recent(conn, conversation, limit)
+
+    @staticmethod
+    async def _recent(conn: AsyncConnection, conversation: Conversation, limit: int) -> list[Turn]:
+        rows = await conn.execute(
+            select(turns)
+            .where(turns.c.conversation_id == conversation.id)
+            .order_by(turns.c.id.desc())
+            .limit(limit)
+        )
+        return [_turn(r) for r in reversed(rows.all())]
 
     async def prompt_context(
         self, person: Person, conversation: Conversation, recent: int
@@ -444,13 +448,7 @@ class SqlStore(MemoryStore):
         """What every prompt needs, read over one connection: the conversation's ``recent``
         last turns (oldest first), all the person's facts with their history, and the profile."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(turns)
-                .where(turns.c.conversation_id == conversation.id)
-                .order_by(turns.c.id.desc())
-                .limit(recent)
-            )
-            last = [_turn(r) for r in reversed(rows.all())]
+            last = await self._recent(conn, conversation, recent)
             known = await self._read_facts(
                 conn, select(facts).where(facts.c.person_id == person.id).order_by(facts.c.id)
             )
