@@ -72,7 +72,9 @@ class Options:
     write: bool
     out: Path
     embedder: str
-    profile: bool = False
+    #: Conversations of one more level, run last with py-spy sampling the server (whose own
+    #: CPU use disturbs the latencies, so they are reported apart), or None.
+    profile: int | None = None
     #: More settings for the server, as OS1_* environment variables.
     server_env: tuple[tuple[str, str], ...] = ()
 
@@ -96,8 +98,9 @@ def parse_args(argv: Sequence[str]) -> Options:
     )
     p.add_argument(
         "--profile",
-        action="store_true",
-        help="sample the server with py-spy during each level and split its time per turn",
+        type=int,
+        metavar="CONVERSATIONS",
+        help="run one more level with py-spy sampling the server, and split its CPU per turn",
     )
     p.add_argument(
         "--set",
@@ -116,6 +119,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     server_env = tuple(tuple(x.split("=", 1)) for x in a.set)
     if any(len(kv) != 2 or not kv[0].startswith("OS1_") for kv in server_env):
         p.error("--set takes OS1_NAME=VALUE")
+    if a.profile is not None and a.profile < 1:
+        p.error("--profile takes a number of conversations")
     if not levels or min(levels) < 1 or a.interval <= 0 or a.duration <= 0 or a.clients < 1:
         p.error("levels, --interval, --duration and --clients must be positive")
     return Options(
@@ -512,6 +517,8 @@ class Level:
     parts: Counter[str] | None = None
     #: The share of questions recalled by their words alone, the embedder being too busy.
     questions_by_words: float | None = None
+    #: Run with py-spy sampling the server (its latencies are not comparable with the others).
+    profiled: bool = False
 
     @property
     def turns_per_s(self) -> float:
@@ -544,6 +551,7 @@ def run_level(
     people: list[tuple[str, int]],
     interval: float,
     db: tuple[str, str],
+    profile_it: bool = False,
 ) -> Level:
     tag = uuid.uuid4().hex[:6]
     n = len(people)
@@ -565,7 +573,7 @@ def run_level(
         mp.get_context("spawn").Pool(len(jobs)) as pool,
     ):
         waiting = pool.map_async(client_process, jobs)
-        if options.profile:
+        if profile_it:
             time.sleep(max(0.0, start_at - time.time()))
             profile = Path(tempfile.gettempdir()) / f"os1-load-profile-{n}.txt"
             spy = where.record(server.proc.pid, options.duration, profile)
@@ -644,6 +652,13 @@ def run(options: Options) -> list[Level]:
             levels.append(run_level(options, server, people[:count], options.interval, db))
         if options.knee:
             levels += knee(options, server, people, db)
+        if options.profile is not None:
+            count = options.profile
+            if count > len(people):
+                people += asyncio.run(make_people(server, count - len(people), len(people)))
+            level = run_level(options, server, people[:count], options.interval, db, True)
+            level.profiled = True
+            levels.append(level)
     return levels
 
 
@@ -677,7 +692,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
     for lv in levels:
         r = lv.result
         rows.append(
-            f"| {lv.conversations:,} | {lv.interval:g} | {lv.turns_per_s:.1f} | {lv.errors()} "
+            f"| {lv.conversations:,}{' (profiled)' if lv.profiled else ''} | {lv.interval:g} "
+            f"| {lv.turns_per_s:.1f} | {lv.errors()} "
             f"| {pct(r.added_ms, 50):.1f} / {pct(r.added_ms, 95):.1f} / "
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
@@ -691,7 +707,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             splits += [
                 "",
                 f"Where the server's CPU went at {lv.conversations:,} conversations "
-                f"({lv.turns_per_s:.1f} turns/s), by py-spy samples during the load:",
+                f"({lv.turns_per_s:.1f} turns/s), by py-spy samples of the profiled run (py-spy "
+                "shares the two cores, so that run's latencies are worse than without it):",
                 "",
                 *where.table(lv.parts, lv.cpu_ms_per_turn()),
             ]
