@@ -179,7 +179,8 @@ class Settings(BaseSettings):
             "The share of time the server's embedding model may be busy with new turns and "
             "questions, on average (bursts of a second are allowed): a person chatting alone "
             "has everything embedded at once; under heavy load, questions past it are recalled "
-            "by their words and turns embedded later, so replies keep the CPU."
+            "by their words and turns embedded later, so replies keep the CPU. It counts the "
+            "embedder's busy time, in which its threads may use more than one core."
         ),
     )
     embedder: Literal["minilm", "e5", "none"] = Field(
