@@ -14,9 +14,9 @@ waiting and chooses the order:
 3. **Room for newcomers.** A quarter of the slots (``reserve``) is kept for people with no
    call in progress: a person who already has one, background work, and a person far ahead
    of everyone else asking now (``AHEAD``), take a slot only while more than that many are
-   free. The model is not kept idle when nobody else asks (one
-   person alone still gets three quarters of it), but a person arriving beside a flood finds a
-   slot free at once instead of waiting for one of the flood's calls to end.
+   free. The model is not kept idle when nobody else asks (one person alone still gets three
+   quarters of it), but a person arriving beside a flood finds a slot free at once instead of
+   waiting for one of the flood's calls to end.
 4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, or when a new one would
    wait longer than ``OS1_MAX_QUEUE_WAIT`` seconds at the pace calls have been ending, it is
    refused at once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
