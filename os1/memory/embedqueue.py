@@ -189,8 +189,8 @@ class Budget:
     def spend(self, seconds: float) -> None:
         self._owed = self._drain() + max(0.0, seconds)
 
-    def room(self, below: float | None = None) -> bool:
-        return self._drain() < (self.burst if below is None else below)
+    def room(self) -> bool:
+        return self._drain() < self.burst
 
     def wait(self, below: float) -> float:
         """Seconds until less than ``below`` seconds are owed."""

@@ -115,10 +115,10 @@ class ModelScheduler:
             people.update(queue)
         return min((self.counters.get(p, 0.0) for p in people), default=0.0)
 
-    def _lift(self, person: int) -> None:
+    def _lift(self, person: int, floor: float) -> None:
         busy = person in self._active or any(person in q for q in self._queues.values())
         if not busy:
-            self.counters[person] = max(self.counters.get(person, 0.0), self._floor())
+            self.counters[person] = max(self.counters.get(person, 0.0), floor)
 
     def _may_start(self, person: int, kind: Kind, floor: float) -> bool:
         """Whether a call may take a slot now: any free slot for a person's first call, only
@@ -148,10 +148,12 @@ class ModelScheduler:
         ticket = Ticket(person, kind)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        self._lift(person)
+        # Lifting a person to the floor leaves the floor where it is: it is computed once.
+        floor = self._floor()
+        self._lift(person, floor)
         # Whoever waits could not start when they came or at the last release (see _dispatch),
         # so a request that may start now jumps no one who may.
-        if self._may_start(person, kind, self._floor()):
+        if self._may_start(person, kind, floor):
             charged = self._take(person)
         else:
             if refuse and (self._waiting >= self.max_waiting or self._too_long()):
