@@ -3,6 +3,7 @@ store instances sharing one database (as worker processes do), and the ranking r
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -232,6 +233,22 @@ async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> N
         ].text == "I bought a violin yesterday"
     finally:
         await other.engine.dispose()
+
+
+async def test_vectors_written_twice_at_once_keep_one(any_store: SqlStore) -> None:
+    """A recall's background healing and ``os1 reindex`` can embed the same turns at the same
+    time (as can two workers): both writes succeed and each turn keeps one vector."""
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
+    minilm = SqlStore(any_store.engine, MiniLMEmbedder())
+    stored = await minilm.list_turns(alice, 10)
+    vectors = await MiniLMEmbedder().passages([t.content for t in stored])
+    async with any_store.engine.begin() as conn:
+        await conn.execute(turn_vectors.delete())
+    await asyncio.gather(*(minilm._write_vectors(stored, vectors) for _ in range(6)))
+    async with any_store.engine.connect() as conn:
+        rows = (await conn.execute(select(turn_vectors.c.turn_id))).scalars().all()
+    assert sorted(rows) == sorted(t.id for t in stored)
 
 
 async def test_near_duplicates_do_not_crowd_the_top_k() -> None:

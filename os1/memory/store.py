@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import StaticPool
@@ -66,6 +67,14 @@ MAX_ROW_ID = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _insert_new(conn: AsyncConnection, table: Table) -> Insert:
+    """An insert that skips rows whose key is taken (``ON CONFLICT DO NOTHING``), on both
+    dialects OS1 runs on."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 class MemoryStore(Protocol):
@@ -383,21 +392,15 @@ class SqlStore(MemoryStore):
         ]
         async with self.engine.begin() as conn:
             # A turn forgotten while it was being embedded must not get a vector back, and one
-            # embedded twice (queued again by a recall) keeps its first.
+            # embedded twice (queued again by a recall while ``reembed`` runs, or by two
+            # workers) keeps its first: the insert skips a turn that has a vector by then.
             ids = [t.id for t in stored]
             alive = set(
                 (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
             )
-            have = set(
-                (
-                    await conn.execute(
-                        select(turn_vectors.c.turn_id).where(turn_vectors.c.turn_id.in_(ids))
-                    )
-                ).scalars()
-            )
-            rows = [r for r in rows if r["turn_id"] in alive and r["turn_id"] not in have]
+            rows = [r for r in rows if r["turn_id"] in alive]
             if rows:
-                await conn.execute(insert(turn_vectors), rows)
+                await conn.execute(_insert_new(conn, turn_vectors), rows)
 
     async def reembed(self, person: Person, *, batch: int = 64) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
