@@ -15,7 +15,8 @@ install: $(BIN)/pip
 	$(BIN)/pip install --quiet --editable '.[brain]'
 
 install-test: $(BIN)/pip
-	$(BIN)/pip install --quiet --editable '.[brain,test]'
+	$(BIN)/pip install --quiet --editable '.[brain,test,hand]'
+	scripts/system-packages
 
 up: install
 	@$(BIN)/os1 up

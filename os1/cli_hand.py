@@ -1,0 +1,223 @@
+"""``os1 hand ...``: print a template, learn a hand from photos of it, write letters in the hand
+(PNG, PDF, SVG, single-stroke SVG, G-code), and export the hand as a font.
+
+The handwriting libraries are imported only when a ``hand`` command runs, so ``os1`` starts as
+fast without them; without the ``hand`` extra the commands say how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from os1.cli_base import load_cli_settings
+from os1.errors import ConfigError, UserInputError
+
+if TYPE_CHECKING:
+    from os1.handwriting.hand import Hand
+
+hand_app = typer.Typer(
+    help="Handwriting: learn a hand from a photographed sheet and write letters in it.",
+    no_args_is_help=True,
+)
+
+HandOpt = Annotated[
+    str,
+    typer.Option(
+        "--hand", help="A learned hand's name, or a font file (.ttf, .otf, .woff2) to write in."
+    ),
+]
+PaperOpt = Annotated[str, typer.Option("--paper", help="Paper size: letter or a4.")]
+
+#: The most text one ``write`` takes: a long letter is a few thousand characters.
+MAX_TEXT_CHARS = 200_000
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(pt)?\s*$", re.IGNORECASE)
+
+
+def _need_extra() -> None:
+    try:
+        import cv2  # noqa: F401
+        import skimage  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "the handwriting commands need the hand extra: pip install 'os1[hand]' "
+            f"(missing: {exc.name})"
+        ) from exc
+
+
+def _hands_root() -> Path:
+    from os1.handwriting.hand import hands_dir
+
+    return hands_dir(load_cli_settings().home)
+
+
+def _paper(value: str) -> str:
+    from os1.handwriting.page import PAPERS
+
+    paper = value.strip().lower()
+    if paper not in PAPERS:
+        raise UserInputError(f"--paper must be one of {', '.join(PAPERS)}, not {value!r}")
+    return paper
+
+
+def parse_size(value: str) -> float:
+    """``16pt``, ``16`` or ``10.5pt``: the type size in points, 4 to 144."""
+    match = _SIZE.match(value)
+    if not match:
+        raise UserInputError(f"--size must be points like 16pt, not {value!r}")
+    size = float(match.group(1))
+    if not 4 <= size <= 144:
+        raise UserInputError(f"--size must be between 4pt and 144pt, not {value}")
+    return size
+
+
+def _open_hand(spec: str) -> Hand:
+    from os1.handwriting.fromfont import hand_from_font
+    from os1.handwriting.hand import load_hand
+
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in {".ttf", ".otf", ".woff", ".woff2"}:
+        if not path.is_file():
+            raise UserInputError(f"--hand names a font file that does not exist: {path}")
+        return hand_from_font(path)
+    return load_hand(spec, _hands_root())
+
+
+def _read_text(source: str) -> str:
+    if source == "-":
+        data = sys.stdin.buffer.read(MAX_TEXT_CHARS * 4 + 1)
+        where = "standard input"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UserInputError(f"no such text file: {source}")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TEXT_CHARS * 4 + 1)
+        where = source
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
+    if len(text) > MAX_TEXT_CHARS:
+        raise UserInputError(f"{where}: longer than {MAX_TEXT_CHARS:,} characters")
+    if not text.strip():
+        raise UserInputError(f"{where}: there is no text to write")
+    return text
+
+
+@hand_app.command("template")
+def template(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PDF to write.")],
+    paper: PaperOpt = "letter",
+    variants: Annotated[
+        int, typer.Option("--variants", min=1, max=3, help="Boxes per character (1-3).")
+    ] = 1,
+) -> None:
+    """Write a printable template: fill it in by hand, photograph it, then `os1 hand learn`."""
+    _need_extra()
+    from os1.handwriting.template import make_template
+
+    if out.suffix.lower() != ".pdf":
+        raise UserInputError(f"--out must be a .pdf file, not {out.name}")
+    make_template(out, paper=_paper(paper), variants=variants)
+    typer.echo(f"wrote {out}")
+
+
+@hand_app.command("learn")
+def learn(
+    name: Annotated[str, typer.Option("--name", help="The hand's name.")],
+    photos: Annotated[
+        list[Path], typer.Argument(help="Photos or scans of filled sheets (PNG, JPEG, PDF).")
+    ],
+) -> None:
+    """Learn a hand from photos of filled template sheets; several fills give variants."""
+    _need_extra()
+    from os1.handwriting.capture import learn_sheets
+    from os1.handwriting.hand import check_name, save_hand
+
+    check_name(name)
+    for photo in photos:
+        if not photo.is_file():
+            raise UserInputError(f"no such file: {photo}")
+    hand, report = learn_sheets(photos, name)
+    where = save_hand(hand, _hands_root())
+    typer.echo(report.summary())
+    count = sum(len(v) for v in hand.glyphs.values())
+    typer.echo(f"learned {name}: {len(hand.glyphs)} characters, {count} glyphs, in {where}")
+
+
+@hand_app.command("list")
+def list_() -> None:
+    """The learned hands."""
+    from os1.handwriting.hand import list_hands
+
+    names = list_hands(_hands_root())
+    typer.echo("\n".join(names) if names else "No hands yet: learn one with `os1 hand learn`.")
+
+
+@hand_app.command("write")
+def write(
+    hand: HandOpt,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output by extension: .png, .pdf, .svg, .plot.svg (single stroke), .gcode.",
+        ),
+    ],
+    text_file: Annotated[str, typer.Argument(help="UTF-8 text to write; - reads stdin.")],
+    size: Annotated[str, typer.Option("--size", help="Type size, e.g. 16pt.")] = "16pt",
+    dpi: Annotated[int, typer.Option("--dpi", min=50, max=1200, help="Pixels per inch.")] = 300,
+    paper: PaperOpt = "letter",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same letter.")] = 0,
+    variation: Annotated[
+        str, typer.Option("--variation", help="on: never the same letter twice; off: none.")
+    ] = "on",
+    boxes: Annotated[
+        Path | None,
+        typer.Option("--boxes", help="Write every placed glyph's box (PNG pixels) as JSON."),
+    ] = None,
+) -> None:
+    """Write a text file in a learned hand."""
+    _need_extra()
+    from os1.handwriting.layout import layout
+    from os1.handwriting.render import boxes as glyph_boxes
+    from os1.handwriting.render import write as write_pages
+
+    if variation not in {"on", "off"}:
+        raise UserInputError(f"--variation must be on or off, not {variation!r}")
+    points = parse_size(size)
+    text = _read_text(text_file)
+    pages = layout(
+        _open_hand(hand),
+        text,
+        size_pt=points,
+        dpi=dpi,
+        paper=_paper(paper),
+        seed=seed,
+        variation=variation == "on",
+    )
+    written = write_pages(pages, out)
+    if boxes is not None:
+        boxes.write_text(json.dumps(glyph_boxes(pages), ensure_ascii=False), encoding="utf-8")
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@hand_app.command("font")
+def font(
+    hand: HandOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The font file to write (.otf).")],
+) -> None:
+    """Export a hand as an OpenType font, its variants as contextual alternates."""
+    _need_extra()
+    from os1.handwriting.font import build_font
+
+    build_font(_open_hand(hand), out)
+    typer.echo(f"wrote {out}")

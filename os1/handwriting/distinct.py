@@ -1,0 +1,105 @@
+"""Keeping the instances of a character apart, so that no two on a letter look copied.
+
+Random changes now and then come out alike. :class:`Distinct` remembers the shape of every
+instance written so far (its skeleton, as :mod:`os1.handwriting.distance` measures glyphs) and
+tells how near a new one comes to the nearest earlier instance of its character; the layout
+draws another change when that is below :data:`FLOOR` (:data:`TRIES` draws at most, keeping the
+farthest). Comparisons are vectorized over all earlier instances of the character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from os1.handwriting.distance import SIDE, normalize
+
+#: The least glyph distance wanted between two instances of one character.
+FLOOR = 0.015
+#: How many changes to draw at most for one instance.
+TRIES = 8
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An instance's skeleton and its distance transform (pixels to the nearest skeleton
+    pixel), both ``SIDE`` x ``SIDE``."""
+
+    skeleton: np.ndarray
+    reach: np.ndarray
+
+
+def shape(ink: np.ndarray) -> Shape | None:
+    """The shape of ``ink``, or None for an instance too faint to measure."""
+    if int(ink.max(initial=0)) < 128:
+        return None
+    skeleton = normalize(ink)
+    free = np.where(skeleton, 0, 1).astype(np.uint8)
+    reach = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return Shape(skeleton, reach)
+
+
+class Distinct:
+    """The shapes written so far, by character."""
+
+    def __init__(self) -> None:
+        self._shapes: dict[str, _Shelf] = {}
+
+    def nearest(self, char: str, new: Shape | None, pending: list[Shape] | None = None) -> float:
+        """The glyph distance from ``new`` to the nearest earlier instance of ``char`` (and to
+        the ``pending`` ones, not yet added); infinite when there is none."""
+        if new is None:
+            return float("inf")
+        shelf = self._shapes.get(char)
+        near = shelf.nearest(new) if shelf else float("inf")
+        for other in pending or []:
+            near = min(near, _distance(new, other))
+        return near
+
+    def add(self, char: str, new: Shape | None) -> None:
+        if new is not None:
+            self._shapes.setdefault(char, _Shelf()).add(new)
+
+
+class _Shelf:
+    """The shapes of one character: distance transforms stacked in an array that grows by
+    doubling, and each skeleton as the flat indices of its pixels."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reaches = np.zeros((4, SIDE * SIDE), np.float32)
+        self.pixels: list[np.ndarray] = []
+        self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, new: Shape) -> None:
+        if self.count == len(self.reaches):
+            self.reaches = np.concatenate([self.reaches, np.zeros_like(self.reaches)])
+        self.reaches[self.count] = new.reach.ravel()
+        self.pixels.append(np.flatnonzero(new.skeleton))
+        self.count += 1
+        self._index = None
+
+    def nearest(self, new: Shape) -> float:
+        to_old = self.reaches[: self.count][:, np.flatnonzero(new.skeleton)].mean(axis=1)
+        pixels, owners, counts = self.index()
+        sums = np.bincount(owners, weights=new.reach.ravel()[pixels], minlength=self.count)
+        return float(((to_old + sums / counts) / 2 / SIDE).min())
+
+    def index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every skeleton pixel of every shape, which shape it belongs to, and the counts."""
+        if self._index is None:
+            counts = np.array([len(p) for p in self.pixels])
+            owners = np.repeat(np.arange(self.count), counts)
+            self._index = (np.concatenate(self.pixels), owners, np.maximum(counts, 1))
+        return self._index
+
+
+def _distance(a: Shape, b: Shape) -> float:
+    there = float(b.reach[a.skeleton].mean())
+    back = float(a.reach[b.skeleton].mean())
+    return (there + back) / 2 / SIDE

@@ -1,0 +1,217 @@
+"""A glyph for every character, also one the hand lacks: never a blank.
+
+For a character the hand has no glyph for, the first of these that works:
+
+1. **The other case**, scaled: a missing ``q`` is the hand's ``Q`` brought down to the x-height,
+   a missing ``Q`` the hand's ``q`` brought up to the cap height.
+2. **The base letter with its accent**: Unicode's compatibility decomposition (NFKD) gives the
+   base (``é`` -> ``e``, ``ﬁ`` -> ``fi``, ``½`` -> one, fraction slash, two), written from the
+   hand (by these same rules); the accent is cut from a fallback font
+   (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
+   set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
+   or ``j`` takes the place of the dot.
+3. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
+   handwriting fonts of ``fonts-dkg-handwriting`` and ``fonts-breip``, then DejaVu Sans for
+   symbols such as ``€`` and ``→``, then Pillow's own default font), scaled so its cap height
+   is the hand's, and drawn again along its centre lines with the hand's pen width.
+4. **A box** the size of a capital, drawn with the hand's pen width, as a last resort.
+
+Every result is in the hand's pixels, as the hand's own glyphs are.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+
+import cv2
+import numpy as np
+from skimage.morphology import skeletonize as _untyped_skeletonize
+
+from os1.handwriting.fontcut import (
+    Accent,
+    accent,
+    cap_height,
+    centre,
+    covers,
+    dotless,
+    font_glyph,
+    fonts,
+    foot,
+    paste,
+)
+from os1.handwriting.hand import Glyph, Hand
+
+#: A centre line of at most this many pixels is a dot.
+DOT = 6
+#: Characters whose pen width stands for the hand's.
+PEN_CHARS = "nouaehlHE"
+
+#: scikit-image's thinning, typed.
+skeletonize: Callable[[np.ndarray], np.ndarray] = _untyped_skeletonize
+
+
+def resolve(hand: Hand, chars: Iterable[str]) -> dict[str, list[Glyph]]:
+    """Every one of ``chars`` with its glyphs: the hand's variants, or a fallback."""
+    fallback = Fallback(hand)
+    return {char: fallback.glyphs(char) for char in dict.fromkeys(chars)}
+
+
+class Fallback:
+    """Glyphs for ``hand``, fallbacks included (see the module's order)."""
+
+    def __init__(self, hand: Hand) -> None:
+        self.hand = hand
+        self._pen: float | None = None
+
+    @property
+    def pen(self) -> float:
+        """The hand's pen width, in its pixels."""
+        if self._pen is None:
+            hand = self.hand
+            inks = [hand.variants(c)[0].ink for c in PEN_CHARS if hand.variants(c)]
+            inks = inks or [variants[0].ink for variants in list(hand.glyphs.values())[:10]]
+            self._pen = _stroke_width(inks) if inks else max(1.0, hand.cap_height / 12)
+        return self._pen
+
+    def glyphs(self, char: str, depth: int = 0) -> list[Glyph]:
+        """The variants ``char`` is written with."""
+        own = self.hand.variants(char)
+        if own:
+            return own
+        return (
+            self._other_case(char)
+            or (self._decomposed(char, depth) if depth < 3 else [])
+            or self._fromfonts(char)
+            or [self._box(char)]
+        )
+
+    # -- 1. the other case -------------------------------------------------------------------
+    def _other_case(self, char: str) -> list[Glyph]:
+        other, hand = char.swapcase(), self.hand
+        if not char.isalpha() or len(other) != 1 or other == char or not hand.variants(other):
+            return []
+        ratio = hand.x_height / hand.cap_height
+        factor = ratio if char.islower() else 1 / ratio
+        return [_scaled(g, factor, char) for g in hand.variants(other)]
+
+    # -- 2. base letters and accents ---------------------------------------------------------
+    def _decomposed(self, char: str, depth: int) -> list[Glyph]:
+        parts = unicodedata.normalize("NFKD", char)
+        bases = "".join(c for c in parts if not unicodedata.combining(c))
+        if parts == char or not bases or bases.isspace():
+            return []
+        options = [self.glyphs(base, depth + 1) for base in bases]
+        count = max(len(option) for option in options)
+        rows = [_row(char, [option[i % len(option)] for option in options]) for i in range(count)]
+        if len(bases) != 1 or bases == parts:
+            return rows
+        cut = accent(char, bases)
+        if cut is None:
+            return rows
+        if bases in "ij":  # the accent takes the place of the dot
+            rows = [dotless(row, self.hand.x_height) for row in rows]
+        return [self._accented(row, cut) for row in rows]
+
+    def _accented(self, base: Glyph, cut: Accent) -> Glyph:
+        """``base`` (the hand's letter) with the marks of ``cut``, each at the font's gap
+        from the letter (or the mark before it) and centred as the font centres it."""
+        k = self.hand.cap_height / cut.cap
+        top, bottom = -base.baseline, base.height - base.baseline
+        parts = [(base, 0.0, 0.0)]
+        for font_mark, letter in cut.marks:
+            mark = self._fitted(_scaled(font_mark, k, base.char))
+            shift = centre(font_mark) - centre(letter) if cut.centred else 0.0
+            dx = centre(base) + shift * k - centre(mark)
+            if foot(font_mark) <= (foot(letter) - letter.baseline) / 2:  # above the letter
+                gap = (-letter.baseline - foot(font_mark)) * k
+                dy = top - gap - foot(mark)
+                top = dy - mark.baseline
+            else:  # under it
+                gap = (-font_mark.baseline - foot(letter)) * k
+                dy = bottom + gap + mark.baseline
+                bottom = dy + foot(mark)
+            parts.append((mark, dx, dy))
+        return _compose(base.char, parts, base.advance)
+
+    # -- 3. fallback fonts -------------------------------------------------------------------
+    def _fromfonts(self, char: str) -> list[Glyph]:
+        for font in fonts():
+            glyph = font_glyph(font, char) if covers(font, char) else None
+            if glyph is not None:
+                k = self.hand.cap_height / cap_height(font)
+                return [self._fitted(_scaled(glyph, k, char))]
+        return []
+
+    # -- 4. the box --------------------------------------------------------------------------
+    def _box(self, char: str) -> Glyph:
+        pen = max(1, round(self.pen))
+        height = max(4, round(self.hand.cap_height))
+        width = max(3, round(0.6 * self.hand.cap_height))
+        ink = np.zeros((height, width), np.uint8)
+        cv2.rectangle(ink, (0, 0), (width - 1, height - 1), 255, pen)
+        return Glyph(char, ink, float(height), 0.1 * width, 1.2 * width)
+
+    def _fitted(self, glyph: Glyph) -> Glyph:
+        """``glyph`` drawn again along its centre lines with the hand's pen width; a dot
+        (a centre line of a few pixels) is drawn a pen width round, so it stays visible."""
+        radius = self.pen / 2
+        grow = int(np.ceil(self.pen)) + 1
+        lines = skeletonize(np.pad(glyph.ink, grow) >= 128)
+        if not lines.any():
+            return glyph
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(lines.astype(np.uint8))
+        dots = np.isin(labels, np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= DOT))
+        dots &= labels > 0
+        ink = np.zeros(lines.shape, np.float32)
+        for centres, reach in ((lines, radius), (dots, self.pen)):
+            if centres.any():
+                free = np.where(centres, 0, 1).astype(np.uint8)
+                away = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+                ink = np.maximum(ink, np.clip(reach + 0.5 - away, 0, 1))
+        ink = (ink * 255).round().astype(np.uint8)
+        return Glyph(glyph.char, ink, glyph.baseline + grow, glyph.left - grow, glyph.advance)
+
+
+def _stroke_width(inks: list[np.ndarray]) -> float:
+    """Typical stroke width, in pixels: twice the ink's depth along its centre lines."""
+    depths = []
+    for ink in inks:
+        solid = np.pad((ink >= 128).astype(np.uint8), 1)
+        if solid.any():
+            depth = cv2.distanceTransform(solid, cv2.DIST_L2, 5)
+            depths.append(depth[skeletonize(solid > 0)])
+    if not depths:
+        return 1.0
+    return max(1.0, 2 * float(np.median(np.concatenate(depths))) - 1)
+
+
+# -- glyph arithmetic ------------------------------------------------------------------------
+def _scaled(glyph: Glyph, factor: float, char: str) -> Glyph:
+    height, width = glyph.ink.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    method = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    ink = cv2.resize(glyph.ink, size, interpolation=method)
+    return Glyph(char, ink, glyph.baseline * factor, glyph.left * factor, glyph.advance * factor)
+
+
+def _row(char: str, glyphs: list[Glyph]) -> Glyph:
+    """``glyphs`` written one after the other, as one glyph of ``char``."""
+    pen, parts = 0.0, []
+    for glyph in glyphs:
+        parts.append((glyph, pen, 0.0))
+        pen += glyph.advance
+    return _compose(char, parts, pen)
+
+
+def _compose(char: str, parts: list[tuple[Glyph, float, float]], advance: float) -> Glyph:
+    """One glyph from ``parts``: each glyph with its pen point moved by (dx, dy) hand pixels."""
+    boxes = [(dx + g.left, dy - g.baseline, g) for g, dx, dy in parts]
+    left = min(x for x, _, _ in boxes)
+    top = min(y for _, y, _ in boxes)
+    right = max(x + g.width for x, _, g in boxes)
+    bottom = max(y + g.height for _, y, g in boxes)
+    canvas = np.zeros((round(bottom - top) + 1, round(right - left) + 1), np.uint8)
+    for x, y, g in boxes:
+        paste(canvas, g.ink, round(y - top), round(x - left))
+    return Glyph(char, canvas, -top, left, advance)

@@ -1,0 +1,332 @@
+"""Laying text out in a hand: which glyph goes where on which page.
+
+``layout(hand, text)`` returns :class:`~os1.handwriting.page.Page` objects that the writers in
+:mod:`os1.handwriting.render` and :mod:`os1.handwriting.plotter` draw.
+
+* **Size.** The hand's cap height becomes 0.7 of the type size (``size_pt`` points at ``dpi``);
+  lines lie 1.5 type sizes apart.
+* **Margins.** One inch on every side. With variation on, the left margin creeps inward a
+  little from line to line and lines end a little short of the right margin; nothing is ever
+  written outside the margins.
+* **Lines.** Each line of the text starts a new line; a blank line is kept as a blank line
+  (a paragraph break), and leading spaces and tabs indent the line (a space is the hand's word
+  gap, a tab :data:`TAB` inch). Lines break between words; a word longer than a whole line is
+  split. A new page starts when the next line would cross the bottom margin.
+* **Characters.** Any whitespace other than space, tab and newline counts as a space, and other
+  control characters are dropped. Every other character is written: from the hand when it has
+  the character, else by :mod:`os1.handwriting.fallback`, in this order: (a) the other case of
+  the letter, scaled (a missing ``q`` is the hand's ``Q`` at x-height); (b) the base letter of
+  its NFKD decomposition (``é`` -> ``e``) with the accent cut from a handwriting font; (c) the
+  glyph of a fallback font (the installed handwriting fonts dkg and Breip, then DejaVu Sans,
+  then Pillow's default font), scaled to the hand's cap height and pen width; (d) a drawn box.
+* **Variation** (:mod:`os1.handwriting.variation`): seeded, so the same seed gives the same
+  pages; with ``variation=False`` nothing random happens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+from os1.errors import UserInputError
+from os1.handwriting.deform import Stamp, deform
+from os1.handwriting.distinct import FLOOR, TRIES, Distinct, Shape, shape
+from os1.handwriting.fallback import resolve
+from os1.handwriting.hand import Glyph, Hand
+from os1.handwriting.page import PAPERS, Page, Placed
+from os1.handwriting.variation import LineStyle, PageStyle, Variation, WordStyle
+
+#: The margin on every side, inch.
+MARGIN = 1.0
+#: The least gap between the ink of two words, in x-heights.
+WORD_GAP = 0.8
+#: A tab's indent, inch.
+TAB = 0.5
+#: The hand's cap height, in type sizes.
+CAP_SHARE = 0.7
+#: From one baseline to the next, in type sizes.
+LINE_PITCH = 1.5
+#: The type sizes (pt) and resolutions (dpi) accepted.
+SIZES = (4.0, 144.0)
+DPIS = (36, 1200)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A letter's measures in page pixels: ``scale`` turns the hand's pixels into them."""
+
+    width: int
+    height: int
+    dpi: int
+    size: float
+    scale: float
+    pitch: float
+    space: float
+    gap: float
+    margin: float
+    inset: float
+    ascent: float
+    descent: float
+
+
+def layout(
+    hand: Hand,
+    text: str,
+    *,
+    size_pt: float = 16.0,
+    dpi: int = 300,
+    paper: str = "letter",
+    seed: int = 0,
+    variation: bool = True,
+) -> list[Page]:
+    """``text`` written in ``hand`` on pages of ``paper`` (see the module for the rules)."""
+    lines = clean(text).split("\n")
+    if not any(line.strip() for line in lines):
+        raise UserInputError("nothing to write: the text is empty")
+    glyphs = resolve(hand, (c for line in lines for c in line if c not in " \t"))
+    vary = Variation(seed, enabled=variation)
+    metrics = _metrics(hand, glyphs, size_pt, dpi, paper, vary)
+    writer = _Writer(glyphs, metrics, vary)
+    for line in lines:
+        writer.paragraph_line(line)
+    return writer.pages
+
+
+def clean(text: str) -> str:
+    """``text`` with newlines unified, odd whitespace made spaces and control characters gone;
+    blank lines and spaces at the end are dropped (no empty last page)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for char in text:
+        if char in "\n\t ":
+            out.append(char)
+        elif char.isspace():
+            out.append(" ")
+        elif not unicodedata.category(char).startswith("C"):
+            out.append(char)
+    return "".join(out).rstrip(" \t\n")
+
+
+def _metrics(
+    hand: Hand,
+    glyphs: dict[str, list[Glyph]],
+    size_pt: float,
+    dpi: int,
+    paper: str,
+    vary: Variation,
+) -> Metrics:
+    if paper not in PAPERS:
+        raise UserInputError(f"unknown paper {paper!r}: use one of {', '.join(PAPERS)}")
+    if not SIZES[0] <= size_pt <= SIZES[1]:
+        raise UserInputError(f"the size must lie between {SIZES[0]:g} and {SIZES[1]:g} pt")
+    if not DPIS[0] <= dpi <= DPIS[1]:
+        raise UserInputError(f"the resolution must lie between {DPIS[0]} and {DPIS[1]} dpi")
+    width, height = (round(v / 72 * dpi) for v in PAPERS[paper])
+    size = size_pt / 72 * dpi
+    scale = CAP_SHARE * size / hand.cap_height
+    every = [g for variants in glyphs.values() for g in variants]
+    growth = scale * vary.max_growth * 1.05
+    drift = math.tan(math.radians(vary.max_slope)) * width / 2 + vary.max_rise * size
+    return Metrics(
+        width=width,
+        height=height,
+        dpi=dpi,
+        size=size,
+        scale=scale,
+        pitch=LINE_PITCH * size,
+        space=hand.space * scale,
+        gap=WORD_GAP * hand.x_height * scale,
+        margin=MARGIN * dpi,
+        inset=math.ceil(math.sin(math.radians(vary.max_turn)) * height / 2),
+        ascent=max(g.baseline for g in every) * growth + drift + 1,
+        descent=max(g.height - g.baseline for g in every) * growth + drift + 1,
+    )
+
+
+@dataclass
+class _Word:
+    """A word made for one line: stamps with the pen's offsets from the word's start."""
+
+    text: str
+    stamps: list[Stamp]
+    pens: list[float]
+    style: WordStyle
+    shapes: list[Shape | None]
+
+    @property
+    def left(self) -> float:
+        return min(p + s.ox for p, s in zip(self.pens, self.stamps, strict=True))
+
+    @property
+    def right(self) -> float:
+        return max(p + s.ox + s.width for p, s in zip(self.pens, self.stamps, strict=True))
+
+    def part(self, start: int, stop: int) -> _Word:
+        """Letters ``start`` to ``stop``, the pen starting at the first of them."""
+        pens = [p - self.pens[start] for p in self.pens[start:stop]]
+        return _Word(
+            self.text[start:stop],
+            self.stamps[start:stop],
+            pens,
+            self.style,
+            self.shapes[start:stop],
+        )
+
+
+class _Writer:
+    """Fills pages line by line, word by word."""
+
+    def __init__(self, glyphs: dict[str, list[Glyph]], metrics: Metrics, vary: Variation) -> None:
+        self.glyphs = glyphs
+        self.m = metrics
+        self.vary = vary
+        self.distinct = Distinct()
+        self.pages: list[Page] = []
+        self.page_style = PageStyle()
+        self.line_style = LineStyle()
+        self.line_no = 0
+        self.baseline = 0.0
+        self.start = 0.0
+        self.end = 0.0
+        self.pen = 0.0
+        self.ink_right = 0.0
+        self.blank = True
+
+    # -- lines and pages ---------------------------------------------------------------------
+    def paragraph_line(self, line: str) -> None:
+        """One line of the text: its indent, then its words, wrapped."""
+        body = line.lstrip(" \t")
+        self.new_line()
+        if not body:
+            return
+        indent = self._blank_width(line[: len(line) - len(body)])
+        self.pen = self.start + min(indent, (self.end - self.start) / 2)
+        chunks = re.split(r"([ \t]+)", body)
+        self.word(chunks[0], "")
+        for blank, text in zip(chunks[1::2], chunks[2::2], strict=True):
+            if text:
+                self.word(text, blank)
+
+    def _blank_width(self, blank: str) -> float:
+        """The width of spaces and tabs: the hand's word gap a space, :data:`TAB` inch a tab."""
+        return blank.count(" ") * self.m.space + blank.count("\t") * TAB * self.m.dpi
+
+    def new_line(self) -> None:
+        m = self.m
+        self.line_no += 1
+        self.baseline += m.pitch
+        if not self.pages or self.baseline + m.descent > m.height - m.margin - m.inset:
+            self.page_style = self.vary.page()
+            self.pages.append(Page(m.width, m.height, m.dpi))
+            self.line_no = 1
+            self.baseline = m.margin + m.inset + m.ascent
+        self.line_style = self.vary.line()
+        shift = -math.radians(self.page_style.rotate) * (self.baseline - m.height / 2)
+        self.start = m.margin + m.inset + self.line_style.creep * m.dpi + shift
+        self.end = m.width - m.margin - m.inset - self.line_style.end * m.dpi + shift
+        self.pen = self.start
+        self.blank = True
+
+    # -- words -------------------------------------------------------------------------------
+    def word(self, text: str, blank: str) -> None:
+        """Write ``text`` after the spaces and tabs ``blank``, on the next line if it does not
+        fit there."""
+        memory = self.vary.remember()
+        word = self.make(text)
+        if not self.blank:
+            gap = self._gap(word, blank)
+            if self.pen + gap + word.right <= self.end:
+                self.place(word, gap)
+                return
+            self.vary.restore(memory)  # made again for the next line, in its slant and slope
+            self.new_line()
+            word = self.make(text)
+        count = self._fitting(word)
+        while count < len(word.text):  # longer than a line: split it
+            self.place(word.part(0, count), 0.0)
+            self.new_line()
+            word = word.part(count, len(word.text))
+            count = self._fitting(word)
+        self.place(word, 0.0)
+
+    def _gap(self, word: _Word, blank: str) -> float:
+        """The pen's move before ``word``: the width of ``blank``, widened where the ink of
+        the two words would come closer than :data:`WORD_GAP` x-heights a space."""
+        gap = self._blank_width(blank) * word.style.space
+        least = self.ink_right + len(blank) * self.m.gap * word.style.space - self.pen - word.left
+        return max(gap, least)
+
+    def _fitting(self, word: _Word) -> int:
+        """How many of ``word``'s letters fit on the empty line (at least one)."""
+        start = self.pen - min(word.left, 0)
+        for count in range(len(word.text), 0, -1):
+            if start + word.part(0, count).right <= self.end:
+                return count
+        return 1
+
+    def make(self, text: str) -> _Word:
+        """The word's letters as instances, not yet placed."""
+        style = self.vary.word()
+        scale = self.m.scale * style.size
+        word = _Word(text, [], [], style, [])
+        pending: dict[str, list[Shape]] = {}
+        pen = 0.0
+        for char in text:
+            variants = self.glyphs[char]
+            glyph = variants[self.vary.pick(char, len(variants))]
+            stamp, form = self._instance(char, glyph, scale, style, pending.setdefault(char, []))
+            if form is not None:
+                pending[char].append(form)
+            word.pens.append(pen)
+            word.stamps.append(stamp)
+            word.shapes.append(form)
+            pen += stamp.advance
+        return word
+
+    def _instance(
+        self, char: str, glyph: Glyph, scale: float, word: WordStyle, pending: list[Shape]
+    ) -> tuple[Stamp, Shape | None]:
+        """One instance of ``glyph``, drawn again (up to ``TRIES`` times) while it comes out
+        too like an earlier instance of its character."""
+        line, turn = self.line_style, self.page_style.rotate + self.line_style.slope
+        best: tuple[float, Stamp, Shape | None] | None = None
+        for _ in range(TRIES):
+            look = self.vary.glyph()
+            shear = look.shear + word.slant + line.slant
+            stamp = deform(glyph, scale, replace(look, shear=shear, rotate=look.rotate + turn))
+            if not self.vary.enabled:
+                return stamp, None
+            form = shape(stamp.ink)
+            near = self.distinct.nearest(char, form, pending)
+            if best is None or near > best[0]:
+                best = (near, stamp, form)
+            if near >= FLOOR:
+                break
+        assert best is not None
+        return best[1], best[2]
+
+    def place(self, word: _Word, gap: float) -> None:
+        if self.blank:
+            self.pen -= min(word.left, 0)
+        origin = self.pen + gap
+        page = self.pages[-1]
+        for pen, stamp, char, form in zip(
+            word.pens, word.stamps, word.text, word.shapes, strict=True
+        ):
+            self.distinct.add(char, form)
+            x = origin + pen
+            y = self._baseline_at(x) + word.style.rise * self.m.size
+            placed = Placed(char, stamp.ink, round(x + stamp.ox), round(y + stamp.oy), self.line_no)
+            page.placed.append(placed)
+        self.pen = origin + (word.pens[-1] + word.stamps[-1].advance if word.pens else 0.0)
+        self.ink_right = origin + word.right
+        self.blank = False
+
+    def _baseline_at(self, x: float) -> float:
+        """Where the current line's baseline lies at ``x``: sloped, turned and bowed."""
+        slope = math.tan(math.radians(self.page_style.rotate + self.line_style.slope))
+        across = min(max((x - self.start) / max(self.end - self.start, 1.0), 0.0), 1.0)
+        bow = self.line_style.bow * self.m.size * 4 * across * (1 - across)
+        return self.baseline + slope * (x - self.m.width / 2) + bow

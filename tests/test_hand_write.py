@@ -1,0 +1,306 @@
+"""Writing text in a hand: layout, variation, fallbacks and the PNG, PDF and SVG writers.
+
+Most tests use a hand made from the dkg handwriting font, small and at low resolution, so they
+run fast; one writes with the real hand learned from W1's sheet at full resolution."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+from fixtures_hand import DKG, SHEETS
+
+from os1.errors import UserInputError
+from os1.handwriting.distance import glyph_distance
+from os1.handwriting.fromfont import hand_from_font
+from os1.handwriting.hand import Hand
+from os1.handwriting.layout import clean, layout
+from os1.handwriting.page import Page, Placed
+from os1.handwriting.render import INK, boxes, write
+from os1.handwriting.variation import Variation
+
+W1_SHEET = SHEETS / "sheet_new.jpg"
+DPI = 100
+TEXT = (
+    "Dear Ada,\n\n"
+    "    the letters came today, all of them at once. I read every one twice and then "
+    "again at night, because a letter is better the third time.\n"
+    "Write soon.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hand() -> Hand:
+    if not DKG.is_file():
+        pytest.skip("fonts-dkg-handwriting not installed")
+    return hand_from_font(DKG, size=48)
+
+
+def write_text(hand: Hand, text: str = TEXT, **options: object) -> list[Page]:
+    settings: dict[str, object] = {"size_pt": 14.0, "dpi": DPI, "seed": 0}
+    settings.update(options)
+    return layout(hand, text, **settings)  # type: ignore[arg-type]
+
+
+# -- determinism -----------------------------------------------------------------------------
+def test_same_seed_gives_the_same_files(hand: Hand, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        pages = write_text(hand, seed=7)
+        write(pages, tmp_path / f"{name}.png")
+        write(pages, tmp_path / f"{name}.pdf")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_another_seed_gives_another_letter(hand: Hand, tmp_path: Path) -> None:
+    write(write_text(hand, seed=1), tmp_path / "a.png")
+    write(write_text(hand, seed=2), tmp_path / "b.png")
+    assert (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
+    first, second = boxes(write_text(hand, seed=1)), boxes(write_text(hand, seed=2))
+    assert [b["char"] for b in first] == [b["char"] for b in second]
+    assert [(b["x"], b["y"]) for b in first] != [(b["x"], b["y"]) for b in second]
+
+
+def test_variation_off_ignores_the_seed(hand: Hand, tmp_path: Path) -> None:
+    one = write_text(hand, seed=1, variation=False)
+    two = write_text(hand, seed=99, variation=False)
+    assert boxes(one) == boxes(two)
+    write(one, tmp_path / "a.png", ink_texture=False)
+    write(two, tmp_path / "b.png", ink_texture=False)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    # Without variation every instance of a letter is the same bitmap.
+    inks = [p.ink for p in one[0].placed if p.char == "e"]
+    assert len(inks) > 5 and all(np.array_equal(inks[0], ink) for ink in inks)
+
+
+# -- every character -------------------------------------------------------------------------
+def test_every_character_gets_a_glyph_with_ink(hand: Hand) -> None:
+    text = "Café, Straße: 20 € → ½ naïve Ça 中 ﬁn"
+    pages = write_text(hand, text, dpi=150)
+    found = [b["char"] for b in boxes(pages)]
+    assert found == [c for c in text if not c.isspace()]
+    for placed in pages[0].placed:
+        assert int(placed.ink.max()) >= 128, placed.char
+
+
+def test_an_accent_is_drawn_over_the_letter(hand: Hand) -> None:
+    plain, accented = write_text(hand, "eé", variation=False)[0].placed
+    assert accented.h > plain.h + 3  # the accent adds ink above the e
+    assert accented.y + accented.h == pytest.approx(plain.y + plain.h, abs=2)
+
+
+def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> None:
+    glyphs = dict(hand.glyphs)
+    del glyphs["q"]
+    lacking = Hand(hand.name, hand.x_height, hand.cap_height, glyphs, space=hand.space)
+    q = write_text(lacking, "q Q", variation=False)[0].placed
+    assert q[0].h < 0.85 * q[1].h  # the capital, scaled down
+
+
+def test_odd_whitespace_is_a_space_and_control_characters_go() -> None:
+    assert clean("a\u00a0b\u2003c\x07d\u200be\r\nf\rg\n") == "a b cde\nf\ng"
+    assert clean("\n\nend\n\n\n  \n") == "\n\nend"  # blank lines on top stay
+
+
+# -- where glyphs go -------------------------------------------------------------------------
+def test_boxes_lie_inside_the_margins(hand: Hand) -> None:
+    pages = write_text(hand, TEXT * 8, seed=3)
+    assert len(pages) >= 2
+    margin = DPI  # one inch
+    found = boxes(pages)
+    assert [b["page"] for b in found] == sorted(b["page"] for b in found)
+    for box in found:
+        page = pages[box["page"] - 1]
+        assert box["x"] >= margin and box["y"] >= margin, box
+        assert box["x"] + box["w"] <= page.width - margin, box
+        assert box["y"] + box["h"] <= page.height - margin, box
+
+
+def test_lines_break_between_words_and_long_words_split(hand: Hand) -> None:
+    words = "one two three four five six seven eight nine ten eleven twelve " * 3
+    long_word = "x" * 200
+    pages = write_text(hand, words + long_word, variation=False)
+    lines = _lines(pages[0])
+    assert len(lines) >= 4
+    for line in lines.values():
+        assert max(p.x + p.w for p in line) <= pages[0].width - DPI
+    # Each line but the split word ends with a whole word.
+    text_lines = ["".join(p.char for p in line) for line in lines.values()]
+    for written in text_lines:
+        assert written.startswith("x") or words.replace(" ", "").find(written) >= 0
+    assert sum(t.count("x") for t in text_lines) == 200 + words.count("x")
+
+
+def test_blank_lines_and_indents_are_kept(hand: Hand) -> None:
+    pages = write_text(hand, "first\n\nsecond\n\tthird\n    fourth", variation=False)
+    lines = _lines(pages[0])
+    assert ["".join(p.char for p in line) for line in lines.values()] == [
+        "first",
+        "second",
+        "third",
+        "fourth",
+    ]
+    numbers = list(lines)
+    assert numbers == [1, 3, 4, 5]  # line 2 is the blank one
+    lefts = [min(p.x for p in line) for line in lines.values()]
+    assert lefts[2] > lefts[1] + 0.4 * DPI  # a tab: half an inch
+    assert lefts[3] > lefts[1] + 10  # four spaces
+
+
+def test_pages_fill_before_a_new_one_starts(hand: Hand, tmp_path: Path) -> None:
+    pages = write_text(hand, "line\n" * 60, variation=False)
+    assert len(pages) == 2
+    assert len(_lines(pages[0])) > 20
+    paths = write(pages, tmp_path / "letter.png")
+    assert [p.name for p in paths] == ["letter.png", "letter-2.png"]
+
+
+# -- variation -------------------------------------------------------------------------------
+def test_repeated_letters_differ(hand: Hand) -> None:
+    pages = write_text(hand, "ease " * 12, dpi=200)
+    inks = [p.ink for p in pages[0].placed if p.char == "e"]
+    assert len(inks) == 24
+    for a, b in itertools.combinations(inks[:10], 2):
+        assert a.shape != b.shape or not np.array_equal(a, b)
+        assert glyph_distance(a, b) > 0.008
+
+
+def test_variation_stays_bounded(hand: Hand) -> None:
+    off = {b["char"] + str(i): b for i, b in enumerate(boxes(write_text(hand, variation=False)))}
+    on = {b["char"] + str(i): b for i, b in enumerate(boxes(write_text(hand, seed=5)))}
+    assert off.keys() == on.keys()
+    ratios = [on[k]["h"] / off[k]["h"] for k in on if off[k]["h"] > 10]
+    assert min(ratios) > 0.85 and max(ratios) < 1.2
+
+
+def test_variants_never_repeat_twice_in_a_row() -> None:
+    vary = Variation(3)
+    picks = [vary.pick("a", 3) for _ in range(60)]
+    assert set(picks) == {0, 1, 2}
+    assert all(a != b for a, b in itertools.pairwise(picks))
+    assert {Variation(3, enabled=False).pick("a", 3) for _ in range(5)} == {0}
+
+
+def test_ink_texture_keeps_every_stroke_outline(hand: Hand) -> None:
+    from os1.handwriting.render import raster
+
+    page = write_text(hand, "Textured ink, plain outline.", dpi=200)[0]
+    plain = np.asarray(raster(page, ink_texture=False).convert("L"))
+    textured = np.asarray(raster(page, ink_texture=True).convert("L"))
+    assert not np.array_equal(plain, textured)
+    ink = np.dot(INK, (0.299, 0.587, 0.114))
+    middle = (255 + ink) / 2  # half coverage, as grey
+    changed = (plain < middle) != (textured < middle)
+    assert changed.sum() <= 0.002 * (plain < middle).sum()  # rounding at the edge only
+
+
+@pytest.mark.skipif(not W1_SHEET.is_file(), reason="needs the shared handwriting data")
+def test_the_real_hand_never_copies_a_letter() -> None:
+    from os1.handwriting.capture import learn_sheets
+
+    w1, _ = learn_sheets([W1_SHEET], "w1")
+    pages = layout(w1, "the other letter is there, then the third one. " * 3, seed=0)
+    by_char: dict[str, list[np.ndarray]] = {}
+    for placed in pages[0].placed:
+        if placed.char.isalpha():
+            by_char.setdefault(placed.char, []).append(placed.ink)
+    distances = [
+        glyph_distance(a, b)
+        for inks in by_char.values()
+        for a, b in itertools.combinations(inks, 2)
+    ]
+    assert len(distances) > 300
+    assert min(distances) >= 0.010
+    assert 0.015 <= float(np.median(distances)) <= 0.06
+    source = {c: w1.variants(c)[0].ink for c in by_char}
+    to_source = [glyph_distance(ink, source[c]) for c, inks in by_char.items() for ink in inks]
+    assert float(np.mean(to_source)) <= 0.03
+
+
+# -- files -----------------------------------------------------------------------------------
+def test_pdf_is_vector_and_opens(hand: Hand, tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pages = write_text(hand, TEXT * 8)
+    (out,) = write(pages, tmp_path / "letter.pdf")
+    data = out.read_bytes()
+    assert b"/XObject" not in data and b"/Subtype /Image" not in data
+    stream = re.findall(rb"stream\r?\n(.*?)endstream", data, re.DOTALL)[0]
+    content = zlib.decompress(base64.a85decode(stream.strip(), adobe=True))
+    assert b" m " in content and b" l " in content and b"f*" in content  # even-odd fills
+    document = pdfium.PdfDocument(out)
+    assert len(document) == len(pages) == 2
+    for page, written in zip(document, pages, strict=True):
+        kinds = [o.type for o in page.get_objects()]
+        assert kinds == [pdfium_c.FPDF_PAGEOBJ_PATH] * len(written.placed)  # one path a glyph
+        assert page.get_size() == pytest.approx((612, 792))
+        assert page.render(scale=0.25).to_numpy().min() < 128  # ink shows
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "view")], check=True
+        )
+        assert len(list(tmp_path.glob("view*.png"))) == len(pages)
+
+
+def test_svg_holds_every_glyph_as_a_filled_path(hand: Hand, tmp_path: Path) -> None:
+    pages = write_text(hand, "hello, odd world")
+    (out,) = write(pages, tmp_path / "letter.svg")
+    root = ElementTree.parse(out).getroot()
+    paths = root.findall(".//{http://www.w3.org/2000/svg}path")
+    assert len(paths) == len(pages[0].placed)
+    assert root.find(".//{http://www.w3.org/2000/svg}g[@fill-rule='evenodd']") is not None
+    assert root.get("width") == "8.5000in"
+
+
+def test_png_shows_ink_where_the_boxes_are(hand: Hand, tmp_path: Path) -> None:
+    from PIL import Image
+
+    pages = write_text(hand, "Hello there")
+    (out,) = write(pages, tmp_path / "letter.png")
+    pixels = np.asarray(Image.open(out).convert("L"))
+    assert pixels.shape == (pages[0].height, pages[0].width)
+    inside = np.zeros(pixels.shape, bool)
+    for box in boxes(pages):
+        inside[box["y"] : box["y"] + box["h"], box["x"] : box["x"] + box["w"]] = True
+    assert (pixels[inside] < 128).sum() > 100
+    assert (pixels[~inside] < 250).sum() == 0
+
+
+def test_plotter_files_come_from_the_same_write(hand: Hand, tmp_path: Path) -> None:
+    (out,) = write(write_text(hand, "hello", dpi=200), tmp_path / "letter.plot.svg")
+    assert out.name == "letter.plot.svg"
+    assert re.search(r"<(path|polyline|line) ", out.read_text())
+
+
+def test_a_bad_extension_is_refused(hand: Hand, tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match=r"\.png"):
+        write(write_text(hand, "hi"), tmp_path / "letter.docx")
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t\n", "\x00\x07"])
+def test_empty_text_is_refused(hand: Hand, text: str) -> None:
+    with pytest.raises(UserInputError, match="empty"):
+        layout(hand, text)
+
+
+def test_bad_settings_are_refused(hand: Hand) -> None:
+    with pytest.raises(UserInputError, match="paper"):
+        layout(hand, "hi", paper="legal")
+    with pytest.raises(UserInputError, match="size"):
+        layout(hand, "hi", size_pt=0.5)
+
+
+def _lines(page: Page) -> dict[int, list[Placed]]:
+    lines: dict[int, list[Placed]] = {}
+    for placed in page.placed:
+        lines.setdefault(placed.line, []).append(placed)
+    return lines
