@@ -43,6 +43,10 @@ BRACKETS = "()[]{}"
 INSET = 0.08
 #: Writers' x-height to cap height, used when a sheet lacks one of them.
 X_RATIO = 0.62
+#: How far a small letter's height may stray from the sheet's x-height (or a capital's from the
+#: cap height) before it is scaled back to that bound. A letter written alone in a box is often
+#: larger than the same letter in a line of text; in running text an outsized "o" reads as "O".
+SIZE_SPREAD = 0.1
 
 
 @dataclass
@@ -280,9 +284,22 @@ def _hand(name: str, sheets: list[_Sheet], sources: list[str]) -> Hand:
             cap = float(np.median([c.ink.shape[0] for c in sheet.cuts])) * 1.5
         x = sheet.x_height or cap * ratio
         for cut in sheet.cuts:
-            glyph = _glyph(cut, x, cap, CAP / cap)
+            glyph = _glyph(cut, x, cap, CAP / cap * _fit(cut, x, cap))
             glyphs.setdefault(glyph.char, []).append(glyph)
     return Hand(name, x_height=CAP * ratio, cap_height=CAP, glyphs=glyphs, sources=sources)
+
+
+def _fit(cut: _Cut, x: float, cap: float) -> float:
+    """The extra scale that brings a small letter's or capital's height within ``SIZE_SPREAD``
+    of its class's height on the sheet; 1 for everything else."""
+    if cut.char in X_LETTERS:
+        target = x
+    elif cut.char in CAPITALS or cut.char.isdigit():
+        target = cap
+    else:
+        return 1.0
+    ratio = cut.ink.shape[0] / target
+    return min(max(ratio, 1 - SIZE_SPREAD), 1 + SIZE_SPREAD) / ratio
 
 
 def _glyph(cut: _Cut, x: float, cap: float, scale: float) -> Glyph:
