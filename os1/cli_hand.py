@@ -183,6 +183,15 @@ def write(
         Path | None,
         typer.Option("--boxes", help="Write every placed glyph's box (PNG pixels) as JSON."),
     ] = None,
+    texture: Annotated[
+        str, typer.Option("--texture", help="on: pen pressure and ink flow in PNG output; off.")
+    ] = "on",
+    plotter: Annotated[
+        str | None,
+        typer.Option(
+            "--plotter", help="vpype-gcode profile for .gcode (default os1_pen: Z pen lift)."
+        ),
+    ] = None,
 ) -> None:
     """Write a text file in a learned hand."""
     _need_extra()
@@ -190,8 +199,9 @@ def write(
     from os1.handwriting.render import boxes as glyph_boxes
     from os1.handwriting.render import write as write_pages
 
-    if variation not in {"on", "off"}:
-        raise UserInputError(f"--variation must be on or off, not {variation!r}")
+    for flag, value in (("--variation", variation), ("--texture", texture)):
+        if value not in {"on", "off"}:
+            raise UserInputError(f"{flag} must be on or off, not {value!r}")
     points = parse_size(size)
     text = _read_text(text_file)
     pages = layout(
@@ -203,7 +213,7 @@ def write(
         seed=seed,
         variation=variation == "on",
     )
-    written = write_pages(pages, out)
+    written = write_pages(pages, out, ink_texture=texture == "on", plotter=plotter)
     if boxes is not None:
         boxes.write_text(json.dumps(glyph_boxes(pages), ensure_ascii=False), encoding="utf-8")
     for path in written:

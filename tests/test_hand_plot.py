@@ -187,13 +187,25 @@ def test_gcode_moves_stay_on_the_paper_in_millimetres(dkg: Hand, tmp_path: Path)
     (path,) = write_plot([page], tmp_path / "letter.gcode")
     text = path.read_text()
     assert text.startswith("G21") and "G90" in text  # millimetres, absolute
-    moves = re.findall(r"^G0([01]) X(-?[\d.]+) Y(-?[\d.]+)$", text, re.MULTILINE)
+    moves = re.findall(r"^G([01]) X(-?[\d.]+) Y(-?[\d.]+)", text, re.MULTILINE)
     xy = np.array([[float(x), float(y)] for _, x, y in moves])
     assert (xy >= 0).all() and (xy[:, 0] <= 215.9).all() and (xy[:, 1] <= 279.4).all()
     (lines,) = plot_lines([page])
-    assert sum(kind == "0" for kind, _, _ in moves) == len(lines)  # one pen-up move a stroke
+    assert sum(kind == "0" for kind, _, _ in moves) == len(lines) + 1  # a stroke each, home
     # The origin is the paper's bottom-left corner: the first line of text is near the top.
     assert xy[:, 1].max() > 279.4 - 40
+    # The pen is up for every move between strokes and down for every drawn one.
+    pen = "up"
+    for line in text.splitlines():
+        if line.startswith("G0 Z3"):
+            pen = "up"
+        elif line.startswith("G1 Z0"):
+            pen = "down"
+        elif line.startswith("G0 X"):
+            assert pen == "up", line
+        elif line.startswith("G1 X"):
+            assert pen == "down", line
+    assert text.count("G1 Z0") == len(lines)
 
 
 def test_plot_files_need_a_plot_ending(dkg: Hand, tmp_path: Path) -> None:

@@ -298,7 +298,7 @@ def _fit(cut: _Cut, x: float, cap: float) -> float:
         target = cap
     else:
         return 1.0
-    ratio = cut.ink.shape[0] / target
+    ratio = float(cut.ink.shape[0]) / target
     return min(max(ratio, 1 - SIZE_SPREAD), 1 + SIZE_SPREAD) / ratio
 
 

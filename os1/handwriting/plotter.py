@@ -11,11 +11,12 @@ Files, by the name's ending (a letter of several pages gives ``NAME.plot.svg``,
 - ``.plot.svg``: one layer of ``<path>`` strokes, ``fill="none"``, black, :data:`PEN_MM` wide,
   on a page the size of the paper (``width``/``height`` in CSS px at 96 per inch and a matching
   ``viewBox``, as vpype writes them).
-- ``.gcode``: vpype-gcode's built-in ``gcodemm`` profile (:data:`GCODE_PROFILE`): ``G21``
-  millimetres, absolute ``G90``; each stroke is a ``G00`` move to its start (pen up) then
-  ``G01`` moves (pen down); ``M2`` ends. The origin is the paper's **bottom-left** corner with
-  ``y`` up (the profile flips the page). The profile has no pen lift command: for a plotter that
-  needs one (``M3``/``M5``, ``Z``), define a profile in ``~/.vpype.toml`` and pass its name.
+- ``.gcode``: written by vpype-gcode with OS1's ``os1_pen`` profile (:data:`GCODE_PROFILE`,
+  in ``gcode.toml`` beside this file): ``G21`` millimetres, absolute ``G90``; for each stroke the
+  pen rises (``G0 Z3``), moves to the stroke's start (``G0``), lowers (``G1 Z0``) and draws
+  (``G1``); ``M2`` ends. The origin is the paper's **bottom-left** corner with ``y`` up (the
+  profile flips the page). Any other vpype-gcode profile may be named instead: the bundled
+  ``gcodemm`` (no pen lift), or one of your own in ``~/.vpype.toml``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ PEN_MM = 0.5
 #: Stroke ends closer than this are joined into one stroke, in millimetres.
 MERGE_MM = 0.3
 #: The vpype-gcode profile used for ``.gcode``.
-GCODE_PROFILE = "gcodemm"
+GCODE_PROFILE = "os1_pen"
+#: OS1's own profiles (``os1_pen``), loaded beside vpype-gcode's bundled ones.
+PROFILES = Path(__file__).with_name("gcode.toml")
 #: The endings :func:`write_plot` understands.
 PLOT_SUFFIXES = (".plot.svg", ".gcode")
 #: Passes of two-opt after the greedy sort (more passes gain little on text).
@@ -170,6 +173,7 @@ def _write_gcode(document: vp.Document, path: Path, profile: str) -> None:
     import click
     from vpype_gcode.gwrite import gwrite  # loads the bundled profiles
 
+    vp.config_manager.load_config_file(str(PROFILES))
     write = gwrite.callback.__wrapped__
     try:
         with path.open("w", encoding="utf-8") as file, contextlib.redirect_stderr(io.StringIO()):

@@ -49,8 +49,12 @@ class Box(TypedDict):
     page: int
 
 
-def write(pages: list[Page], out: Path, *, ink_texture: bool = True) -> list[Path]:
-    """Write ``pages`` to ``out`` in the format its name ends in; returns the files written."""
+def write(
+    pages: list[Page], out: Path, *, ink_texture: bool = True, plotter: str | None = None
+) -> list[Path]:
+    """Write ``pages`` to ``out`` in the format its name ends in; returns the files written.
+    ``ink_texture`` varies the ink of raster output as a pen does; ``plotter`` names the
+    vpype-gcode profile of ``.gcode`` output (default ``os1_pen``)."""
     name = out.name.lower()
     suffix = next((s for s in SUFFIXES[::-1] if name.endswith(s) and len(name) > len(s)), None)
     if suffix is None:
@@ -61,7 +65,9 @@ def write(pages: list[Page], out: Path, *, ink_texture: bool = True) -> list[Pat
     if suffix in (".plot.svg", ".gcode"):
         from os1.handwriting.plotter import write_plot
 
-        return write_plot(pages, out)
+        return (
+            write_plot(pages, out) if plotter is None else write_plot(pages, out, profile=plotter)
+        )
     if suffix == ".png":
         return write_png(pages, out, ink_texture=ink_texture)
     from os1.handwriting.outline import write_pdf, write_svg
