@@ -46,7 +46,7 @@ X_RATIO = 0.62
 #: How far a small letter's height may stray from the sheet's x-height (or a capital's from the
 #: cap height) before it is scaled back to that bound. A letter written alone in a box is often
 #: larger than the same letter in a line of text; in running text an outsized "o" reads as "O".
-SIZE_SPREAD = 0.1
+SIZE_SPREAD = 0.06
 
 
 @dataclass
