@@ -35,7 +35,7 @@ HandOpt = Annotated[
 PaperOpt = Annotated[str, typer.Option("--paper", help="Paper size: letter or a4.")]
 
 #: The most text one ``write`` takes: a long letter is a few thousand characters.
-MAX_TEXT_CHARS = 200_000
+MAX_TEXT_CHARS = 50_000
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(pt)?\s*$", re.IGNORECASE)
 
 
@@ -173,7 +173,7 @@ def write(
     ],
     text_file: Annotated[str, typer.Argument(help="UTF-8 text to write; - reads stdin.")],
     size: Annotated[str, typer.Option("--size", help="Type size, e.g. 16pt.")] = "16pt",
-    dpi: Annotated[int, typer.Option("--dpi", min=50, max=1200, help="Pixels per inch.")] = 300,
+    dpi: Annotated[int, typer.Option("--dpi", min=50, max=600, help="Pixels per inch.")] = 300,
     paper: PaperOpt = "letter",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same letter.")] = 0,
     variation: Annotated[

@@ -50,7 +50,7 @@ CAP_SHARE = 0.7
 LINE_PITCH = 1.5
 #: The type sizes (pt) and resolutions (dpi) accepted.
 SIZES = (4.0, 144.0)
-DPIS = (36, 1200)
+DPIS = (50, 600)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ perspective box by box.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ from os1.handwriting.layouts import (
 PDF_DPI = 150
 #: Longest side an image is reduced to before the search (phone photos can be huge).
 MAX_SIDE = 3000
+#: The largest image read, in pixels (a 100-megapixel photo is more than any sheet needs).
+MAX_PIXELS = 120_000_000
+_TOO_BIG = f"too large for a photo of a sheet (at most {MAX_PIXELS // 1_000_000} megapixels)"
 #: Most pages read from one PDF (OS1's template has at most three).
 MAX_PDF_PAGES = 20
 
@@ -54,8 +58,16 @@ def load_pages(path: Path) -> list[np.ndarray]:
     if path.suffix.lower() == ".pdf":
         return _render_pdf(path)
     try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise UserInputError(f"{path}: {width}x{height} pixels; {_TOO_BIG}")
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced size
+                rgb = np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise UserInputError(f"{path}: {_TOO_BIG}") from exc
     except (OSError, UnidentifiedImageError) as exc:
         raise UserInputError(f"{path}: not an image (PNG, JPEG, ...) or a PDF") from exc
     scale = MAX_SIDE / max(rgb.shape[:2])
@@ -73,9 +85,12 @@ def _render_pdf(path: Path) -> list[np.ndarray]:
     try:
         if len(document) > MAX_PDF_PAGES:
             raise UserInputError(f"{path}: more than {MAX_PDF_PAGES} pages")
-        return [
-            np.asarray(page.render(scale=PDF_DPI / 72).to_pil().convert("RGB")) for page in document
-        ]
+        pages = []
+        for page in document:
+            width, height = page.get_size()  # points
+            scale = min(PDF_DPI / 72, MAX_SIDE / max(width, height, 1.0))
+            pages.append(np.asarray(page.render(scale=scale).to_pil().convert("RGB")))
+        return pages
     finally:
         document.close()
 
