@@ -264,3 +264,12 @@ def test_font_as_truetype_and_without_variants(dkg: Hand, tmp_path: Path) -> Non
     assert font["glyf"]["a"].numberOfContours >= 1
     with pytest.raises(UserInputError, match=r"\.otf"):
         build_font(dkg, tmp_path / "dkg.woff")
+
+
+def test_a_light_thin_stroke_stays_one_stroke() -> None:
+    """A light pen's hairline (a pixel wide, antialiased) is one stroke, not a row
+    of dots: light hands plotted as dots could not be read."""
+    ink = np.zeros((80, 80), np.uint8)
+    cv2.line(ink, (10, 70), (70, 12), 200, 1, cv2.LINE_AA)
+    (stroke,) = centerlines(ink)
+    assert float(np.hypot(*(stroke[-1] - stroke[0]))) > 0.9 * float(np.hypot(60, 58))

@@ -1,0 +1,112 @@
+"""Checks on what a writer types into the studio: names, labels, notes and letter text.
+
+Each returns the cleaned value or raises :class:`os1.errors.UserInputError` with one line that
+says what is wrong, before anything is written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from calendar import monthrange
+from collections.abc import Iterable
+from datetime import date
+
+from os1.errors import NotFoundError, UserInputError
+from os1.handwriting.hand import check_name as check_hand_name
+from os1.memory.validation import check_unicode
+
+MAX_NAME = 64
+MAX_LABEL = 200
+MAX_LINE = 200
+MAX_LINES = 12
+MAX_PHRASES = 50
+MAX_MENTION = 500
+MAX_NOTES = 10_000
+#: A letter is at most this many characters; a longer text is refused whole.
+MAX_TEXT = 100_000
+#: Control characters a letter may hold: line breaks and tabs.
+_LAYOUT = frozenset("\n\t")
+
+
+def _has_control(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+
+
+def line(text: str, what: str, limit: int = MAX_LABEL) -> str:
+    """One line of text: not empty, at most ``limit`` characters, no control characters."""
+    cleaned = check_unicode(text, what).strip()
+    if not cleaned:
+        raise UserInputError(f"{what} cannot be empty")
+    if len(cleaned) > limit:
+        raise UserInputError(f"{what} is at most {limit:,} characters ({len(cleaned):,} given)")
+    if _has_control(cleaned):
+        raise UserInputError(f"{what} cannot contain control characters or line breaks")
+    return cleaned
+
+
+def name(text: str, what: str = "a name") -> str:
+    return line(text, what, MAX_NAME)
+
+
+def lines(items: Iterable[str], what: str, most: int = MAX_LINES) -> tuple[str, ...]:
+    """Several one-line entries (an address, a client's phrases), each checked."""
+    out = tuple(line(item, what, MAX_LINE) for item in items)
+    if len(out) > most:
+        raise UserInputError(f"at most {most} entries for {what} ({len(out)} given)")
+    return out
+
+
+def text(value: str, what: str = "the letter", limit: int = MAX_TEXT) -> str:
+    """Free text (a letter, notes): not blank, at most ``limit`` characters, only line breaks
+    and tabs among control characters. Windows line ends become plain ones."""
+    value = check_unicode(value, what).replace("\r\n", "\n")
+    if not value.strip():
+        raise UserInputError(f"{what} is empty")
+    if len(value) > limit:
+        raise UserInputError(f"{what} is too long ({len(value):,} characters; at most {limit:,})")
+    if _has_control(value, _LAYOUT):
+        raise UserInputError(f"{what} contains control characters; is it binary data?")
+    return value
+
+
+def notes(value: str) -> str:
+    """Optional notes: empty is fine."""
+    return text(value, "the notes", MAX_NOTES) if value.strip() else ""
+
+
+def hand(value: str | None) -> str | None:
+    """A hand's name, or None (an empty name clears it)."""
+    if value is None or not value.strip():
+        return None
+    return check_hand_name(value.strip())
+
+
+def choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise UserInputError(f"{what} must be one of {', '.join(allowed)} (not {value!r})")
+    return value
+
+
+def month_day(month: int, day: int, year: int | None) -> tuple[int, int, int | None]:
+    """A date that recurs each year: February 29 is allowed (a leap-day birthday), and with a
+    year, the date must exist in that year."""
+    if not 1 <= month <= 12:
+        raise UserInputError(f"no month {month}: months run from 1 to 12")
+    if year is not None:
+        if not 1 <= year <= date.today().year + 100:
+            raise UserInputError(f"the year {year} is out of range")
+        last = monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise UserInputError(f"{year}-{month:02d} has no day {day}")
+        return month, day, year
+    last = monthrange(2000, month)[1]  # a leap year: February has 29 days
+    if not 1 <= day <= last:
+        raise UserInputError(f"month {month} has no day {day}")
+    return month, day, None
+
+
+def row_id(value: int, what: str) -> int:
+    """An id a person typed; ids live in 32 bits on PostgreSQL."""
+    if not 1 <= value <= 2**31 - 1:
+        raise NotFoundError(f"no {what} {value}")
+    return value
