@@ -1,5 +1,5 @@
 """Handwriting benchmark: legibility, fidelity, naturalness, plotter output and speed of a
-letter written in learned hands (issue 7, point 6).
+letter written in learned hands.
 
 Hands: W1 learned from ``sheet_new.jpg``, W2 from ``didi.jpg``, W3 from ``suranshu.jpg`` (the
 builtree sheets under ``../shared/data/handwriting/``), and the Debian handwriting fonts dkg
