@@ -6,13 +6,13 @@ says what is wrong, before anything is written.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from calendar import monthrange
 from collections.abc import Iterable
 from datetime import date
 
 from os1.errors import NotFoundError, UserInputError
-from os1.handwriting.hand import check_name as check_hand_name
 from os1.memory.validation import check_unicode
 
 MAX_NAME = 64
@@ -24,6 +24,9 @@ MAX_MENTION = 500
 MAX_NOTES = 10_000
 #: A letter is at most this many characters; a longer text is refused whole.
 MAX_TEXT = 100_000
+#: A hand's name, as ``os1.handwriting.hand`` names hands (kept here so that the studio works
+#: without the handwriting extra installed).
+HAND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: Control characters a letter may hold: line breaks and tabs.
 _LAYOUT = frozenset("\n\t")
 
@@ -78,7 +81,13 @@ def hand(value: str | None) -> str | None:
     """A hand's name, or None (an empty name clears it)."""
     if value is None or not value.strip():
         return None
-    return check_hand_name(value.strip())
+    cleaned = value.strip()
+    if not HAND_NAME.match(cleaned):
+        raise UserInputError(
+            "a hand's name is 1-64 letters, digits, '.', '-' or '_', starting with a letter "
+            f"or digit: {cleaned!r}"
+        )
+    return cleaned
 
 
 def choice(value: str, allowed: tuple[str, ...], what: str) -> str:

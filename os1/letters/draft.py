@@ -135,7 +135,9 @@ def _request(brief: Brief) -> str:
     if to.notes:
         out.append(f"About {to.name}: {to.notes}")
     if brief.occasions:
-        out.append("Their occasions:\n" + "\n".join(_occasion(o, brief.today) for o in brief.occasions))
+        out.append(
+            "Their occasions:\n" + "\n".join(_occasion(o, brief.today) for o in brief.occasions)
+        )
     if brief.mentions:
         out.append(
             "Remembered from their letters:\n"

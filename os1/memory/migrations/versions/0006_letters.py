@@ -25,12 +25,14 @@ def _id() -> sa.Column[int]:
 
 def _writer() -> sa.Column[int]:
     return sa.Column(
-        "writer_id", sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False
+        "writer_id", sa.Integer, sa.ForeignKey("people.id", ondelete="CASCADE"), nullable=False
     )
 
 
 def _of(table: str, column: str, ondelete: str = "CASCADE", null: bool = False) -> sa.Column[int]:
-    return sa.Column(column, sa.ForeignKey(f"{table}.id", ondelete=ondelete), nullable=null)
+    return sa.Column(
+        column, sa.Integer, sa.ForeignKey(f"{table}.id", ondelete=ondelete), nullable=null
+    )
 
 
 def upgrade() -> None:
@@ -74,9 +76,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Integer, nullable=False),
         sa.Column("year", sa.Integer, nullable=True),
     )
-    op.create_index(
-        "ix_letter_occasions_writer", "letter_occasions", ["writer_id", "month", "day"]
-    )
+    op.create_index("ix_letter_occasions_writer", "letter_occasions", ["writer_id", "month", "day"])
     op.create_table(
         "letters",
         _id(),
