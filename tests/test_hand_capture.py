@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from os1.errors import UserInputError
 from os1.handwriting.capture import glyph_sheet, learn_sheets
 from os1.handwriting.fromfont import hand_from_font
-from os1.handwriting.hand import Glyph, Hand
+from os1.handwriting.hand import Glyph, Hand, list_hands, load_hand, save_hand
 from os1.handwriting.layouts import BASELINE, BOX, TEMPLATE_CHARS, template_for
 from os1.handwriting.sheet import load_pages
 from os1.handwriting.template import make_template
@@ -213,3 +213,18 @@ def test_layout_c_and_its_continuation_page() -> None:
     assert [s.layout for s in report.sheets] == ["C", "C2"]
     assert report.sheets[1].read == "uvwxyz"
     assert len(hand.glyphs) == 62
+
+
+@needs_data
+def test_several_fills_give_variants_and_the_hand_saves_whole(tmp_path: Path) -> None:
+    hand, report = learn_sheets([SHEETS / "sheet_new.jpg", SHEETS / "excellent.jpg"], "w1")
+    assert len(report.sheets) == 2
+    assert all(len(hand.variants(c)) == 2 for c in "AZaz09")
+    root = tmp_path / "hands"
+    save_hand(hand, root)
+    again = load_hand("w1", root)
+    assert again.chars == hand.chars and again.cap_height == hand.cap_height
+    for char in "Ag?":
+        for saved, loaded in zip(hand.variants(char), again.variants(char), strict=True):
+            assert np.array_equal(saved.ink, loaded.ink) and saved.baseline == loaded.baseline
+    assert list_hands(root) == ["w1"]
