@@ -19,6 +19,7 @@ from rich.table import Table
 
 from os1.cli_base import JsonOpt, PersonOpt, app, load_cli_settings, run_async
 from os1.cli_hand import hand_app
+from os1.cli_letters import letters_app
 from os1.cli_memories import facts_app, memories_app, profile
 from os1.cli_people import person_app
 from os1.errors import OS1Error, UserInputError
@@ -310,6 +311,7 @@ app.add_typer(person_app, name="person")
 app.add_typer(memories_app, name="memories")
 app.add_typer(facts_app, name="facts")
 app.add_typer(hand_app, name="hand")
+app.add_typer(letters_app, name="letters")
 app.command("profile")(profile)
 
 

@@ -4,7 +4,9 @@ Random changes now and then come out alike. :class:`Distinct` remembers the shap
 instance written so far (its skeleton, as :mod:`os1.handwriting.distance` measures glyphs) and
 tells how near a new one comes to the nearest earlier instance of its character; the layout
 draws another change when that is below :data:`FLOOR` (:data:`TRIES` draws at most, keeping the
-farthest). Comparisons are vectorized over all earlier instances of the character.
+farthest). Comparisons are vectorized over the last :data:`WINDOW` instances of the character:
+more than a page holds of any one letter, and a bound that keeps a long letter's layout linear
+in its length (comparing with every earlier instance made it grow with the square).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from os1.handwriting.distance import SIDE, normalize
 FLOOR = 0.015
 #: How many changes to draw at most for one instance.
 TRIES = 8
+#: How many of a character's latest instances a new one is kept apart from.
+WINDOW = 48
 
 
 @dataclass(frozen=True)
@@ -64,24 +68,25 @@ class Distinct:
 
 
 class _Shelf:
-    """The shapes of one character: distance transforms stacked in an array that grows by
-    doubling, and each skeleton as the flat indices of its pixels."""
+    """The last :data:`WINDOW` shapes of one character, in a ring: distance transforms stacked
+    in an array, and each skeleton as the flat indices of its pixels."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.reaches = np.zeros((4, SIDE * SIDE), np.float32)
-        self.pixels: list[np.ndarray] = []
+        self.added = 0
+        self.reaches = np.zeros((WINDOW, SIDE * SIDE), np.float32)
+        self.pixels: list[np.ndarray] = [np.zeros(0, np.intp)] * WINDOW
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __bool__(self) -> bool:
         return self.count > 0
 
     def add(self, new: Shape) -> None:
-        if self.count == len(self.reaches):
-            self.reaches = np.concatenate([self.reaches, np.zeros_like(self.reaches)])
-        self.reaches[self.count] = new.reach.ravel()
-        self.pixels.append(np.flatnonzero(new.skeleton))
-        self.count += 1
+        slot = self.added % WINDOW
+        self.reaches[slot] = new.reach.ravel()
+        self.pixels[slot] = np.flatnonzero(new.skeleton)
+        self.added += 1
+        self.count = min(self.added, WINDOW)
         self._index = None
 
     def nearest(self, new: Shape) -> float:
@@ -93,9 +98,10 @@ class _Shelf:
     def index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every skeleton pixel of every shape, which shape it belongs to, and the counts."""
         if self._index is None:
-            counts = np.array([len(p) for p in self.pixels])
+            held = self.pixels[: self.count]
+            counts = np.array([len(p) for p in held])
             owners = np.repeat(np.arange(self.count), counts)
-            self._index = (np.concatenate(self.pixels), owners, np.maximum(counts, 1))
+            self._index = (np.concatenate(held), owners, np.maximum(counts, 1))
         return self._index
 
 

@@ -12,7 +12,8 @@ class LetterDoc:
     """One letter as it goes to paper or into a book: what rendering needs and nothing else.
 
     ``text`` is the approved version's text; ``sender`` and ``recipient`` are address lines for
-    an envelope (empty when unknown); ``hand`` names the client's learned hand, if any.
+    an envelope (empty when unknown); ``hand`` names the client's learned hand, else the stock hand
+    chosen for them (None: the default stock hand).
     """
 
     title: str
@@ -45,6 +46,8 @@ class Client:
     #: A hand learned with ``os1 hand learn``; until there is one, ``stock_hand`` is used.
     hand: str | None
     stock_hand: str | None
+    #: The client's own address lines, for the back of an envelope.
+    address: tuple[str, ...]
     #: Phrases the client uses, and words or things the client never says.
     phrases: tuple[str, ...]
     never_say: tuple[str, ...]
@@ -146,6 +149,7 @@ class ClientEdit:
     name: str | None = None
     hand: str | None = None
     stock_hand: str | None = None
+    address: tuple[str, ...] | None = None
     phrases: tuple[str, ...] | None = None
     never_say: tuple[str, ...] | None = None
     notes: str | None = None

@@ -37,6 +37,8 @@ clients = Table(
     #: A hand learned with `os1 hand learn`, or a stock hand to write in until there is one.
     Column("hand", String(64), nullable=True),
     Column("stock_hand", String(64), nullable=True),
+    #: The client's own address lines: the return address on an envelope.
+    Column("address", JSON, nullable=False),
     #: The client's voice: phrases they use, and words or things they never say.
     Column("phrases", JSON, nullable=False),
     Column("never_say", JSON, nullable=False),

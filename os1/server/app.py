@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from os1 import __version__
 from os1.runtime import open_runtime
-from os1.server import admin, errors, facts, native, openai_api, ws
+from os1.server import admin, errors, facts, letters, native, openai_api, ws
 from os1.server.limits import BodyLimit, RateLimiter
 from os1.server.schemas import Health, Load
 from os1.server.shared import LocalShared, RedisShared, Shared
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(openai_api.router)
     app.include_router(native.router)
     app.include_router(facts.router)
+    app.include_router(letters.router)
     app.include_router(admin.router)
     app.include_router(ws.router)
     app.add_api_route(

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("hand", sa.String(64), nullable=True),
         sa.Column("stock_hand", sa.String(64), nullable=True),
+        sa.Column("address", sa.JSON, nullable=False),
         sa.Column("phrases", sa.JSON, nullable=False),
         sa.Column("never_say", sa.JSON, nullable=False),
         sa.Column("notes", sa.Text, nullable=False),

@@ -1,0 +1,290 @@
+"""An approved letter out to paper: written in a hand, to PDF, PNG or pen-plotter files.
+
+:func:`render_letter` lays the letter out with the handwriting engine
+(:func:`os1.handwriting.layout.layout`): the date on the first line, starting at the middle of
+the line as a letter's date does, a blank line, then the letter's text with its own line breaks.
+The output format is the file's ending:
+
+* ``.pdf``: print-ready and vector: every glyph a filled outline
+  (:func:`os1.handwriting.outline.contours`), one PDF page per page, letter or A4. With
+  ``envelope=True`` a last page is a #10 envelope (9.5 x 4.125 in): the sender's address at the
+  top left, the recipient's centred, in the same hand.
+* ``.png``: one image per page (``NAME.png``, ``NAME-2.png``, ...), and the envelope as
+  ``NAME-envelope.png``.
+* ``.plot.svg`` and ``.gcode``: single strokes for a pen plotter
+  (:mod:`os1.handwriting.plotter`), one file per page; the envelope as
+  ``NAME-envelope.plot.svg`` or ``NAME-envelope.gcode``.
+
+The same letter, hand and seed give byte-identical files.
+
+A client with no learned hand yet writes in a stock hand (:data:`STOCK_HANDS`, made from the
+handwriting fonts Debian packages; ``scripts/system-packages`` installs them).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from reportlab.lib.colors import Color
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from os1.errors import UserInputError
+from os1.handwriting.fromfont import hand_from_font
+from os1.handwriting.hand import Hand
+from os1.handwriting.layout import SIZES, layout
+from os1.handwriting.outline import INK_RGB, contours
+from os1.handwriting.page import Page, Placed
+from os1.handwriting.render import write
+from os1.letters.models import LetterDoc
+
+
+class StockFont(NamedTuple):
+    """A handwriting font that serves as a stock hand, and the Debian package with it."""
+
+    path: Path
+    package: str
+
+
+#: The stock hands by name: a client with no learned hand yet writes in one of these.
+STOCK_HANDS: dict[str, StockFont] = {
+    "dkg": StockFont(
+        Path("/usr/share/fonts/truetype/fifthhorseman/dkg.ttf"), "fonts-dkg-handwriting"
+    ),
+    "breip": StockFont(Path("/usr/share/fonts/truetype/breip/Breip.ttf"), "fonts-breip"),
+}
+#: The stock hand of a letter that names no hand.
+DEFAULT_STOCK = "dkg"
+#: Pixels per em at which a stock font is drawn into a hand: sharp up to about 20 pt at 600 dpi.
+STOCK_EM = 128
+#: The endings :func:`render_letter` writes.
+SUFFIXES = (".pdf", ".png", ".plot.svg", ".gcode")
+#: A #10 envelope, inch.
+ENVELOPE = (9.5, 4.125)
+#: The sender's address lies this far from the envelope's top and left edges, inch.
+ENVELOPE_EDGE = 0.4
+#: The sender's address is written this much smaller than the letter.
+SENDER_SIZE = 0.75
+#: The recipient's address is centred across, its middle this far down the envelope.
+RECIPIENT_DOWN = 0.56
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def stock_hand(name: str) -> Hand:
+    """The stock hand ``name`` (one of :data:`STOCK_HANDS`)."""
+    stock = STOCK_HANDS.get(name)
+    if stock is None:
+        raise UserInputError(f"unknown stock hand {name!r}: use one of {', '.join(STOCK_HANDS)}")
+    if not stock.path.is_file():
+        raise UserInputError(
+            f"the stock hand {name} needs the font {stock.path}: install {stock.package}"
+        )
+    return hand_from_font(stock.path, name=name, size=STOCK_EM)
+
+
+def long_date(day: date) -> str:
+    """``November 29, 2026``, the same in every locale."""
+    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+def letter_text(doc: LetterDoc) -> str:
+    """What is written on the page: the date (indented to the middle of the line: the layout
+    caps an indent at half the line), a blank line, and the letter's text."""
+    text = doc.text.strip("\n").rstrip()
+    if not text.strip():
+        raise UserInputError(f"the letter {doc.title!r} has no text")
+    return "\t" * 40 + long_date(doc.date) + "\n\n" + text
+
+
+def output_suffix(out: Path) -> str:
+    """The ending of ``out`` that says its format (one of :data:`SUFFIXES`)."""
+    name = out.name.lower()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix
+    raise UserInputError(f"cannot write {out.name}: the name must end in {', '.join(SUFFIXES)}")
+
+
+def letter_pages(
+    doc: LetterDoc,
+    hand: Hand,
+    *,
+    paper: str = "letter",
+    size_pt: float = 16.0,
+    dpi: int = 300,
+    seed: int = 0,
+) -> list[Page]:
+    """The letter's pages, written in ``hand``."""
+    return layout(hand, letter_text(doc), size_pt=size_pt, dpi=dpi, paper=paper, seed=seed)
+
+
+def render_letter(
+    doc: LetterDoc,
+    out: Path,
+    *,
+    hand: Hand,
+    paper: str = "letter",
+    size_pt: float = 16.0,
+    dpi: int = 300,
+    seed: int = 0,
+    envelope: bool = False,
+) -> list[Path]:
+    """Write ``doc`` in ``hand`` to ``out`` (the format by its ending; see the module);
+    returns the files written, the envelope's last."""
+    suffix = output_suffix(out)
+    pages = letter_pages(doc, hand, paper=paper, size_pt=size_pt, dpi=dpi, seed=seed)
+    cover = envelope_page(doc, hand, size_pt=size_pt, dpi=dpi, seed=seed) if envelope else None
+    if suffix == ".pdf":
+        write_pdf(pages + ([cover] if cover else []), out, title=doc.title, author=doc.client)
+        return [out]
+    paths = write(pages, out)
+    if cover is not None:
+        paths += write([cover], out.with_name(out.name[: -len(suffix)] + "-envelope" + suffix))
+    return paths
+
+
+# -- the envelope ----------------------------------------------------------------------------
+def envelope_page(
+    doc: LetterDoc, hand: Hand, *, size_pt: float = 16.0, dpi: int = 300, seed: int = 0
+) -> Page:
+    """A #10 envelope addressed in ``hand``: the sender top left (when known, a little
+    smaller), the recipient centred."""
+    recipient = _address(doc.recipient)
+    if not recipient:
+        raise UserInputError(f"the letter {doc.title!r} has no recipient address for an envelope")
+    page = Page(round(ENVELOPE[0] * dpi), round(ENVELOPE[1] * dpi), dpi)
+    edge = round(ENVELOPE_EDGE * dpi)
+    top = edge
+    sender = _address(doc.sender)
+    if sender:
+        small = max(size_pt * SENDER_SIZE, SIZES[0])
+        block, _, height = _block(hand, sender, small, dpi, seed + 1)
+        page.placed.extend(_moved(block, edge, edge))
+        top = edge + height + dpi // 4
+    block, width, height = _block(hand, recipient, size_pt, dpi, seed + 2)
+    left = (page.width - width) // 2
+    down = max(round(RECIPIENT_DOWN * page.height - height / 2), top)
+    if left < edge or down + height > page.height - edge:
+        raise UserInputError(
+            f"the addresses of {doc.title!r} do not fit on a #10 envelope at {size_pt:g} pt: "
+            "shorten them or write smaller"
+        )
+    page.placed.extend(_moved(block, left, down))
+    return page
+
+
+def _address(lines: tuple[str, ...]) -> list[str]:
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _block(
+    hand: Hand, lines: list[str], size_pt: float, dpi: int, seed: int
+) -> tuple[list[Placed], int, int]:
+    """``lines`` written in ``hand``, moved so their ink starts at (0, 0); with the ink's
+    width and height."""
+    pages = layout(hand, "\n".join(lines), size_pt=size_pt, dpi=dpi, seed=seed)
+    if len(pages) > 1:
+        raise UserInputError("an address is too long for an envelope")
+    placed = pages[0].placed
+    left, top = min(p.x for p in placed), min(p.y for p in placed)
+    right, bottom = max(p.x + p.w for p in placed), max(p.y + p.h for p in placed)
+    return _moved(placed, -left, -top), right - left, bottom - top
+
+
+def _moved(placed: list[Placed], dx: int, dy: int) -> list[Placed]:
+    return [replace(p, x=p.x + dx, y=p.y + dy) for p in placed]
+
+
+# -- vector PDF ------------------------------------------------------------------------------
+def outlines(page: Page) -> list[list[np.ndarray]]:
+    """Each placed glyph's outlines in PDF points, from the page's bottom-left corner, y up."""
+    unit = 72 / page.dpi
+    flip = np.array([unit, -unit])
+    shift = np.array([0.0, page.height * unit])
+    glyphs = ([shape * flip + shift for shape in contours(p)] for p in page.placed)
+    return [shapes for shapes in glyphs if shapes]
+
+
+def draw_outlines(canvas: Canvas, glyphs: list[list[np.ndarray]]) -> None:
+    """Fill ``glyphs`` (from :func:`outlines`) in ink on ``canvas``: one even-odd path a glyph,
+    so the holes of ``o`` and ``e`` stay open."""
+    canvas.saveState()
+    canvas.setFillColor(Color(*INK_RGB))
+    for shapes in glyphs:
+        path = canvas.beginPath()
+        for shape in shapes:
+            points = np.round(shape, 2)
+            path.moveTo(*points[0])
+            for x, y in points[1:]:
+                path.lineTo(x, y)
+            path.close()
+        canvas.drawPath(path, stroke=0, fill=1, fillMode=0)  # 0: even-odd
+    canvas.restoreState()
+
+
+def write_pdf(pages: list[Page], out: Path, *, title: str, author: str) -> None:
+    """``pages`` as a vector PDF, each PDF page the size of its page. Written whole or not at
+    all; the same pages give the same bytes (reportlab's invariant mode)."""
+    buffer = BytesIO()
+    canvas = Canvas(buffer, invariant=1, pageCompression=1, initialFontName=serif_faces())
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setCreator("OS1")
+    for page in pages:
+        canvas.setPageSize((page.width * 72 / page.dpi, page.height * 72 / page.dpi))
+        draw_outlines(canvas, outlines(page))
+        canvas.showPage()
+    canvas.save()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buffer.getvalue())
+
+
+# -- typefaces -------------------------------------------------------------------------------
+#: The typeset face, first found: DejaVu Serif, else Bitstream Vera (shipped with reportlab).
+SERIF_FILES = (
+    (
+        Path("/usr/share/fonts/truetype/dejavu"),
+        ("DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-Bold.ttf"),
+    ),
+    (Path(pdfmetrics.__file__).parent.parent / "fonts", ("Vera.ttf", "VeraIt.ttf", "VeraBd.ttf")),
+)
+SERIF = "OS1Serif"
+
+
+@functools.cache
+def serif_faces() -> str:
+    """Register the typeset face with reportlab (``OS1Serif``, ``-Italic``, ``-Bold``, as one
+    family, so ``<i>`` and ``<b>`` work in paragraphs); returns the regular face's name. TrueType
+    faces are always embedded (as subsets) in the PDFs that use them. Setting it as a canvas's
+    first font keeps reportlab from naming Helvetica, which it does not embed."""
+    folder, files = next(
+        ((folder, files) for folder, files in SERIF_FILES if (folder / files[0]).is_file()),
+        SERIF_FILES[-1],
+    )
+    names = (SERIF, f"{SERIF}-Italic", f"{SERIF}-Bold")
+    for name, file in zip(names, files, strict=True):
+        pdfmetrics.registerFont(TTFont(name, str(folder / file)))
+    pdfmetrics.registerFontFamily(
+        SERIF, normal=names[0], italic=names[1], bold=names[2], boldItalic=names[2]
+    )
+    return SERIF

@@ -1,0 +1,333 @@
+"""The letters studio over HTTP: the token's person is the writer, and sees only their own
+clients, correspondences and letters (anyone else's ids are 404, as missing ones are).
+
+Rendering and books stay on the command line (`os1 letters render|book`), where the
+handwriting extra and the learned hands live.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, status
+
+from os1.errors import UserInputError
+from os1.letters.models import ClientEdit, CorrespondenceEdit
+from os1.letters.studio import Studio
+from os1.server.auth import CurrentPerson, State
+from os1.server.errors import COMMON_RESPONSES
+from os1.server.letters_schemas import (
+    ApproveIn,
+    ClientIn,
+    ClientOut,
+    ClientPatch,
+    CorrespondenceIn,
+    CorrespondenceOut,
+    CorrespondencePatch,
+    DiffOut,
+    DraftIn,
+    LetterIn,
+    LetterMade,
+    LetterOut,
+    MentionIn,
+    MentionOut,
+    OccasionIn,
+    OccasionOut,
+    SentIn,
+    UpcomingOut,
+    VersionIn,
+    VersionOut,
+)
+from os1.server.schemas import Deleted
+from os1.server.state import ServerState
+
+router = APIRouter(prefix="/v1/letters", tags=["letters"], responses=COMMON_RESPONSES)
+
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ClientName = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _studio(state: ServerState) -> Studio:
+    return Studio(state.runtime.store.engine)
+
+
+def _lines(items: list[str] | None) -> tuple[str, ...] | None:
+    return None if items is None else tuple(items)
+
+
+# -- clients ---------------------------------------------------------------------------------
+@router.get("/clients", response_model=list[ClientOut])
+async def list_clients(person: CurrentPerson, state: State) -> list[ClientOut]:
+    """The writer's clients, by name."""
+    return [ClientOut.of(c) for c in await _studio(state).list_clients(person)]
+
+
+@router.post("/clients", response_model=ClientOut, status_code=status.HTTP_201_CREATED)
+async def add_client(body: ClientIn, person: CurrentPerson, state: State) -> ClientOut:
+    """A new client, with their voice (phrases they use, things they never say) and hand."""
+    made = await _studio(state).add_client(
+        person,
+        body.name,
+        hand=body.hand,
+        stock_hand=body.stock_hand,
+        address=body.address,
+        phrases=body.phrases,
+        never_say=body.never_say,
+        notes=body.notes,
+    )
+    return ClientOut.of(made)
+
+
+@router.get("/clients/{name}", response_model=ClientOut)
+async def get_client(name: ClientName, person: CurrentPerson, state: State) -> ClientOut:
+    return ClientOut.of(await _studio(state).get_client(person, name))
+
+
+@router.patch("/clients/{name}", response_model=ClientOut)
+async def edit_client(
+    name: ClientName, body: ClientPatch, person: CurrentPerson, state: State
+) -> ClientOut:
+    """Change what is given; an empty ``hand`` clears it."""
+    edit = ClientEdit(
+        name=body.name,
+        hand=body.hand,
+        stock_hand=body.stock_hand,
+        address=_lines(body.address),
+        phrases=_lines(body.phrases),
+        never_say=_lines(body.never_say),
+        notes=body.notes,
+    )
+    return ClientOut.of(await _studio(state).edit_client(person, name, edit))
+
+
+@router.delete("/clients/{name}", response_model=Deleted)
+async def remove_client(name: ClientName, person: CurrentPerson, state: State) -> Deleted:
+    """Remove a client with all their correspondences, letters and versions."""
+    await _studio(state).remove_client(person, name)
+    return Deleted()
+
+
+# -- correspondences -------------------------------------------------------------------------
+@router.get("/correspondences", response_model=list[CorrespondenceOut])
+async def list_correspondences(
+    person: CurrentPerson,
+    state: State,
+    client: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> list[CorrespondenceOut]:
+    found = await _studio(state).list_correspondences(person, client)
+    return [CorrespondenceOut.of(c) for c in found]
+
+
+@router.post(
+    "/correspondences", response_model=CorrespondenceOut, status_code=status.HTTP_201_CREATED
+)
+async def add_correspondence(
+    body: CorrespondenceIn, person: CurrentPerson, state: State
+) -> CorrespondenceOut:
+    """A correspondent of a client's: the letters between the two go here."""
+    made = await _studio(state).add_correspondence(
+        person,
+        body.client,
+        body.name,
+        address=body.address,
+        relation=body.relation,
+        notes=body.notes,
+        since=body.since,
+    )
+    return CorrespondenceOut.of(made)
+
+
+@router.get("/correspondences/{correspondence_id}", response_model=CorrespondenceOut)
+async def get_correspondence(
+    correspondence_id: Id, person: CurrentPerson, state: State
+) -> CorrespondenceOut:
+    return CorrespondenceOut.of(await _studio(state).get_correspondence(person, correspondence_id))
+
+
+@router.patch("/correspondences/{correspondence_id}", response_model=CorrespondenceOut)
+async def edit_correspondence(
+    correspondence_id: Id, body: CorrespondencePatch, person: CurrentPerson, state: State
+) -> CorrespondenceOut:
+    edit = CorrespondenceEdit(
+        name=body.name,
+        address=_lines(body.address),
+        relation=body.relation,
+        notes=body.notes,
+        since=body.since,
+    )
+    made = await _studio(state).edit_correspondence(person, correspondence_id, edit)
+    return CorrespondenceOut.of(made)
+
+
+@router.delete("/correspondences/{correspondence_id}", response_model=Deleted)
+async def remove_correspondence(
+    correspondence_id: Id, person: CurrentPerson, state: State
+) -> Deleted:
+    await _studio(state).remove_correspondence(person, correspondence_id)
+    return Deleted()
+
+
+@router.get("/correspondences/{correspondence_id}/occasions", response_model=list[OccasionOut])
+async def list_occasions(
+    correspondence_id: Id, person: CurrentPerson, state: State
+) -> list[OccasionOut]:
+    found = await _studio(state).list_occasions(person, correspondence_id)
+    return [OccasionOut.of(o) for o in found]
+
+
+@router.post(
+    "/correspondences/{correspondence_id}/occasions",
+    response_model=OccasionOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_occasion(
+    correspondence_id: Id, body: OccasionIn, person: CurrentPerson, state: State
+) -> OccasionOut:
+    """A date that comes back each year (an anniversary, a birthday)."""
+    made = await _studio(state).add_occasion(
+        person, correspondence_id, body.kind, body.label, body.month, body.day, body.year
+    )
+    return OccasionOut.of(made)
+
+
+@router.delete("/occasions/{occasion_id}", response_model=Deleted)
+async def remove_occasion(occasion_id: Id, person: CurrentPerson, state: State) -> Deleted:
+    await _studio(state).remove_occasion(person, occasion_id)
+    return Deleted()
+
+
+@router.get("/correspondences/{correspondence_id}/mentions", response_model=list[MentionOut])
+async def list_mentions(
+    correspondence_id: Id, person: CurrentPerson, state: State
+) -> list[MentionOut]:
+    found = await _studio(state).list_mentions(person, correspondence_id)
+    return [MentionOut.of(m) for m in found]
+
+
+@router.post(
+    "/correspondences/{correspondence_id}/mentions",
+    response_model=MentionOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_mention(
+    correspondence_id: Id, body: MentionIn, person: CurrentPerson, state: State
+) -> MentionOut:
+    """A name, place or piece of shared history to remember in the correspondence."""
+    made = await _studio(state).add_mention(
+        person, correspondence_id, body.kind, body.text, body.letter_id
+    )
+    return MentionOut.of(made)
+
+
+@router.delete("/mentions/{mention_id}", response_model=Deleted)
+async def remove_mention(mention_id: Id, person: CurrentPerson, state: State) -> Deleted:
+    await _studio(state).remove_mention(person, mention_id)
+    return Deleted()
+
+
+@router.get("/upcoming", response_model=list[UpcomingOut])
+async def upcoming(
+    person: CurrentPerson,
+    state: State,
+    days: Annotated[int, Query(ge=0, le=366, description="How far ahead.")] = 30,
+) -> list[UpcomingOut]:
+    """Anniversaries and birthdays in the next ``days`` days, soonest first."""
+    return [UpcomingOut.of(u) for u in await _studio(state).upcoming(person, days)]
+
+
+# -- letters ---------------------------------------------------------------------------------
+@router.get("", response_model=list[LetterOut])
+async def list_letters(
+    person: CurrentPerson,
+    state: State,
+    client: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    correspondence_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    letter_status: Annotated[
+        Literal["draft", "approved", "sent"] | None, Query(alias="status")
+    ] = None,
+) -> list[LetterOut]:
+    found = await _studio(state).list_letters(
+        person, client=client, correspondence_id=correspondence_id, status=letter_status
+    )
+    return [LetterOut.of(lt) for lt in found]
+
+
+@router.post("", response_model=LetterMade, status_code=status.HTTP_201_CREATED)
+async def new_letter(body: LetterIn, person: CurrentPerson, state: State) -> LetterMade:
+    """A new letter, from the writer's own ``text``, or drafted by the mind from ``notes`` in
+    the client's voice (502 when no language model answers; nothing is saved then)."""
+    if (body.text is None) == (body.notes is None):
+        raise UserInputError("give either text (the writer's own) or notes (for a mind draft)")
+    studio = _studio(state)
+    if body.text is not None:
+        letter, first = await studio.new_letter(
+            person, body.correspondence_id, body.title, body.text, body.source
+        )
+    else:
+        async with state.runtime.mind.scheduler.use(person.id):
+            letter, first = await studio.draft_letter(
+                person, body.correspondence_id, body.title, body.notes or "", state.runtime.llm
+            )
+    return LetterMade(letter=LetterOut.of(letter), version=VersionOut.of(first))
+
+
+@router.get("/{letter_id}", response_model=LetterOut)
+async def get_letter(letter_id: Id, person: CurrentPerson, state: State) -> LetterOut:
+    return LetterOut.of(await _studio(state).get_letter(person, letter_id))
+
+
+@router.delete("/{letter_id}", response_model=Deleted)
+async def remove_letter(letter_id: Id, person: CurrentPerson, state: State) -> Deleted:
+    await _studio(state).remove_letter(person, letter_id)
+    return Deleted()
+
+
+@router.get("/{letter_id}/versions", response_model=list[VersionOut])
+async def list_versions(letter_id: Id, person: CurrentPerson, state: State) -> list[VersionOut]:
+    """Every version, oldest first, with what each mind draft drew on."""
+    return [VersionOut.of(v) for v in await _studio(state).versions(person, letter_id)]
+
+
+@router.post(
+    "/{letter_id}/versions", response_model=VersionOut, status_code=status.HTTP_201_CREATED
+)
+async def add_version(
+    letter_id: Id, body: VersionIn, person: CurrentPerson, state: State
+) -> VersionOut:
+    """A new version in the writer's own words (typed or dictated)."""
+    return VersionOut.of(
+        await _studio(state).add_version(person, letter_id, body.text, body.source)
+    )
+
+
+@router.post("/{letter_id}/draft", response_model=VersionOut, status_code=status.HTTP_201_CREATED)
+async def draft(letter_id: Id, body: DraftIn, person: CurrentPerson, state: State) -> VersionOut:
+    """A new version drafted by the mind from the writer's notes, in the client's voice (502
+    when no language model answers; nothing is saved then)."""
+    async with state.runtime.mind.scheduler.use(person.id):
+        made = await _studio(state).draft(person, letter_id, body.notes, state.runtime.llm)
+    return VersionOut.of(made)
+
+
+@router.get("/{letter_id}/diff", response_model=DiffOut)
+async def diff(
+    letter_id: Id,
+    person: CurrentPerson,
+    state: State,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1, description="The older version.")],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1, description="The newer version.")],
+) -> DiffOut:
+    """A unified diff between two versions."""
+    return DiffOut(diff=await _studio(state).diff(person, letter_id, a, b))
+
+
+@router.post("/{letter_id}/approve", response_model=LetterOut)
+async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: State) -> LetterOut:
+    """Approve a version (default the latest): that is the text that goes to paper."""
+    return LetterOut.of(await _studio(state).approve(person, letter_id, body.version))
+
+
+@router.post("/{letter_id}/sent", response_model=LetterOut)
+async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> LetterOut:
+    """Mark an approved letter sent; its text no longer changes."""
+    return LetterOut.of(await _studio(state).mark_sent(person, letter_id, body.on))

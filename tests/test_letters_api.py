@@ -1,0 +1,189 @@
+"""The letters studio over HTTP: a writer's whole round (client, correspondent, occasion,
+letter, versions, diff, approval), privacy between writers, mind drafts, and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from server_harness import auth, client, make_token, server_settings
+
+from os1.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return server_settings(tmp_path / "home", embedder="none")
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    with client(settings) as c:
+        yield c
+
+
+def start(api: TestClient, token: str) -> int:
+    """Loretta as a client of the token's writer, writing to Roberta; the correspondence id."""
+    made = api.post(
+        "/v1/letters/clients",
+        headers=auth(token),
+        json={"name": "Loretta", "phrases": ["my sweet pea"], "never_say": ["darling"]},
+    )
+    assert made.status_code == 201, made.text
+    to = api.post(
+        "/v1/letters/correspondences",
+        headers=auth(token),
+        json={"client": "Loretta", "name": "Roberta", "address": ["12 Elm St", "Portland"]},
+    )
+    assert to.status_code == 201, to.text
+    return int(to.json()["id"])
+
+
+def test_a_letter_from_first_words_to_sent(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theodore")
+    corr = start(api, token)
+    soon = date.today() + timedelta(days=3)
+    occasion = api.post(
+        f"/v1/letters/correspondences/{corr}/occasions",
+        headers=auth(token),
+        json={"kind": "anniversary", "label": "wedding", "month": soon.month, "day": soon.day},
+    )
+    assert occasion.status_code == 201, occasion.text
+    [coming] = api.get("/v1/letters/upcoming?days=7", headers=auth(token)).json()
+    assert (coming["client"], coming["correspondent"], coming["days"]) == ("Loretta", "Roberta", 3)
+
+    made = api.post(
+        "/v1/letters",
+        headers=auth(token),
+        json={"correspondence_id": corr, "title": "Fifty years", "text": "My sweet pea,\nYes.\n"},
+    )
+    assert made.status_code == 201, made.text
+    letter = made.json()["letter"]["id"]
+    assert made.json()["version"]["number"] == 1
+    second = api.post(
+        f"/v1/letters/{letter}/versions",
+        headers=auth(token),
+        json={"text": "My sweet pea,\nYes, always.\n", "source": "dictated"},
+    )
+    assert second.json()["number"] == 2 and second.json()["source"] == "dictated"
+    changed = api.get(f"/v1/letters/{letter}/diff?a=1&b=2", headers=auth(token)).json()["diff"]
+    assert "-Yes." in changed and "+Yes, always." in changed
+    approved = api.post(f"/v1/letters/{letter}/approve", headers=auth(token), json={"version": 1})
+    assert (approved.json()["status"], approved.json()["approved_version"]) == ("approved", 1)
+    sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(token), json={})
+    assert sent.json()["status"] == "sent" and sent.json()["sent_on"] == date.today().isoformat()
+    late = api.post(f"/v1/letters/{letter}/versions", headers=auth(token), json={"text": "P.S."})
+    assert late.status_code == 400 and "sent" in late.json()["error"]["message"]
+    assert [
+        v["number"] for v in api.get(f"/v1/letters/{letter}/versions", headers=auth(token)).json()
+    ] == [1, 2]
+
+
+def test_the_mind_drafts_from_notes_and_says_what_it_drew_on(
+    api: TestClient, settings: Settings
+) -> None:
+    token = make_token(settings, "theodore")
+    corr = start(api, token)
+    old = api.post(
+        "/v1/letters",
+        headers=auth(token),
+        json={"correspondence_id": corr, "title": "Paris", "text": "Our week in Paris, the rain."},
+    )
+    api.post(f"/v1/letters/{old.json()['letter']['id']}/approve", headers=auth(token), json={})
+    drafted = api.post(
+        "/v1/letters",
+        headers=auth(token),
+        json={"correspondence_id": corr, "title": "Again", "notes": "remember Paris in the rain"},
+    )
+    assert drafted.status_code == 201, drafted.text
+    version = drafted.json()["version"]
+    assert version["source"] == "mind" and version["notes"] == "remember Paris in the rain"
+    assert version["drew_on"]["letters"] == [old.json()["letter"]["id"]]
+    assert version["text"]  # the fake brain echoes its brief: something came back
+
+
+def test_no_model_means_no_draft_and_nothing_saved(tmp_path: Path) -> None:
+    settings = server_settings(tmp_path / "home", embedder="none", brain="offline")
+    with client(settings) as api:
+        token = make_token(settings, "theodore")
+        corr = start(api, token)
+        drafted = api.post(
+            "/v1/letters",
+            headers=auth(token),
+            json={"correspondence_id": corr, "title": "Again", "notes": "Paris"},
+        )
+        assert drafted.status_code == 502, drafted.text
+        assert api.get("/v1/letters", headers=auth(token)).json() == []
+
+
+def test_another_writers_studio_is_not_found(api: TestClient, settings: Settings) -> None:
+    theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
+    corr = start(api, theo)
+    made = api.post(
+        "/v1/letters",
+        headers=auth(theo),
+        json={"correspondence_id": corr, "title": "Mine", "text": "Private words."},
+    )
+    letter = made.json()["letter"]["id"]
+    for path in (
+        "/v1/letters/clients/Loretta",
+        f"/v1/letters/correspondences/{corr}",
+        f"/v1/letters/correspondences/{corr}/occasions",
+        f"/v1/letters/{letter}",
+        f"/v1/letters/{letter}/versions",
+        f"/v1/letters/{letter}/diff?a=1&b=1",
+    ):
+        assert api.get(path, headers=auth(amy)).status_code == 404, path
+    assert api.get("/v1/letters", headers=auth(amy)).json() == []
+    assert api.get("/v1/letters/clients", headers=auth(amy)).json() == []
+    stolen = api.post(
+        f"/v1/letters/{letter}/versions", headers=auth(amy), json={"text": "Amy was here."}
+    )
+    assert stolen.status_code == 404
+    assert api.delete(f"/v1/letters/{letter}", headers=auth(amy)).status_code == 404
+    assert api.delete("/v1/letters/clients/Loretta", headers=auth(amy)).status_code == 404
+    same = api.post("/v1/letters", headers=auth(amy), json={
+        "correspondence_id": corr, "title": "Into theirs", "text": "x"})  # fmt: skip
+    assert same.status_code == 404
+    assert len(api.get(f"/v1/letters/{letter}/versions", headers=auth(theo)).json()) == 1
+    assert api.get("/v1/letters").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/letters/clients", {"name": ""}),
+        ("/v1/letters/clients", {"name": "x" * 65}),
+        ("/v1/letters/clients", {"name": "Bad\u0000name"}),
+        ("/v1/letters/clients", {"name": "Loretta", "surprise": 1}),
+        ("/v1/letters/correspondences", {"client": "Nobody", "name": "Roberta"}),
+        ("/v1/letters", {"correspondence_id": 1, "title": "t"}),
+        ("/v1/letters", {"correspondence_id": 1, "title": "t", "text": "a", "notes": "b"}),
+        ("/v1/letters", {"correspondence_id": 1, "title": "t", "text": "x" * 100_001}),
+        ("/v1/letters", {"correspondence_id": 2**40, "title": "t", "text": "x"}),
+        (
+            "/v1/letters/correspondences/1/occasions",
+            {"kind": "birthday", "label": "b", "month": 2, "day": 30},
+        ),
+        (
+            "/v1/letters/correspondences/1/occasions",
+            {"kind": "feast", "label": "b", "month": 1, "day": 1},
+        ),
+    ],
+)
+def test_bad_input_is_refused_and_saves_nothing(
+    api: TestClient, settings: Settings, path: str, body: dict[str, object]
+) -> None:
+    token = make_token(settings, "theodore")
+    start(api, token)
+    before = api.get("/v1/letters", headers=auth(token)).json()
+    clients = api.get("/v1/letters/clients", headers=auth(token)).json()
+    answer = api.post(path, headers=auth(token), json=body)
+    assert answer.status_code in (400, 404, 422), answer.text
+    assert "error" in answer.json()
+    assert api.get("/v1/letters", headers=auth(token)).json() == before
+    assert api.get("/v1/letters/clients", headers=auth(token)).json() == clients
+    assert api.get("/v1/letters/correspondences/1/occasions", headers=auth(token)).json() == []
