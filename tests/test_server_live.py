@@ -241,7 +241,7 @@ def test_graceful_shutdown_lets_a_stream_finish(settings: Settings) -> None:
         assert "data: [DONE]" in rest
 
 
-@pytest.mark.parametrize("who", ["person", "admin"])
+@pytest.mark.parametrize("who", ["person", "admin", "letters"])
 def test_schemathesis_finds_nothing(who: str, tmp_path: Path) -> None:
     """The HTTP contract: no 5xx, no response outside the schema, every schema-valid request
     accepted and every invalid one refused. Full-text recall only, to keep it quick."""
@@ -252,12 +252,20 @@ def test_schemathesis_finds_nothing(who: str, tmp_path: Path) -> None:
 
 def _schemathesis(url: str, settings: Settings, who: str, tmp_path: Path) -> None:
     st = shutil.which("schemathesis") or str(Path(__file__).parents[1] / ".venv/bin/schemathesis")
-    token = make_token(settings, "theo") if who == "person" else "admin-secret-123"
-    scope = (
-        ["--exclude-path", "/v1/me", "--exclude-path-regex", "^/v1/people"]
-        if who == "person"
-        else ["--include-path-regex", "^/v1/people"]
-    )
+    token = "admin-secret-123" if who == "admin" else make_token(settings, "theo")
+    scope = {
+        "person": ["--exclude-path", "/v1/me", "--exclude-path-regex", "^/v1/(people|letters)"],
+        "admin": ["--include-path-regex", "^/v1/people"],
+        # The studio refuses with 400 what JSON Schema cannot say (February 30, a text and
+        # notes both, approving a version that does not exist), so every check runs here but
+        # the one that wants every schema-valid request accepted.
+        "letters": [
+            "--include-path-regex",
+            "^/v1/letters",
+            "--exclude-checks",
+            "positive_data_acceptance",
+        ],
+    }[who]
     result = subprocess.run(
         [
             st,

@@ -137,14 +137,14 @@ async def add_correspondence(
     return CorrespondenceOut.of(made)
 
 
-@router.get("/correspondences/{correspondence_id}", response_model=CorrespondenceOut)
+@router.get("/correspondences/{correspondence_id:int}", response_model=CorrespondenceOut)
 async def get_correspondence(
     correspondence_id: Id, person: CurrentPerson, state: State
 ) -> CorrespondenceOut:
     return CorrespondenceOut.of(await _studio(state).get_correspondence(person, correspondence_id))
 
 
-@router.patch("/correspondences/{correspondence_id}", response_model=CorrespondenceOut)
+@router.patch("/correspondences/{correspondence_id:int}", response_model=CorrespondenceOut)
 async def edit_correspondence(
     correspondence_id: Id, body: CorrespondencePatch, person: CurrentPerson, state: State
 ) -> CorrespondenceOut:
@@ -159,7 +159,7 @@ async def edit_correspondence(
     return CorrespondenceOut.of(made)
 
 
-@router.delete("/correspondences/{correspondence_id}", response_model=Deleted)
+@router.delete("/correspondences/{correspondence_id:int}", response_model=Deleted)
 async def remove_correspondence(
     correspondence_id: Id, person: CurrentPerson, state: State
 ) -> Deleted:
@@ -167,7 +167,7 @@ async def remove_correspondence(
     return Deleted()
 
 
-@router.get("/correspondences/{correspondence_id}/occasions", response_model=list[OccasionOut])
+@router.get("/correspondences/{correspondence_id:int}/occasions", response_model=list[OccasionOut])
 async def list_occasions(
     correspondence_id: Id, person: CurrentPerson, state: State
 ) -> list[OccasionOut]:
@@ -176,7 +176,7 @@ async def list_occasions(
 
 
 @router.post(
-    "/correspondences/{correspondence_id}/occasions",
+    "/correspondences/{correspondence_id:int}/occasions",
     response_model=OccasionOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -190,13 +190,13 @@ async def add_occasion(
     return OccasionOut.of(made)
 
 
-@router.delete("/occasions/{occasion_id}", response_model=Deleted)
+@router.delete("/occasions/{occasion_id:int}", response_model=Deleted)
 async def remove_occasion(occasion_id: Id, person: CurrentPerson, state: State) -> Deleted:
     await _studio(state).remove_occasion(person, occasion_id)
     return Deleted()
 
 
-@router.get("/correspondences/{correspondence_id}/mentions", response_model=list[MentionOut])
+@router.get("/correspondences/{correspondence_id:int}/mentions", response_model=list[MentionOut])
 async def list_mentions(
     correspondence_id: Id, person: CurrentPerson, state: State
 ) -> list[MentionOut]:
@@ -205,7 +205,7 @@ async def list_mentions(
 
 
 @router.post(
-    "/correspondences/{correspondence_id}/mentions",
+    "/correspondences/{correspondence_id:int}/mentions",
     response_model=MentionOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -219,7 +219,7 @@ async def add_mention(
     return MentionOut.of(made)
 
 
-@router.delete("/mentions/{mention_id}", response_model=Deleted)
+@router.delete("/mentions/{mention_id:int}", response_model=Deleted)
 async def remove_mention(mention_id: Id, person: CurrentPerson, state: State) -> Deleted:
     await _studio(state).remove_mention(person, mention_id)
     return Deleted()
@@ -271,25 +271,25 @@ async def new_letter(body: LetterIn, person: CurrentPerson, state: State) -> Let
     return LetterMade(letter=LetterOut.of(letter), version=VersionOut.of(first))
 
 
-@router.get("/{letter_id}", response_model=LetterOut)
+@router.get("/{letter_id:int}", response_model=LetterOut)
 async def get_letter(letter_id: Id, person: CurrentPerson, state: State) -> LetterOut:
     return LetterOut.of(await _studio(state).get_letter(person, letter_id))
 
 
-@router.delete("/{letter_id}", response_model=Deleted)
+@router.delete("/{letter_id:int}", response_model=Deleted)
 async def remove_letter(letter_id: Id, person: CurrentPerson, state: State) -> Deleted:
     await _studio(state).remove_letter(person, letter_id)
     return Deleted()
 
 
-@router.get("/{letter_id}/versions", response_model=list[VersionOut])
+@router.get("/{letter_id:int}/versions", response_model=list[VersionOut])
 async def list_versions(letter_id: Id, person: CurrentPerson, state: State) -> list[VersionOut]:
     """Every version, oldest first, with what each mind draft drew on."""
     return [VersionOut.of(v) for v in await _studio(state).versions(person, letter_id)]
 
 
 @router.post(
-    "/{letter_id}/versions", response_model=VersionOut, status_code=status.HTTP_201_CREATED
+    "/{letter_id:int}/versions", response_model=VersionOut, status_code=status.HTTP_201_CREATED
 )
 async def add_version(
     letter_id: Id, body: VersionIn, person: CurrentPerson, state: State
@@ -300,7 +300,9 @@ async def add_version(
     )
 
 
-@router.post("/{letter_id}/draft", response_model=VersionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{letter_id:int}/draft", response_model=VersionOut, status_code=status.HTTP_201_CREATED
+)
 async def draft(letter_id: Id, body: DraftIn, person: CurrentPerson, state: State) -> VersionOut:
     """A new version drafted by the mind from the writer's notes, in the client's voice (502
     when no language model answers; nothing is saved then)."""
@@ -309,7 +311,7 @@ async def draft(letter_id: Id, body: DraftIn, person: CurrentPerson, state: Stat
     return VersionOut.of(made)
 
 
-@router.get("/{letter_id}/diff", response_model=DiffOut)
+@router.get("/{letter_id:int}/diff", response_model=DiffOut)
 async def diff(
     letter_id: Id,
     person: CurrentPerson,
@@ -321,13 +323,13 @@ async def diff(
     return DiffOut(diff=await _studio(state).diff(person, letter_id, a, b))
 
 
-@router.post("/{letter_id}/approve", response_model=LetterOut)
+@router.post("/{letter_id:int}/approve", response_model=LetterOut)
 async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: State) -> LetterOut:
     """Approve a version (default the latest): that is the text that goes to paper."""
     return LetterOut.of(await _studio(state).approve(person, letter_id, body.version))
 
 
-@router.post("/{letter_id}/sent", response_model=LetterOut)
+@router.post("/{letter_id:int}/sent", response_model=LetterOut)
 async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> LetterOut:
     """Mark an approved letter sent; its text no longer changes."""
     return LetterOut.of(await _studio(state).mark_sent(person, letter_id, body.on))

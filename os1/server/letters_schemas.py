@@ -3,10 +3,11 @@ control characters) and answers 400 with the reason; these models fix types and 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from os1.letters.models import (
     Client,
@@ -17,34 +18,62 @@ from os1.letters.models import (
     Upcoming,
     Version,
 )
+from os1.server.schemas import PRINTABLE, Text
 
-Short = Field(min_length=1, max_length=200)
+#: Control characters a letter or notes may not hold: all but tab and line feed.
+_CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f"
+#: A letter or notes: at least one visible character, no control characters but tab and line
+#: feed.
+WRITTEN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+#: A hand's name, or empty (to clear it).
+HAND = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
+
+#: One printable line: a name, a title, a label, an address line.
+Line = Annotated[Text, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+Name = Annotated[Text, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+Notes = Annotated[Text, Field(max_length=10_000, pattern=r"^$|" + WRITTEN)]
+HandName = Annotated[str, Field(max_length=64, pattern=HAND)]
+LetterText = Annotated[Text, Field(min_length=1, max_length=100_000, pattern=WRITTEN)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: no unknown fields, no type coercion (``true`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _iso_date(value: object) -> object:
+    """A date only as JSON Schema's ``YYYY-MM-DD`` string (not a number of seconds)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+IsoDate = Annotated[
+    date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
 
 
 class ClientIn(_In):
-    name: str = Field(min_length=1, max_length=64)
-    hand: str | None = Field(default=None, max_length=64, description="A learned hand's name.")
-    stock_hand: str | None = Field(
-        default=None, max_length=64, description="The stock hand until the client has their own."
+    name: Name
+    hand: HandName | None = Field(default=None, description="A learned hand's name.")
+    stock_hand: HandName | None = Field(
+        default=None, description="The stock hand until the client has their own."
     )
-    address: list[str] = Field(default_factory=list, max_length=50)
-    phrases: list[str] = Field(default_factory=list, max_length=50, description="Their phrases.")
-    never_say: list[str] = Field(default_factory=list, max_length=50)
-    notes: str = Field(default="", max_length=10_000)
+    address: list[Line] = Field(default_factory=list, max_length=12)
+    phrases: list[Line] = Field(default_factory=list, max_length=50, description="Their phrases.")
+    never_say: list[Line] = Field(default_factory=list, max_length=50)
+    notes: Notes = ""
 
 
 class ClientPatch(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    hand: str | None = Field(default=None, max_length=64, description="Empty clears it.")
-    stock_hand: str | None = Field(default=None, max_length=64)
-    address: list[str] | None = Field(default=None, max_length=50)
-    phrases: list[str] | None = Field(default=None, max_length=50)
-    never_say: list[str] | None = Field(default=None, max_length=50)
-    notes: str | None = Field(default=None, max_length=10_000)
+    name: Name | None = None
+    hand: HandName | None = Field(default=None, description="Empty clears it.")
+    stock_hand: HandName | None = None
+    address: list[Line] | None = Field(default=None, max_length=12)
+    phrases: list[Line] | None = Field(default=None, max_length=50)
+    never_say: list[Line] | None = Field(default=None, max_length=50)
+    notes: Notes | None = None
 
 
 class ClientOut(BaseModel):
@@ -74,20 +103,20 @@ class ClientOut(BaseModel):
 
 
 class CorrespondenceIn(_In):
-    client: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=64, description="The correspondent.")
-    address: list[str] = Field(default_factory=list, max_length=50)
-    relation: str = Field(default="", max_length=200)
-    notes: str = Field(default="", max_length=10_000)
-    since: date | None = None
+    client: Name
+    name: Name = Field(description="The correspondent.")
+    address: list[Line] = Field(default_factory=list, max_length=12)
+    relation: Annotated[Text, Field(max_length=200, pattern="^$|" + PRINTABLE)] = ""
+    notes: Notes = ""
+    since: IsoDate | None = None
 
 
 class CorrespondencePatch(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    address: list[str] | None = Field(default=None, max_length=50)
-    relation: str | None = Field(default=None, max_length=200)
-    notes: str | None = Field(default=None, max_length=10_000)
-    since: date | None = None
+    name: Name | None = None
+    address: list[Line] | None = Field(default=None, max_length=12)
+    relation: Annotated[Text, Field(max_length=200, pattern="^$|" + PRINTABLE)] | None = None
+    notes: Notes | None = None
+    since: IsoDate | None = None
 
 
 class CorrespondenceOut(BaseModel):
@@ -114,10 +143,10 @@ class CorrespondenceOut(BaseModel):
 
 class OccasionIn(_In):
     kind: Literal["anniversary", "birthday", "other"]
-    label: str = Short
+    label: Line
     month: int = Field(ge=1, le=12)
     day: int = Field(ge=1, le=31)
-    year: int | None = Field(default=None, ge=1, le=9999, description="When it began.")
+    year: int | None = Field(default=None, ge=1, le=2100, description="When it began.")
 
 
 class OccasionOut(BaseModel):
@@ -144,7 +173,7 @@ class OccasionOut(BaseModel):
 
 class MentionIn(_In):
     kind: Literal["name", "place", "history"]
-    text: str = Field(min_length=1, max_length=500)
+    text: Annotated[Text, Field(min_length=1, max_length=500, pattern=PRINTABLE)]
     letter_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
@@ -224,10 +253,10 @@ class LetterIn(_In):
     """A new letter: the writer's own ``text``, or ``notes`` for the mind to draft from."""
 
     correspondence_id: int = Field(ge=1, le=2**31 - 1)
-    title: str = Short
-    text: str | None = Field(default=None, min_length=1, max_length=100_000)
+    title: Line
+    text: LetterText | None = None
     source: Literal["writer", "dictated"] = "writer"
-    notes: str | None = Field(default=None, min_length=1, max_length=10_000)
+    notes: Notes | None = Field(default=None, min_length=1)
 
 
 class LetterMade(BaseModel):
@@ -236,12 +265,12 @@ class LetterMade(BaseModel):
 
 
 class VersionIn(_In):
-    text: str = Field(min_length=1, max_length=100_000)
+    text: LetterText
     source: Literal["writer", "dictated"] = "writer"
 
 
 class DraftIn(_In):
-    notes: str = Field(min_length=1, max_length=10_000)
+    notes: Annotated[Text, Field(min_length=1, max_length=10_000, pattern=WRITTEN)]
 
 
 class ApproveIn(_In):
@@ -249,7 +278,7 @@ class ApproveIn(_In):
 
 
 class SentIn(_In):
-    on: date | None = Field(default=None, description="Default: today.")
+    on: IsoDate | None = Field(default=None, description="Default: today.")
 
 
 class DiffOut(BaseModel):
