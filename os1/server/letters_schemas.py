@@ -7,18 +7,9 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from os1.letters.models import (
-    Client,
-    Correspondence,
-    Letter,
-    Mention,
-    Occasion,
-    Upcoming,
-    Version,
-)
-from os1.server.schemas import PRINTABLE, Text
+from os1.server.schemas import PRINTABLE, Out, Strict, Text
 
 #: Control characters a letter or notes may not hold: all but tab and line feed.
 _CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f"
@@ -36,12 +27,6 @@ HandName = Annotated[str, Field(max_length=64, pattern=HAND)]
 LetterText = Annotated[Text, Field(min_length=1, max_length=100_000, pattern=WRITTEN)]
 
 
-class _In(BaseModel):
-    """A request body: no unknown fields, no type coercion (``true`` is not a number)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 def _iso_date(value: object) -> object:
     """A date only as JSON Schema's ``YYYY-MM-DD`` string (not a number of seconds)."""
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -54,7 +39,7 @@ IsoDate = Annotated[
 ]
 
 
-class ClientIn(_In):
+class ClientIn(Strict):
     name: Name
     hand: HandName | None = Field(default=None, description="A learned hand's name.")
     stock_hand: HandName | None = Field(
@@ -66,7 +51,7 @@ class ClientIn(_In):
     notes: Notes = ""
 
 
-class ClientPatch(_In):
+class ClientPatch(Strict):
     name: Name | None = None
     hand: HandName | None = Field(default=None, description="Empty clears it.")
     stock_hand: HandName | None = None
@@ -76,7 +61,7 @@ class ClientPatch(_In):
     notes: Notes | None = None
 
 
-class ClientOut(BaseModel):
+class ClientOut(Out):
     id: int
     name: str
     hand: str | None
@@ -87,22 +72,8 @@ class ClientOut(BaseModel):
     notes: str
     created_at: datetime
 
-    @classmethod
-    def of(cls, c: Client) -> ClientOut:
-        return cls(
-            id=c.id,
-            name=c.name,
-            hand=c.hand,
-            stock_hand=c.stock_hand,
-            address=list(c.address),
-            phrases=list(c.phrases),
-            never_say=list(c.never_say),
-            notes=c.notes,
-            created_at=c.created_at,
-        )
 
-
-class CorrespondenceIn(_In):
+class CorrespondenceIn(Strict):
     client: Name
     name: Name = Field(description="The correspondent.")
     address: list[Line] = Field(default_factory=list, max_length=12)
@@ -111,7 +82,7 @@ class CorrespondenceIn(_In):
     since: IsoDate | None = None
 
 
-class CorrespondencePatch(_In):
+class CorrespondencePatch(Strict):
     name: Name | None = None
     address: list[Line] | None = Field(default=None, max_length=12)
     relation: Annotated[Text, Field(max_length=200, pattern="^$|" + PRINTABLE)] | None = None
@@ -119,7 +90,7 @@ class CorrespondencePatch(_In):
     since: IsoDate | None = None
 
 
-class CorrespondenceOut(BaseModel):
+class CorrespondenceOut(Out):
     id: int
     client: str
     name: str
@@ -128,20 +99,8 @@ class CorrespondenceOut(BaseModel):
     notes: str
     since: date | None
 
-    @classmethod
-    def of(cls, c: Correspondence) -> CorrespondenceOut:
-        return cls(
-            id=c.id,
-            client=c.client,
-            name=c.name,
-            address=list(c.address),
-            relation=c.relation,
-            notes=c.notes,
-            since=c.since,
-        )
 
-
-class OccasionIn(_In):
+class OccasionIn(Strict):
     kind: Literal["anniversary", "birthday", "other"]
     label: Line
     month: int = Field(ge=1, le=12)
@@ -149,7 +108,7 @@ class OccasionIn(_In):
     year: int | None = Field(default=None, ge=1, le=2100, description="When it began.")
 
 
-class OccasionOut(BaseModel):
+class OccasionOut(Out):
     id: int
     correspondence_id: int
     kind: str
@@ -158,44 +117,22 @@ class OccasionOut(BaseModel):
     day: int
     year: int | None
 
-    @classmethod
-    def of(cls, o: Occasion) -> OccasionOut:
-        return cls(
-            id=o.id,
-            correspondence_id=o.correspondence_id,
-            kind=o.kind,
-            label=o.label,
-            month=o.month,
-            day=o.day,
-            year=o.year,
-        )
 
-
-class MentionIn(_In):
+class MentionIn(Strict):
     kind: Literal["name", "place", "history"]
     text: Annotated[Text, Field(min_length=1, max_length=500, pattern=PRINTABLE)]
     letter_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
-class MentionOut(BaseModel):
+class MentionOut(Out):
     id: int
     correspondence_id: int
     kind: str
     text: str
     letter_id: int | None
 
-    @classmethod
-    def of(cls, m: Mention) -> MentionOut:
-        return cls(
-            id=m.id,
-            correspondence_id=m.correspondence_id,
-            kind=m.kind,
-            text=m.text,
-            letter_id=m.letter_id,
-        )
 
-
-class DrewOnOut(BaseModel):
+class DrewOnOut(Out):
     """What a mind draft was given: past letters, mentions and occasions, by id."""
 
     letters: list[int]
@@ -203,7 +140,7 @@ class DrewOnOut(BaseModel):
     occasions: list[int]
 
 
-class VersionOut(BaseModel):
+class VersionOut(Out):
     number: int
     text: str
     source: str
@@ -211,23 +148,8 @@ class VersionOut(BaseModel):
     drew_on: DrewOnOut
     created_at: datetime
 
-    @classmethod
-    def of(cls, v: Version) -> VersionOut:
-        return cls(
-            number=v.number,
-            text=v.text,
-            source=v.source,
-            notes=v.notes,
-            drew_on=DrewOnOut(
-                letters=list(v.drew_on.letters),
-                mentions=list(v.drew_on.mentions),
-                occasions=list(v.drew_on.occasions),
-            ),
-            created_at=v.created_at,
-        )
 
-
-class LetterOut(BaseModel):
+class LetterOut(Out):
     id: int
     correspondence_id: int
     title: str
@@ -236,20 +158,8 @@ class LetterOut(BaseModel):
     sent_on: date | None
     created_at: datetime
 
-    @classmethod
-    def of(cls, lt: Letter) -> LetterOut:
-        return cls(
-            id=lt.id,
-            correspondence_id=lt.correspondence_id,
-            title=lt.title,
-            status=lt.status,
-            approved_version=lt.approved_version,
-            sent_on=lt.sent_on,
-            created_at=lt.created_at,
-        )
 
-
-class LetterIn(_In):
+class LetterIn(Strict):
     """A new letter: the writer's own ``text``, or ``notes`` for the mind to draft from."""
 
     correspondence_id: int = Field(ge=1, le=2**31 - 1)
@@ -259,47 +169,36 @@ class LetterIn(_In):
     notes: Notes | None = Field(default=None, min_length=1)
 
 
-class LetterMade(BaseModel):
+class LetterMade(Out):
     letter: LetterOut
     version: VersionOut
 
 
-class VersionIn(_In):
+class VersionIn(Strict):
     text: LetterText
     source: Literal["writer", "dictated"] = "writer"
 
 
-class DraftIn(_In):
+class DraftIn(Strict):
     notes: Annotated[Text, Field(min_length=1, max_length=10_000, pattern=WRITTEN)]
 
 
-class ApproveIn(_In):
+class ApproveIn(Strict):
     version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Default: latest.")
 
 
-class SentIn(_In):
+class SentIn(Strict):
     on: IsoDate | None = Field(default=None, description="Default: today.")
 
 
-class DiffOut(BaseModel):
+class DiffOut(Out):
     diff: str
 
 
-class UpcomingOut(BaseModel):
+class UpcomingOut(Out):
     occasion: OccasionOut
     on: date
     days: int
     years: int | None
     client: str
     correspondent: str
-
-    @classmethod
-    def of(cls, u: Upcoming) -> UpcomingOut:
-        return cls(
-            occasion=OccasionOut.of(u.occasion),
-            on=u.on,
-            days=u.days,
-            years=u.years,
-            client=u.client,
-            correspondent=u.correspondent,
-        )
