@@ -305,6 +305,10 @@ def main() -> None:
     except OS1Error as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file to write that cannot be: a folder, no room, no right
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"error: {where}{exc.strerror or exc}\n")
+        sys.exit(UserInputError.exit_code)
 
 
 app.add_typer(person_app, name="person")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from os1.cli_base import load_cli_settings
-from os1.errors import ConfigError, UserInputError
+from os1.cli_base import load_cli_settings, need_hand_extra
+from os1.errors import UserInputError
 
 if TYPE_CHECKING:
     from os1.handwriting.hand import Hand
@@ -37,17 +37,6 @@ PaperOpt = Annotated[str, typer.Option("--paper", help="Paper size: letter or a4
 #: The most text one ``write`` takes: a long letter is a few thousand characters.
 MAX_TEXT_CHARS = 50_000
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(pt)?\s*$", re.IGNORECASE)
-
-
-def _need_extra() -> None:
-    try:
-        import cv2  # noqa: F401
-        import skimage  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            "the handwriting commands need the hand extra: pip install 'os1[hand]' "
-            f"(missing: {exc.name})"
-        ) from exc
 
 
 def _hands_root() -> Path:
@@ -119,7 +108,7 @@ def template(
     ] = 1,
 ) -> None:
     """Write a printable template: fill it in by hand, photograph it, then `os1 hand learn`."""
-    _need_extra()
+    need_hand_extra()
     from os1.handwriting.template import make_template
 
     if out.suffix.lower() != ".pdf":
@@ -136,7 +125,7 @@ def learn(
     ],
 ) -> None:
     """Learn a hand from photos of filled template sheets; several fills give variants."""
-    _need_extra()
+    need_hand_extra()
     from os1.handwriting.capture import learn_sheets
     from os1.handwriting.hand import check_name, save_hand
 
@@ -154,6 +143,7 @@ def learn(
 @hand_app.command("list")
 def list_() -> None:
     """The learned hands."""
+    need_hand_extra()
     from os1.handwriting.hand import list_hands
 
     names = list_hands(_hands_root())
@@ -194,7 +184,7 @@ def write(
     ] = None,
 ) -> None:
     """Write a text file in a learned hand."""
-    _need_extra()
+    need_hand_extra()
     from os1.handwriting.layout import layout
     from os1.handwriting.render import boxes as glyph_boxes
     from os1.handwriting.render import write as write_pages
@@ -226,7 +216,7 @@ def font(
     out: Annotated[Path, typer.Option("--out", "-o", help="The font file to write (.otf).")],
 ) -> None:
     """Export a hand as an OpenType font, its variants as contextual alternates."""
-    _need_extra()
+    need_hand_extra()
     from os1.handwriting.font import build_font
 
     build_font(_open_hand(hand), out)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from os1.cli_base import JsonOpt, load_cli_settings, run_async
+from os1.cli_base import JsonOpt, load_cli_settings, need_hand_extra, run_async
 from os1.errors import UserInputError
 from os1.letters.checks import MAX_TEXT
 from os1.letters.models import ClientEdit, Correspondence, Letter, LetterDoc, Version
@@ -586,7 +586,9 @@ def sent(
 def show(
     letter_id: LetterArg,
     writer: WriterOpt = None,
-    version: Annotated[int | None, typer.Option(help="This version (default: newest).")] = None,
+    version: Annotated[
+        int | None, typer.Option(help="This version (default: the approved one, else newest).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A letter and one version's text."""
@@ -677,6 +679,7 @@ def render(
 
     The format follows the ending of --out: .pdf, .png, .plot.svg or .gcode. A client with no
     learned hand writes in their stock hand."""
+    need_hand_extra()
     from os1.letters.book import hand_for
     from os1.letters.paper import render_letter
 
@@ -708,6 +711,7 @@ def book(
 
     The letters given with --letter, in that order, or else every approved letter of the writer
     (or of --client), oldest first."""
+    need_hand_extra()
     from os1.letters.book import FACES, make_book
 
     if face not in FACES:

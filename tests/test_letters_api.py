@@ -158,6 +158,7 @@ def test_another_writers_studio_is_not_found(api: TestClient, settings: Settings
         ("/v1/letters/clients", {"name": ""}),
         ("/v1/letters/clients", {"name": "x" * 65}),
         ("/v1/letters/clients", {"name": "Bad\u0000name"}),
+        ("/v1/letters/clients", {"name": "A/B"}),
         ("/v1/letters/clients", {"name": "Loretta", "surprise": 1}),
         ("/v1/letters/correspondences", {"client": "Nobody", "name": "Roberta"}),
         ("/v1/letters", {"correspondence_id": 1, "title": "t"}),

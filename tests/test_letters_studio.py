@@ -5,6 +5,7 @@ refused with nothing saved. Storage tests run on a SQLite file and on PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -360,3 +361,15 @@ async def test_bad_input_is_refused_and_nothing_saved(file_desk: Desk) -> None:
     mixed = await studio.add_version(theo, letter.id, "Dear R,\r\nYours\r\n")
     assert mixed.text == "Dear R,\nYours\n"
     await studio.add_occasion(theo, to.id, "birthday", "Leap", 2, 29)
+
+
+async def test_versions_added_at_once_are_numbered_one_after_another(desk: Desk) -> None:
+    corr = await loretta(desk)
+    letter, _ = await desk.studio.new_letter(desk.theodore, corr.id, "Bologna", BOLOGNA)
+    texts = [f"{BOLOGNA}\nP.S. {i}\n" for i in range(6)]
+    made = await asyncio.gather(
+        *(desk.studio.add_version(desk.theodore, letter.id, t) for t in texts)
+    )
+    assert sorted(v.number for v in made) == [2, 3, 4, 5, 6, 7]
+    kept = await desk.studio.versions(desk.theodore, letter.id)
+    assert [v.number for v in kept] == [1, 2, 3, 4, 5, 6, 7]

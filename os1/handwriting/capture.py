@@ -108,12 +108,17 @@ def learn_sheets(paths: Sequence[Path], name: str) -> tuple[Hand, LearnReport]:
     page). Every glyph read becomes a variant of its character.
 
     Give several fills of the template for variants. Several photos of one filled sheet are
-    accepted but add near copies, not new variants. Raises ``UserInputError`` when no file
-    gives a glyph (no sheet found, or every box empty); the message says why for each file."""
+    accepted but add near copies, not new variants. A file that cannot be read, or holds no
+    sheet, is reported and the others still count. Raises ``UserInputError`` when no file
+    gives a glyph; the message says why for each file."""
     report = LearnReport()
     sheets: list[_Sheet] = []
     for path in paths:
-        pages = load_pages(Path(path))
+        try:
+            pages = load_pages(Path(path))
+        except UserInputError as exc:  # reported with the rest; the other files still count
+            report.sheets.append(SheetReport(str(path), None, problem=_without(str(exc), path)))
+            continue
         for number, rgb in enumerate(pages, 1):
             source = str(path) if len(pages) == 1 else f"{path} page {number}"
             sheet, line = _read_sheet(rgb, source)
@@ -124,6 +129,12 @@ def learn_sheets(paths: Sequence[Path], name: str) -> tuple[Hand, LearnReport]:
         why = "; ".join(s.line() for s in report.sheets) or "no files given"
         raise UserInputError(f"no glyph could be read: {why}")
     return _hand(name, sheets, [str(p) for p in paths]), report
+
+
+def _without(message: str, path: Path | str) -> str:
+    """``message`` without the ``PATH: `` the report puts before it anyway."""
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 def _read_sheet(rgb: np.ndarray, source: str) -> tuple[_Sheet | None, SheetReport]:

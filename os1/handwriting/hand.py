@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from os1.errors import NotFoundError, UserInputError
 
@@ -152,14 +152,19 @@ def load_hand(name: str, root: Path) -> Hand:
     if not path.is_file():
         known = ", ".join(list_hands(root)) or "none yet; learn one with `os1 hand learn`"
         raise NotFoundError(f"no hand named {name!r} (known: {known})")
-    meta = HandFile.model_validate_json(path.read_text(encoding="utf-8"))
-    glyphs: dict[str, list[Glyph]] = {}
-    for entry in meta.glyphs:
-        with Image.open(folder / entry.file) as image:
-            ink = np.asarray(image.convert("L"), dtype=np.uint8)
-        glyphs.setdefault(entry.char, []).append(
-            Glyph(entry.char, ink, entry.baseline, entry.left, entry.advance)
-        )
+    try:
+        meta = HandFile.model_validate_json(path.read_text(encoding="utf-8"))
+        glyphs: dict[str, list[Glyph]] = {}
+        for entry in meta.glyphs:
+            with Image.open(folder / entry.file) as image:
+                ink = np.asarray(image.convert("L"), dtype=np.uint8)
+            glyphs.setdefault(entry.char, []).append(
+                Glyph(entry.char, ink, entry.baseline, entry.left, entry.advance)
+            )
+    except (ValidationError, OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(
+            f"the hand {name!r} in {folder} is damaged ({type(exc).__name__}); learn it again"
+        ) from exc
     return Hand(
         name=meta.name,
         x_height=meta.x_height,

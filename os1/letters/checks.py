@@ -48,7 +48,11 @@ def line(text: str, what: str, limit: int = MAX_LABEL) -> str:
 
 
 def name(text: str, what: str = "a name") -> str:
-    return line(text, what, MAX_NAME)
+    """A client's or correspondent's name: one line, no ``/`` (names stand in paths)."""
+    cleaned = line(text, what, MAX_NAME)
+    if "/" in cleaned:
+        raise UserInputError(f"{what} cannot contain '/': {cleaned!r}")
+    return cleaned
 
 
 def lines(items: Iterable[str], what: str, most: int = MAX_LINES) -> tuple[str, ...]:

@@ -390,13 +390,13 @@ class Studio(Records):
         notes: str | None = None,
         drew_on: DrewOn | None = None,
     ) -> Version:
+        # Numbered in the insert itself, so that versions made at once (the letter's row is
+        # locked on PostgreSQL; SQLite writes one at a time) follow one another.
         number = (
-            await conn.execute(
-                select(func.coalesce(func.max(versions.c.number), 0)).where(
-                    versions.c.letter_id == letter_id
-                )
-            )
-        ).scalar_one() + 1
+            select(func.coalesce(func.max(versions.c.number), 0) + 1)
+            .where(versions.c.letter_id == letter_id)
+            .scalar_subquery()
+        )
         row = (
             await conn.execute(
                 insert(versions)
@@ -421,20 +421,22 @@ class Studio(Records):
         )
         return version_of(row)
 
-    async def _letter_row(self, conn: AsyncConnection, writer: Person, letter_id: int) -> Any:
+    async def _letter_row(
+        self, conn: AsyncConnection, writer: Person, letter_id: int, *, lock: bool = False
+    ) -> Any:
+        """The writer's letter; with ``lock``, held until the transaction ends (PostgreSQL's
+        ``FOR UPDATE``; SQLite lets one writer at a time anyway), so that two new versions of
+        one letter at once are numbered one after the other."""
         checks.row_id(letter_id, "letter")
-        row = (
-            await conn.execute(
-                select(letters).where(letters.c.id == letter_id, letters.c.writer_id == writer.id)
-            )
-        ).first()
+        query = select(letters).where(letters.c.id == letter_id, letters.c.writer_id == writer.id)
+        row = (await conn.execute(query.with_for_update() if lock else query)).first()
         if row is None:
             raise NotFoundError(f"no letter {letter_id}")
         return row
 
     async def _open_letter(self, conn: AsyncConnection, writer: Person, letter_id: int) -> Any:
-        """The letter, if it may still change (not sent)."""
-        row = await self._letter_row(conn, writer, letter_id)
+        """The letter, locked, if it may still change (not sent)."""
+        row = await self._letter_row(conn, writer, letter_id, lock=True)
         if row.status == "sent":
             raise UserInputError(f"letter {letter_id} was sent; its text no longer changes")
         return row

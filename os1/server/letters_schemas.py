@@ -11,17 +11,21 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from os1.server.schemas import PRINTABLE, Out, Strict, Text
 
-#: Control characters a letter or notes may not hold: all but tab and line feed.
-_CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f"
+#: Control characters a letter or notes may not hold: all but tab, line feed and carriage
+#: return (Windows line ends, which the studio turns into plain ones).
+_CONTROL = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
 #: A letter or notes: at least one visible character, no control characters but tab and line
-#: feed.
+#: ends.
 WRITTEN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 #: A hand's name, or empty (to clear it).
 HAND = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
 
 #: One printable line: a name, a title, a label, an address line.
 Line = Annotated[Text, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
-Name = Annotated[Text, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+#: A client's or correspondent's name: printable, one line, no ``/`` (it stands in paths).
+_NOT_IN_NAME = r"/\u0000-\u001f\u007f-\u009f"
+NAME = rf"^[^{_NOT_IN_NAME}]*[^\s{_NOT_IN_NAME}][^{_NOT_IN_NAME}]*$"
+Name = Annotated[Text, Field(min_length=1, max_length=64, pattern=NAME)]
 Notes = Annotated[Text, Field(max_length=10_000, pattern=r"^$|" + WRITTEN)]
 HandName = Annotated[str, Field(max_length=64, pattern=HAND)]
 LetterText = Annotated[Text, Field(min_length=1, max_length=100_000, pattern=WRITTEN)]
