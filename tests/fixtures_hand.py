@@ -8,11 +8,14 @@ from pathlib import Path
 
 
 def _shared_data() -> Path:
-    """``OS1_SHARED_DATA`` if set, else ``shared/data`` beside the repository."""
+    """``OS1_SHARED_DATA`` if set, else ``shared/data`` beside the repository, else the
+    development machines' ``/work/shared/data`` (for a clone made elsewhere)."""
     env = os.environ.get("OS1_SHARED_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    beside = Path(__file__).resolve().parents[2] / "shared" / "data"
+    fallback = Path("/work/shared/data")
+    return beside if beside.is_dir() or not fallback.is_dir() else fallback
 
 
 HANDWRITING = _shared_data() / "handwriting"
