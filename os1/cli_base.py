@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import tomllib
 from collections.abc import Coroutine
@@ -56,19 +55,6 @@ def load_cli_settings(*, server: bool = False) -> Settings:
     else:
         configure_logging(settings.log_level)
     return settings
-
-
-#: What the ``hand`` extra installs, by import name.
-HAND_MODULES = ("cv2", "skimage", "PIL", "reportlab", "fontTools", "vpype", "pypdfium2")
-
-
-def need_hand_extra() -> None:
-    """Handwriting and letters on paper need the ``hand`` extra: say how to install it."""
-    for module in HAND_MODULES:
-        if importlib.util.find_spec(module) is None:
-            raise ConfigError(
-                f"this command needs the hand extra: pip install 'os1[hand]' (missing: {module})"
-            )
 
 
 def run_async(coro: Coroutine[Any, Any, T], *, fast_loop: bool = False) -> T:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from os1.cli_base import load_cli_settings, need_hand_extra
+from os1.cli_base import load_cli_settings
 from os1.errors import UserInputError
+from os1.handwriting import need_hand_extra
 
 if TYPE_CHECKING:
     from os1.handwriting.hand import Hand

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from os1.cli_base import JsonOpt, load_cli_settings, need_hand_extra, run_async
+from os1.cli_base import JsonOpt, load_cli_settings, run_async
 from os1.errors import UserInputError
+from os1.handwriting import need_hand_extra
 from os1.letters.checks import MAX_TEXT
 from os1.letters.models import ClientEdit, Correspondence, Letter, LetterDoc, Version
 from os1.letters.studio import Studio
@@ -32,7 +33,7 @@ from os1.runtime import open_store
 from os1.settings import Settings
 
 if TYPE_CHECKING:
-    from os1.handwriting.hand import Hand
+    pass
 
 T = TypeVar("T")
 
@@ -636,17 +637,6 @@ PaperOpt = Annotated[str, typer.Option("--paper", help="Paper size: letter or a4
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Same seed, same handwriting.")]
 
 
-def learned_hands(docs: list[LetterDoc], home: Path) -> dict[str, Hand]:
-    """The learned hands the letters name, loaded from the home's hands folder; a name that is
-    not a learned hand is left to be a stock hand."""
-    from os1.handwriting.hand import hands_dir, list_hands, load_hand
-
-    root = hands_dir(home)
-    known = set(list_hands(root))
-    wanted = {d.hand for d in docs if d.hand is not None and d.hand in known}
-    return {name: load_hand(name, root) for name in sorted(wanted)}
-
-
 def _docs(
     writer: str | None, settings: Settings, ids: list[int] | None, client: str | None
 ) -> list[LetterDoc]:
@@ -680,7 +670,7 @@ def render(
     The format follows the ending of --out: .pdf, .png, .plot.svg or .gcode. A client with no
     learned hand writes in their stock hand."""
     need_hand_extra()
-    from os1.letters.book import hand_for
+    from os1.letters.book import hand_for, learned_hands
     from os1.letters.paper import render_letter
 
     settings = load_cli_settings()
@@ -712,7 +702,7 @@ def book(
     The letters given with --letter, in that order, or else every approved letter of the writer
     (or of --client), oldest first."""
     need_hand_extra()
-    from os1.letters.book import FACES, make_book
+    from os1.letters.book import FACES, learned_hands, make_book
 
     if face not in FACES:
         raise UserInputError(f"unknown face {face!r}: use one of {', '.join(FACES)}")

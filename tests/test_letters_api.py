@@ -3,12 +3,15 @@ letter, versions, diff, approval), privacy between writers, mind drafts, and bad
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from server_harness import auth, client, make_token, server_settings
 
 from os1.settings import Settings
@@ -188,3 +191,29 @@ def test_bad_input_is_refused_and_saves_nothing(
     assert api.get("/v1/letters", headers=auth(token)).json() == before
     assert api.get("/v1/letters/clients", headers=auth(token)).json() == clients
     assert api.get("/v1/letters/correspondences/1/occasions", headers=auth(token)).json() == []
+
+
+def test_an_approved_letter_renders_over_http(api: TestClient, settings: Settings) -> None:
+    theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
+    corr = start(api, theo)
+    made = api.post(
+        "/v1/letters",
+        headers=auth(theo),
+        json={"correspondence_id": corr, "title": "Fifty years", "text": "My sweet pea,\nYes.\n"},
+    )
+    letter = made.json()["letter"]["id"]
+    early = api.get(f"/v1/letters/{letter}/render", headers=auth(theo))
+    assert early.status_code == 400 and "not approved" in early.json()["error"]["message"]
+    api.post(f"/v1/letters/{letter}/approve", headers=auth(theo), json={})
+    pdf = api.get(f"/v1/letters/{letter}/render?envelope=true&seed=3", headers=auth(theo))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert len(pdfium.PdfDocument(pdf.content)) == 2  # the letter and its envelope
+    again = api.get(f"/v1/letters/{letter}/render?envelope=true&seed=3", headers=auth(theo))
+    assert again.content == pdf.content
+    png = api.get(f"/v1/letters/{letter}/render?format=png", headers=auth(theo))
+    assert png.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(png.content)) as image:
+        assert image.size == (2550, 3300)
+    assert api.get(f"/v1/letters/{letter}/render", headers=auth(amy)).status_code == 404
+    late = api.get(f"/v1/letters/{letter}/render?format=png&page=2", headers=auth(theo))
+    assert late.status_code == 400

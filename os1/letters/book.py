@@ -126,6 +126,17 @@ def _check(docs: list[LetterDoc], out: Path, title: str, face: str, paper: str) 
             raise UserInputError(f"the letter {doc.title!r} has no text")
 
 
+def learned_hands(docs: list[LetterDoc], home: Path) -> dict[str, Hand]:
+    """The learned hands the letters name, loaded from ``home``'s hands folder; a name that is
+    not a learned hand is left to be a stock hand."""
+    from os1.handwriting.hand import hands_dir, list_hands, load_hand
+
+    root = hands_dir(home)
+    known = set(list_hands(root))
+    wanted = {d.hand for d in docs if d.hand is not None and d.hand in known}
+    return {name: load_hand(name, root) for name in sorted(wanted)}
+
+
 def hand_for(doc: LetterDoc, hands: dict[str, Hand]) -> Hand:
     """The hand ``doc`` is written in: ``hands[doc.hand]``, else the stock hand ``doc.hand``
     names, else the default stock hand."""

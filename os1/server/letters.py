@@ -1,18 +1,22 @@
 """The letters studio over HTTP: the token's person is the writer, and sees only their own
 clients, correspondences and letters (anyone else's ids are 404, as missing ones are).
 
-Rendering and books stay on the command line (`os1 letters render|book`), where the
-handwriting extra and the learned hands live.
+``GET /v1/letters/{id}/render`` writes an approved letter in the client's hand (PDF, or one
+page as PNG), with the ``hand`` extra installed; books stay on the command line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from os1.errors import UserInputError
-from os1.letters.models import ClientEdit, CorrespondenceEdit
+from os1.handwriting import need_hand_extra
+from os1.letters.models import ClientEdit, CorrespondenceEdit, LetterDoc
 from os1.letters.studio import Studio
 from os1.server.auth import CurrentPerson, State
 from os1.server.errors import COMMON_RESPONSES
@@ -333,3 +337,56 @@ async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: 
 async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> LetterOut:
     """Mark an approved letter sent; its text no longer changes."""
     return LetterOut.of(await _studio(state).mark_sent(person, letter_id, body.on))
+
+
+MEDIA = {"pdf": "application/pdf", "png": "image/png"}
+
+
+@router.get(
+    "/{letter_id:int}/render",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "The file."}},
+)
+async def render(
+    letter_id: Id,
+    person: CurrentPerson,
+    state: State,
+    file_format: Annotated[Literal["pdf", "png"], Query(alias="format")] = "pdf",
+    paper: Literal["letter", "a4"] = "letter",
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    envelope: Annotated[bool, Query(description="PDF: an envelope page at the end.")] = False,
+    page: Annotated[int, Query(ge=1, le=100, description="PNG: which page.")] = 1,
+) -> Response:
+    """An approved letter in the client's learned hand (or their stock hand), at 300 dpi for
+    PNG. The same seed gives the same bytes."""
+    need_hand_extra()
+    doc = await _studio(state).letter_doc(person, letter_id)
+    home = state.runtime.settings.home
+    data = await asyncio.to_thread(_render, doc, home, file_format, paper, seed, envelope, page)
+    return Response(data, media_type=MEDIA[file_format])
+
+
+def _render(
+    doc: LetterDoc,
+    home: FilePath,
+    file_format: str,
+    paper: str,
+    seed: int,
+    envelope: bool,
+    page: int,
+) -> bytes:
+    from os1.letters.book import hand_for, learned_hands
+    from os1.letters.paper import render_letter
+
+    hand = hand_for(doc, learned_hands([doc], home))
+    with tempfile.TemporaryDirectory() as folder:
+        out = FilePath(folder) / f"letter.{file_format}"
+        written = render_letter(
+            doc, out, hand=hand, paper=paper, seed=seed, envelope=envelope and file_format == "pdf"
+        )
+        if file_format == "pdf":
+            return written[0].read_bytes()
+        pages = [p for p in written if "envelope" not in p.name]
+        if page > len(pages):
+            raise UserInputError(f"the letter has {len(pages)} page(s), not {page}")
+        return pages[page - 1].read_bytes()
