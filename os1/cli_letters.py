@@ -643,13 +643,7 @@ def _docs(
     """The letters for a book: the ids given, in that order, else every approved or sent
     letter of the writer (or of one client), oldest first."""
 
-    async def go(s: Studio, w: Person) -> list[LetterDoc]:
-        if ids:
-            return [await s.letter_doc(w, i) for i in ids]
-        chosen = await s.list_letters(w, client=client)
-        return [await s.letter_doc(w, lt.id) for lt in chosen if lt.approved_version is not None]
-
-    return studio_run(writer, go, settings=settings)
+    return studio_run(writer, lambda s, w: s.book_docs(w, ids or (), client), settings=settings)
 
 
 @letters_app.command("render")

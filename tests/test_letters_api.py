@@ -217,3 +217,32 @@ def test_an_approved_letter_renders_over_http(api: TestClient, settings: Setting
     assert api.get(f"/v1/letters/{letter}/render", headers=auth(amy)).status_code == 404
     late = api.get(f"/v1/letters/{letter}/render?format=png&page=2", headers=auth(theo))
     assert late.status_code == 400
+
+
+def test_a_book_of_letters_over_http(api: TestClient, settings: Settings) -> None:
+    theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
+    corr = start(api, theo)
+    ids = []
+    for title, text in (("Paris", "Our week in Paris."), ("Home", "The porch light is on.")):
+        made = api.post(
+            "/v1/letters",
+            headers=auth(theo),
+            json={"correspondence_id": corr, "title": title, "text": text},
+        )
+        ids.append(made.json()["letter"]["id"])
+        api.post(f"/v1/letters/{ids[-1]}/approve", headers=auth(theo), json={})
+    none = api.post("/v1/letters/book", headers=auth(amy), json={"face": "typeset"})
+    assert none.status_code == 400 and "no approved letters" in none.json()["error"]["message"]
+    theirs = api.post("/v1/letters/book", headers=auth(amy), json={"letters": ids})
+    assert theirs.status_code == 404
+    made = api.post(
+        "/v1/letters/book",
+        headers=auth(theo),
+        json={"letters": ids[::-1], "title": "Two letters", "face": "typeset"},
+    )
+    assert made.status_code == 200 and made.headers["content-type"] == "application/pdf"
+    document = pdfium.PdfDocument(made.content)
+    assert len(document) == 4  # title, contents, one page a letter
+    words = [document[i].get_textpage().get_text_range() for i in range(4)]
+    assert "Two letters" in words[0] and "theodore" in words[0]
+    assert "Home" in words[2] and "porch light" in words[2] and "Paris" in words[3]

@@ -11,6 +11,7 @@ reads nothing of anyone else's studio.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -278,6 +279,18 @@ class Studio(Records):
                         )
                     )
         return sorted(found, key=lambda u: (u.on, u.client, u.correspondent, u.occasion.id))
+
+    async def book_docs(
+        self, writer: Person, ids: Sequence[int] = (), client: str | None = None
+    ) -> list[LetterDoc]:
+        """The letters for a book: ``ids`` in that order (each must be approved), else every
+        approved or sent letter of the writer, or of ``client``, oldest first."""
+        if ids:
+            return [await self.letter_doc(writer, i) for i in ids]
+        chosen = await self.list_letters(writer, client=client)
+        return [
+            await self.letter_doc(writer, lt.id) for lt in chosen if lt.approved_version is not None
+        ]
 
     async def letter_doc(self, writer: Person, letter_id: int) -> LetterDoc:
         """The approved (or sent) letter as paper and the book take it."""

@@ -2,7 +2,8 @@
 clients, correspondences and letters (anyone else's ids are 404, as missing ones are).
 
 ``GET /v1/letters/{id}/render`` writes an approved letter in the client's hand (PDF, or one
-page as PNG), with the ``hand`` extra installed; books stay on the command line.
+page as PNG), and ``POST /v1/letters/book`` a book of letters as one PDF, with the ``hand`` extra
+installed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from os1.server.auth import CurrentPerson, State
 from os1.server.errors import COMMON_RESPONSES
 from os1.server.letters_schemas import (
     ApproveIn,
+    BookIn,
     ClientIn,
     ClientOut,
     ClientPatch,
@@ -390,3 +392,46 @@ def _render(
         if page > len(pages):
             raise UserInputError(f"the letter has {len(pages)} page(s), not {page}")
         return pages[page - 1].read_bytes()
+
+
+#: The most letters one book over HTTP holds (a handwritten page takes about a second).
+MAX_BOOK_LETTERS = 100
+
+
+@router.post(
+    "/book",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The book."}},
+)
+async def book(body: BookIn, person: CurrentPerson, state: State) -> Response:
+    """A book of letters: a title page, contents, each letter on its own page in handwriting
+    (each in its client's hand) or typeset, with page numbers."""
+    need_hand_extra()
+    if body.letters and body.client:
+        raise UserInputError("give either letters or client")
+    docs = await _studio(state).book_docs(person, body.letters, body.client)
+    if not docs:
+        raise UserInputError("no approved letters to make a book of")
+    if len(docs) > MAX_BOOK_LETTERS:
+        raise UserInputError(f"a book over HTTP holds at most {MAX_BOOK_LETTERS} letters")
+    home = state.runtime.settings.home
+    data = await asyncio.to_thread(_book, docs, home, body, person.name)
+    return Response(data, media_type="application/pdf")
+
+
+def _book(docs: list[LetterDoc], home: FilePath, body: BookIn, writer: str) -> bytes:
+    from os1.letters.book import learned_hands, make_book
+
+    hands = learned_hands(docs, home) if body.face == "handwriting" else {}
+    with tempfile.TemporaryDirectory() as folder:
+        out = make_book(
+            docs,
+            FilePath(folder) / "book.pdf",
+            title=body.title,
+            author=body.author or writer,
+            hands=hands,
+            face=body.face,
+            paper=body.paper,
+            seed=body.seed,
+        )
+        return out.read_bytes()

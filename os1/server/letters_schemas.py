@@ -206,3 +206,18 @@ class UpcomingOut(Out):
     years: int | None
     client: str
     correspondent: str
+
+
+class BookIn(Strict):
+    """A book: the ``letters`` given (approved, in that order), else every approved letter of
+    the writer or of ``client``, oldest first."""
+
+    letters: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=100
+    )
+    client: Name | None = None
+    title: Line = "Letters"
+    author: Line | None = Field(default=None, description="Default: the writer.")
+    face: Literal["handwriting", "typeset"] = "handwriting"
+    paper: Literal["letter", "a4"] = "letter"
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
