@@ -21,7 +21,7 @@ off. Measured:
   travel, and the CER of the lines drawn with a 0.5 mm pen against that of the PNG.
 - Time to learn a hand and to write one page, beside typesetting the page with Pillow.
 
-    .venv/bin/python benchmarks/handwriting.py               # writes docs/benchmarks.md
+    .venv/bin/python benchmarks/handwriting.py               # writes docs/benchmarks.md (--seeds N)
     .venv/bin/python benchmarks/handwriting.py --quick       # W1 and dkg only; prints only
 """
 
