@@ -6,7 +6,6 @@ Every command prints a one-line ``error: ...`` on failure and exits with the err
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from dataclasses import asdict
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from os1.cli_base import JsonOpt, PersonOpt, app, load_cli_settings, run_async
+from os1.cli_base import JsonOpt, PersonOpt, app, default_person, load_cli_settings, run_async
 from os1.cli_hand import hand_app
 from os1.cli_letters import letters_app
 from os1.cli_memories import facts_app, memories_app, profile
@@ -28,14 +27,6 @@ from os1.memory.importer import parse_jsonl
 from os1.memory.models import RecallItem
 from os1.mind.persona import builtin_minds, mind_source, user_minds
 from os1.runtime import open_runtime, open_store
-
-
-def _default_person() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "friend"
-
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
@@ -64,7 +55,7 @@ def chat(
         async with open_runtime(settings) as runtime:
             return await run_chat(
                 runtime,
-                _default_person() if person is None else person,
+                default_person() if person is None else person,
                 interview=False if skip_interview else None,
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import tomllib
 from collections.abc import Coroutine
@@ -27,6 +28,14 @@ app = typer.Typer(
 
 PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def default_person() -> str:
+    """Who is at the keyboard when no name is given: the login, else "friend"."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "friend"
 
 
 def load_cli_settings(*, server: bool = False) -> Settings:

@@ -8,7 +8,6 @@ sent, renders them in the client's hand and gathers them into a book. ``os1.cli`
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 import sys
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from os1.cli_base import JsonOpt, load_cli_settings, run_async
+from os1.cli_base import JsonOpt, default_person, load_cli_settings, run_async
 from os1.errors import UserInputError
 from os1.handwriting import need_hand_extra
 from os1.letters.checks import MAX_TEXT
@@ -68,13 +67,6 @@ DictatedOpt = Annotated[bool, typer.Option("--dictated", help="The text was dict
 _DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})$")
 
 
-def default_writer() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "friend"
-
-
 def studio_run(
     writer: str | None,
     work: Callable[[Studio, Person], Awaitable[T]],
@@ -88,7 +80,7 @@ def studio_run(
 
     async def go() -> T:
         async with open_store(settings) as store:
-            name = writer or default_writer()
+            name = writer or default_person()
             person = await (store.ensure_person(name) if create else store.get_person(name))
             return await work(Studio(store.engine), person)
 
@@ -711,7 +703,7 @@ def book(
         docs,
         out,
         title=title,
-        author=author or writer or default_writer(),
+        author=author or writer or default_person(),
         hands=hands,
         face=face,
         paper=paper,
