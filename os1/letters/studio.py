@@ -191,16 +191,25 @@ class Studio(Records):
             return [version_of(v) for v in found]
 
     async def version(self, writer: Person, letter_id: int, number: int | None = None) -> Version:
-        """One version of the letter; the newest when ``number`` is None."""
-        found = await self.versions(writer, letter_id)
-        if not found:
+        """One version of the letter; the newest when ``number`` is None. Reads that one row
+        only (a letter's versions may be many and long)."""
+        async with self.engine.connect() as conn:
+            row = await self._letter_row(conn, writer, letter_id)
+            mine = (versions.c.letter_id == row.id, versions.c.writer_id == writer.id)
+            query = select(versions).where(*mine)
+            if number is None:
+                query = query.order_by(versions.c.number.desc()).limit(1)
+            else:
+                query = query.where(versions.c.number == checks.row_id(number, "version"))
+            found = (await conn.execute(query)).first()
+            if found is not None:
+                return version_of(found)
+            count = (
+                await conn.execute(select(func.count()).select_from(versions).where(*mine))
+            ).scalar_one()
+        if count == 0:
             raise NotFoundError(f"letter {letter_id} has no versions")
-        if number is None:
-            return found[-1]
-        for v in found:
-            if v.number == number:
-                return v
-        raise NotFoundError(f"letter {letter_id} has no version {number} (1-{len(found)})")
+        raise NotFoundError(f"letter {letter_id} has no version {number} (1-{count})")
 
     async def diff(self, writer: Person, letter_id: int, a: int, b: int) -> str:
         """A unified diff from version ``a`` to version ``b``, line by line."""
