@@ -4,18 +4,17 @@ letter, symmetric, and a clear error for a glyph without ink."""
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from fixtures_hand import DKG, SHEETS
 
 from os1.errors import UserInputError
 from os1.handwriting.distance import SIDE, glyph_distance, normalize, skeleton_distance
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 
-DKG = Path("/usr/share/fonts/truetype/fifthhorseman/dkg.ttf")
 pytestmark = pytest.mark.skipif(not DKG.is_file(), reason="needs fonts-dkg-handwriting")
 
 
@@ -92,10 +91,7 @@ def test_a_glyph_must_be_two_dimensional() -> None:
         normalize(np.zeros((4, 4, 3), dtype=np.uint8))
 
 
-SHEETS = Path(__file__).resolve().parents[2] / "shared/data/handwriting/builtree-handwrite"
-
-
-@pytest.mark.skipif(not SHEETS.is_dir(), reason="needs ../shared/data/handwriting")
+@pytest.mark.skipif(not SHEETS.is_dir(), reason="needs the shared handwriting data")
 def test_real_sheets_same_ink_is_near_and_another_writer_far() -> None:
     """Two captures of one filled sheet (W1) against another writer's sheet (W2): the issue
     measured about 0.008 for the same ink and 0.050 for two writers."""
