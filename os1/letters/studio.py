@@ -191,25 +191,32 @@ class Studio(Records):
             return [version_of(v) for v in found]
 
     async def version(self, writer: Person, letter_id: int, number: int | None = None) -> Version:
-        """One version of the letter; the newest when ``number`` is None. Reads that one row
-        only (a letter's versions may be many and long)."""
+        """One version of the letter; the newest when ``number`` is None."""
         async with self.engine.connect() as conn:
             row = await self._letter_row(conn, writer, letter_id)
-            mine = (versions.c.letter_id == row.id, versions.c.writer_id == writer.id)
-            query = select(versions).where(*mine)
-            if number is None:
-                query = query.order_by(versions.c.number.desc()).limit(1)
-            else:
-                query = query.where(versions.c.number == checks.row_id(number, "version"))
-            found = (await conn.execute(query)).first()
-            if found is not None:
-                return version_of(found)
-            count = (
-                await conn.execute(select(func.count()).select_from(versions).where(*mine))
-            ).scalar_one()
+            return await self._version(conn, writer, row, number)
+
+    @staticmethod
+    async def _version(
+        conn: AsyncConnection, writer: Person, letter: Any, number: int | None
+    ) -> Version:
+        """``letter``'s version ``number`` (the newest when None), read by itself: a letter's
+        versions may be many and long."""
+        mine = (versions.c.letter_id == letter.id, versions.c.writer_id == writer.id)
+        query = select(versions).where(*mine)
+        if number is None:
+            query = query.order_by(versions.c.number.desc()).limit(1)
+        else:
+            query = query.where(versions.c.number == checks.row_id(number, "version"))
+        found = (await conn.execute(query)).first()
+        if found is not None:
+            return version_of(found)
+        count = (
+            await conn.execute(select(func.count()).select_from(versions).where(*mine))
+        ).scalar_one()
         if count == 0:
-            raise NotFoundError(f"letter {letter_id} has no versions")
-        raise NotFoundError(f"letter {letter_id} has no version {number} (1-{count})")
+            raise NotFoundError(f"letter {letter.id} has no versions")
+        raise NotFoundError(f"letter {letter.id} has no version {number} (1-{count})")
 
     async def diff(self, writer: Person, letter_id: int, a: int, b: int) -> str:
         """A unified diff from version ``a`` to version ``b``, line by line."""
@@ -228,9 +235,9 @@ class Studio(Records):
     # -- approval and sending ---------------------------------------------------------------
     async def approve(self, writer: Person, letter_id: int, number: int | None = None) -> Letter:
         """Approve a version (the newest when ``number`` is None) as the letter to send."""
-        chosen = await self.version(writer, letter_id, number)
         async with self.engine.begin() as conn:
-            row = await self._open_letter(conn, writer, letter_id)
+            row = await self._open_letter(conn, writer, letter_id)  # locked: no version slips in
+            chosen = await self._version(conn, writer, row, number)
             await conn.execute(
                 update(letters)
                 .where(letters.c.id == row.id)

@@ -270,6 +270,7 @@ async def new_letter(body: LetterIn, person: CurrentPerson, state: State) -> Let
             person, body.correspondence_id, body.title, body.text, body.source
         )
     else:
+        await studio.get_correspondence(person, body.correspondence_id)  # 404 before the queue
         async with state.runtime.mind.scheduler.use(person.id):
             letter, first = await studio.draft_letter(
                 person, body.correspondence_id, body.title, body.notes or "", state.runtime.llm
@@ -312,8 +313,10 @@ async def add_version(
 async def draft(letter_id: Id, body: DraftIn, person: CurrentPerson, state: State) -> VersionOut:
     """A new version drafted by the mind from the writer's notes, in the client's voice (502
     when no language model answers; nothing is saved then)."""
+    studio = _studio(state)
+    await studio.get_letter(person, letter_id)  # 404 before waiting for the model
     async with state.runtime.mind.scheduler.use(person.id):
-        made = await _studio(state).draft(person, letter_id, body.notes, state.runtime.llm)
+        made = await studio.draft(person, letter_id, body.notes, state.runtime.llm)
     return VersionOut.of(made)
 
 
