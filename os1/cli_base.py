@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import sys
 import tomllib
 from collections.abc import Coroutine
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from os1.errors import ConfigError
+from os1.errors import ConfigError, UserInputError
 from os1.logs import configure_logging
 from os1.settings import Settings, config_file_path, load_settings
 
@@ -64,6 +65,38 @@ def load_cli_settings(*, server: bool = False) -> Settings:
     else:
         configure_logging(settings.log_level)
     return settings
+
+
+def read_text(source: Path | str | None, *, most: int, what: str) -> str:
+    """UTF-8 text of at most ``most`` characters from the file ``source``, or from standard
+    input when it is ``-`` or None. Any failure is one ``UserInputError`` line about ``what``."""
+    stdin = source is None or str(source) == "-"
+    where = "standard input" if stdin else str(source)
+    limit = most * 4 + 1  # bytes: enough for ``most`` characters of any script
+    try:
+        if stdin:
+            data = sys.stdin.buffer.read(limit) if hasattr(sys.stdin, "buffer") else b""
+        else:
+            with Path(str(source)).open("rb") as handle:
+                data = handle.read(limit)
+    except FileNotFoundError as exc:
+        raise UserInputError(f"{where}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UserInputError(f"{where}: is a folder, not a file") from exc
+    except OSError as exc:
+        raise UserInputError(f"{where}: cannot read it ({exc.strerror})") from exc
+    too_long = f"{what} is too long ({where}: longer than {most:,} characters)"
+    if len(data) >= limit:
+        raise UserInputError(too_long)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"{what} is not UTF-8 text ({where}, byte {exc.start}); is it binary data?"
+        ) from exc
+    if len(text) > most:
+        raise UserInputError(too_long)
+    return text
 
 
 def run_async(coro: Coroutine[Any, Any, T], *, fast_loop: bool = False) -> T:

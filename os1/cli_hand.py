@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from os1.cli_base import load_cli_settings
+from os1.cli_base import load_cli_settings, read_text
 from os1.errors import UserInputError
 from os1.handwriting import need_hand_extra
 
@@ -79,23 +78,11 @@ def _open_hand(spec: str) -> Hand:
 
 
 def _read_text(source: str) -> str:
-    if source == "-":
-        data = sys.stdin.buffer.read(MAX_TEXT_CHARS * 4 + 1)
-        where = "standard input"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UserInputError(f"no such text file: {source}")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_TEXT_CHARS * 4 + 1)
-        where = source
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserInputError(f"{where}: not UTF-8 text (byte {exc.start})") from exc
-    if len(text) > MAX_TEXT_CHARS:
-        raise UserInputError(f"{where}: longer than {MAX_TEXT_CHARS:,} characters")
+    if source != "-" and not Path(source).is_file():
+        raise UserInputError(f"no such text file: {source}")
+    text = read_text(source, most=MAX_TEXT_CHARS, what="the text")
     if not text.strip():
+        where = "standard input" if source == "-" else source
         raise UserInputError(f"{where}: there is no text to write")
     return text
 

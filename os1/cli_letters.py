@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from os1.cli_base import JsonOpt, default_person, load_cli_settings, run_async
+from os1.cli_base import JsonOpt, default_person, load_cli_settings, read_text, run_async
 from os1.errors import UserInputError
 from os1.handwriting import need_hand_extra
 from os1.letters.checks import MAX_TEXT
@@ -122,29 +121,6 @@ def full_date(value: str | None) -> date | None:
         return date(year, month, day)
     except ValueError as exc:
         raise UserInputError(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
-
-
-def read_text(file: Path | None) -> str:
-    """A letter's text from ``file`` or stdin, as UTF-8, at most a letter's length."""
-    limit = MAX_TEXT * 4 + 1  # bytes: enough for MAX_TEXT characters of any script
-    try:
-        if file is None or str(file) == "-":
-            data = sys.stdin.buffer.read(limit) if hasattr(sys.stdin, "buffer") else b""
-        else:
-            with file.open("rb") as handle:
-                data = handle.read(limit)
-    except FileNotFoundError as exc:
-        raise UserInputError(f"{file}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise UserInputError(f"{file}: is a folder, not a file") from exc
-    except OSError as exc:
-        raise UserInputError(f"{file}: cannot read it ({exc.strerror})") from exc
-    if len(data) >= limit:
-        raise UserInputError(f"the letter is too long (at most {MAX_TEXT:,} characters)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserInputError("the letter is not UTF-8 text; is it binary data?") from exc
 
 
 def echo_json(value: Any) -> None:
@@ -488,7 +464,7 @@ def new(
     if use_mind:
         letter, first = with_brain(writer, drafted)
     else:
-        text = read_text(file)
+        text = read_text(file, most=MAX_TEXT, what="the letter")
         letter, first = studio_run(writer, typed)
     typer.echo(f"letter {letter.id}, version {first.number} ({first.source})")
     if first.source == "mind":
@@ -515,7 +491,7 @@ def version_add(
     dictated: DictatedOpt = False,
 ) -> None:
     """A new version in the writer's words (a file or stdin)."""
-    text = read_text(file)
+    text = read_text(file, most=MAX_TEXT, what="the letter")
     made = studio_run(
         writer,
         lambda s, w: s.add_version(w, letter_id, text, "dictated" if dictated else "writer"),

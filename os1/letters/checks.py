@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from datetime import date
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.validation import check_unicode
+from os1.memory.validation import MAX_NAME, check_fact_text, check_unicode
 
-MAX_NAME = 64
 MAX_LABEL = 200
 MAX_LINE = 200
 MAX_LINES = 12
@@ -36,15 +35,9 @@ def _has_control(text: str, allowed: frozenset[str] = frozenset()) -> bool:
 
 
 def line(text: str, what: str, limit: int = MAX_LABEL) -> str:
-    """One line of text: not empty, at most ``limit`` characters, no control characters."""
-    cleaned = check_unicode(text, what).strip()
-    if not cleaned:
-        raise UserInputError(f"{what} cannot be empty")
-    if len(cleaned) > limit:
-        raise UserInputError(f"{what} is at most {limit:,} characters ({len(cleaned):,} given)")
-    if _has_control(cleaned):
-        raise UserInputError(f"{what} cannot contain control characters or line breaks")
-    return cleaned
+    """One line of text: not empty, at most ``limit`` characters, no control characters (the
+    rule a fact's text follows)."""
+    return check_fact_text(text, limit, what)
 
 
 def name(text: str, what: str = "a name") -> str:
