@@ -24,11 +24,10 @@ from PIL import ImageFont
 from os1.handwriting.fromfont import _glyph
 from os1.handwriting.hand import Glyph
 
-FALLBACK_FONTS = (
-    Path("/usr/share/fonts/truetype/fifthhorseman/dkg.ttf"),
-    Path("/usr/share/fonts/truetype/breip/Breip.ttf"),
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-)
+#: Debian's handwriting fonts: fonts-dkg-handwriting and fonts-breip.
+DKG = Path("/usr/share/fonts/truetype/fifthhorseman/dkg.ttf")
+BREIP = Path("/usr/share/fonts/truetype/breip/Breip.ttf")
+FALLBACK_FONTS = (DKG, BREIP, Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
 #: Pixels per em at which fallback glyphs are drawn before they are fitted to the hand.
 FONT_SIZE = 96
 Font = ImageFont.FreeTypeFont

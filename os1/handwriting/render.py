@@ -49,16 +49,23 @@ class Box(TypedDict):
     page: int
 
 
+def output_suffix(out: Path, suffixes: tuple[str, ...] = SUFFIXES) -> str:
+    """The ending of ``out`` that names its format, the longest of ``suffixes`` that fits
+    (``.plot.svg`` before ``.svg``); a name that is only the ending does not count."""
+    name = out.name.lower()
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix
+    raise UserInputError(f"cannot write {out.name}: the name must end in {', '.join(suffixes)}")
+
+
 def write(
     pages: list[Page], out: Path, *, ink_texture: bool = True, plotter: str | None = None
 ) -> list[Path]:
     """Write ``pages`` to ``out`` in the format its name ends in; returns the files written.
     ``ink_texture`` varies the ink of raster output as a pen does; ``plotter`` names the
     vpype-gcode profile of ``.gcode`` output (default ``os1_pen``)."""
-    name = out.name.lower()
-    suffix = next((s for s in SUFFIXES[::-1] if name.endswith(s) and len(name) > len(s)), None)
-    if suffix is None:
-        raise UserInputError(f"cannot write {out.name}: the name must end in {', '.join(SUFFIXES)}")
+    suffix = output_suffix(out)
     if not pages:
         raise UserInputError("nothing to write: no pages")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,11 +37,13 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from os1.errors import UserInputError
+from os1.handwriting.fontcut import BREIP, DKG
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import SIZES, layout
 from os1.handwriting.outline import INK_RGB, contours
 from os1.handwriting.page import Page, Placed
+from os1.handwriting.render import output_suffix as suffix_in
 from os1.handwriting.render import write
 from os1.letters.models import LetterDoc
 
@@ -55,10 +57,8 @@ class StockFont(NamedTuple):
 
 #: The stock hands by name: a client with no learned hand yet writes in one of these.
 STOCK_HANDS: dict[str, StockFont] = {
-    "dkg": StockFont(
-        Path("/usr/share/fonts/truetype/fifthhorseman/dkg.ttf"), "fonts-dkg-handwriting"
-    ),
-    "breip": StockFont(Path("/usr/share/fonts/truetype/breip/Breip.ttf"), "fonts-breip"),
+    "dkg": StockFont(DKG, "fonts-dkg-handwriting"),
+    "breip": StockFont(BREIP, "fonts-breip"),
 }
 #: The stock hand of a letter that names no hand.
 DEFAULT_STOCK = "dkg"
@@ -118,11 +118,7 @@ def letter_text(doc: LetterDoc) -> str:
 
 def output_suffix(out: Path) -> str:
     """The ending of ``out`` that says its format (one of :data:`SUFFIXES`)."""
-    name = out.name.lower()
-    for suffix in sorted(SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return suffix
-    raise UserInputError(f"cannot write {out.name}: the name must end in {', '.join(SUFFIXES)}")
+    return suffix_in(out, SUFFIXES)
 
 
 def letter_pages(
