@@ -1,3 +1,3 @@
 """Shared fixtures. Fixture modules live beside this file and are loaded as plugins."""
 
-pytest_plugins = ["fixtures_llm", "fixtures_store"]
+pytest_plugins = ["fixtures_llm", "fixtures_store", "fixtures_voice"]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from os1.memory import presence
@@ -184,7 +185,12 @@ class Session:
         self.person = person
         self.conversation = conversation
         self.interviewing = False
+        #: Extra lines for the situation part of every prompt (a peer's session: privacy rules).
+        self.notes: list[str] = []
         self._last_reply: Turn | None = None
+        #: The message whose reply is being generated but not stored
+        #: (``reply(..., store_reply=False)``), until :meth:`spoken` says what of it was heard.
+        self._unstored: Turn | None = None
         self._live_id = live_id
         self._heartbeat = asyncio.create_task(self._beat(live_id)) if live_id else None
 
@@ -224,17 +230,23 @@ class Session:
         await self._store("assistant", text)
         return text
 
-    async def reply(self, text: str, *, retry: bool = False) -> AsyncGenerator[str, None]:
+    async def reply(
+        self, text: str, *, retry: bool = False, store_reply: bool = True
+    ) -> AsyncGenerator[str, None]:
         """Store ``text``, then stream the reply; the reply is stored once complete.
 
         ``retry``: the message was already sent and stored (a client retrying or asking for
         another answer); it is answered again without being stored twice.
+
+        ``store_reply=False`` (voice): the model's reply is kept aside, and :meth:`spoken`
+        stores what the person actually heard of it.
 
         Everything before the model (storing, recall, the prompt) happens in the mind's fair
         ``preparing`` queue; the model call waits in its ``scheduler``. Either may refuse the
         message as busy (BusyError), and both do so before it is stored."""
         text = check_message(text, self.mind.settings.max_message_chars)
         self._last_reply = None
+        self._unstored = None
         # A message refused as busy is refused before it is stored, never after.
         if self.mind.llm is not None:
             self.mind.scheduler.admit()
@@ -251,7 +263,7 @@ class Session:
             yield answer
             return
         assert prompt is not None
-        async for piece in self._generate(user_turn, *prompt):
+        async for piece in self._generate(user_turn, *prompt, store_reply=store_reply):
             yield piece
         if asked_again and self._last_reply is not None:
             await self.mind.store.drop_other_replies(self.person, user_turn, self._last_reply)
@@ -277,11 +289,13 @@ class Session:
         return None, await self._prompt(user_turn)
 
     async def _generate(
-        self, user_turn: Turn, messages: list[Message], sampling: Sampling
+        self, user_turn: Turn, messages: list[Message], sampling: Sampling, store_reply: bool
     ) -> AsyncIterator[str]:
         llm = self.mind.llm
         assert llm is not None
         pieces: list[str] = []
+        if not store_reply:  # heard in part even when the reply is cut off midway
+            self._unstored = user_turn
         async with self.mind.scheduler.use(self.person.id, refuse=False) as ticket:
             ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
             async for piece in llm.stream(messages, sampling):
@@ -289,9 +303,22 @@ class Session:
                 ticket.reply_tokens += 1
                 yield piece
         reply = "".join(pieces).strip()
-        if reply:
+        if reply and store_reply:
             self._last_reply = await self._store("assistant", reply)
             self.mind.after_reply(self.person, [user_turn, self._last_reply])
+
+    async def spoken(self, heard: str) -> Turn | None:
+        """Store ``heard`` as the reply to the last message, when the reply was kept aside
+        (``store_reply=False``) and some of it was heard, even if the reply was cut off
+        midway; what was not heard is forgotten. Answers without a model (the interview,
+        offline) were stored whole."""
+        user_turn, self._unstored = self._unstored, None
+        heard = heard.strip()
+        if user_turn is None or not heard:
+            return None
+        self._last_reply = await self._store("assistant", heard)
+        self.mind.after_reply(self.person, [user_turn, self._last_reply])
+        return self._last_reply
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings
@@ -317,11 +344,22 @@ class Session:
             memories=memories,
             recent=recent,
             presence=await presence.recent(store.engine),
+            notes=list(self.notes),
             compact=self._small_brain(),
         )
         budget = self._budget()
         sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_reply_tokens)
         return build_messages(parts, user_turn.content, budget), sampling
+
+    async def respond_to(self, turn: Turn, prompt: str) -> AsyncGenerator[str, None]:
+        """Speak after a turn someone else added to the conversation (a peer's answer in a
+        three-way talk), prompted by ``prompt`` in place of a person's message; the reply is
+        stored. Nothing is said without a model."""
+        if self.mind.llm is None:
+            return
+        messages, sampling = await self._prompt(replace(turn, content=prompt))
+        async for piece in self._generate(turn, messages, sampling, store_reply=True):
+            yield piece
 
     def _small_brain(self) -> bool:
         return self.mind.llm is not None and self.mind.llm.describe().small
