@@ -68,8 +68,8 @@ def test_the_first_chunk_is_a_short_clause_later_ones_whole_sentences() -> None:
     )
     pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
     assert chunks_of(pieces) == [
-        "Of course, Theodore,",
-        "I remember.",
+        "Of course,",
+        "Theodore, I remember.",
         "You said the wedding is in May, and you were nervous.",
         "Want to practice the speech together?",
     ]

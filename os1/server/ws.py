@@ -31,7 +31,7 @@ POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
 
 
-def _token(ws: WebSocket) -> str | None:
+def ws_token(ws: WebSocket) -> str | None:
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
@@ -42,7 +42,7 @@ def _token(ws: WebSocket) -> str | None:
 async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
     state: ServerState = ws.app.state.os1
     try:
-        person = await token_person(state, _token(ws))
+        person = await token_person(state, ws_token(ws))
         conversation = await state.runtime.store.get_conversation(person, conversation_id)
     except (APIError, OS1Error) as exc:
         # Accept, then close with a reason: a refused handshake tells a browser nothing.

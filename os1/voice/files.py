@@ -45,7 +45,8 @@ async def converse(
 ) -> Exchange:
     """Feed ``samples`` (16 kHz) through ``voice``, answering each turn before going on."""
     exchange = Exchange(voice.kit.tts.sample_rate)
-    listening = asyncio.create_task(_gather(voice, exchange, on_event))
+    take = _taker(exchange, on_event)
+    listening = asyncio.create_task(_gather(voice, take))
     try:
         block = int(BLOCK_S * SAMPLE_RATE)
         for start in range(0, len(samples), block):
@@ -53,24 +54,26 @@ async def converse(
             if voice.replying:
                 await voice.wait()
         await voice.finish()
-        await asyncio.sleep(0)  # let the last events through
-        while not voice.events.empty():
-            await asyncio.sleep(0.01)
     finally:
         listening.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listening
+    while not voice.events.empty():
+        take(voice.events.get_nowait())
     return exchange
 
 
-async def _gather(
-    voice: VoiceConversation,
-    exchange: Exchange,
-    on_event: Callable[[VoiceEvent], None] | None,
-) -> None:
-    current: list[Samples] = []
+async def _gather(voice: VoiceConversation, take: Callable[[VoiceEvent], None]) -> None:
     while True:
-        event = await voice.events.get()
+        take(await voice.events.get())
+
+
+def _taker(
+    exchange: Exchange, on_event: Callable[[VoiceEvent], None] | None
+) -> Callable[[VoiceEvent], None]:
+    current: list[Samples] = []
+
+    def take(event: VoiceEvent) -> None:
         if on_event is not None:
             on_event(event)
         if isinstance(event, Transcript) and event.text:
@@ -81,6 +84,8 @@ async def _gather(
             exchange.replies.append(event.text)
             if current:
                 exchange.audio.append(np.concatenate(current))
-            current = []
+            current.clear()
         elif isinstance(event, Failed):
             exchange.errors.append(event)
+
+    return take

@@ -32,6 +32,7 @@ STT_BACKENDS: dict[str, Callable[[int], STT]] = {
 TTS_BACKENDS: dict[str, Callable[[], TTS]] = {"piper": PiperTTS, "espeak": EspeakTTS}
 VAD_BACKENDS: dict[str, Callable[[], VAD]] = {"silero": SileroVAD, "webrtc": WebRtcVAD}
 
+
 @dataclass
 class VoiceKit:
     stt: STT
@@ -75,4 +76,6 @@ def kit_for(settings: Settings) -> VoiceKit:
 
 
 def rules_for(settings: Settings) -> TurnRules:
-    return TurnRules(end_ms=settings.voice_end_ms, max_turn_ms=int(settings.voice_max_turn_s * 1000))
+    return TurnRules(
+        end_ms=settings.voice_end_ms, max_turn_ms=int(settings.voice_max_turn_s * 1000)
+    )

@@ -78,7 +78,9 @@ class VoiceConversation:
         self._frame = self._vad.frame_samples
         self._turns = Endpointer(self.rules, 1000 * self._frame / SAMPLE_RATE)
         self._leftover = np.zeros(0, np.float32)
-        self._preroll: deque[Samples] = deque(maxlen=max(1, int(PREROLL_S * SAMPLE_RATE) // self._frame))
+        self._preroll: deque[Samples] = deque(
+            maxlen=max(1, int(PREROLL_S * SAMPLE_RATE) // self._frame)
+        )
         self._turn: list[Samples] = []
         self._turn_no = 0
         self._speculative: asyncio.Task[str] | None = None
@@ -181,13 +183,24 @@ class VoiceConversation:
         if task is None or task.done():
             return
         self._cut.add(self._reply_no)
-        self._carry = self._recognizing
+        if self._recognizing is not None:
+            # The turn was still being recognized: the person only paused. Nothing was said
+            # or stored yet; its audio begins the next turn.
+            self._carry, self._recognizing = self._recognizing, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return
         played = self._playback.played_s()
         said = heard(self._playback.chunks, played)
         self.events.put_nowait(Interrupted(said, round(played, 3)))
         task.cancel()
+        # Stored even if the listener hangs up meanwhile (which cancels the caller).
+        await asyncio.shield(self._store_heard(task, said))
+
+    async def _store_heard(self, reply: asyncio.Task[None], said: str) -> None:
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            await reply
         try:
             await self.session.spoken(said)
         except OS1Error as exc:
@@ -230,10 +243,10 @@ class VoiceConversation:
         text = await (speculative if speculative is not None else self.kit.transcribe(audio))
         self._recognizing = None
         recognized = self.clock()
+        self._playback = Playback(self.clock if self.realtime else None)
         self.events.put_nowait(Transcript(text))
         if not text.strip():
             return
-        self._playback = Playback(self.clock if self.realtime else None)
         clock = _Stopwatch(speech_end, ended, recognized)
         chunks: asyncio.Queue[str | None] = asyncio.Queue()
         speaking = asyncio.create_task(self._speak(reply_no, chunks, clock))
@@ -250,6 +263,7 @@ class VoiceConversation:
                 chunks.put_nowait(chunk)
             chunks.put_nowait(None)
             await speaking
+            # Polled: the clock may be the input's own, not the event loop's.
             while (left := self._playback.left_s()) > 0:
                 await asyncio.sleep(min(left, 0.05))
         except Exception as exc:  # told to the listener; the conversation goes on
@@ -265,7 +279,9 @@ class VoiceConversation:
         await self.session.spoken(said)
         self.events.put_nowait(ReplyDone(said))
 
-    async def _speak(self, reply_no: int, chunks: asyncio.Queue[str | None], clock: _Stopwatch) -> None:
+    async def _speak(
+        self, reply_no: int, chunks: asyncio.Queue[str | None], clock: _Stopwatch
+    ) -> None:
         rate = self.kit.tts.sample_rate
         while (chunk := await chunks.get()) is not None:
             samples = await self.kit.synthesize(chunk)

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 #: Ends of sentences and of clauses, each followed by white space.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
-_CLAUSE_END = re.compile(r"[,;:—–]\s|\s[-–—]\s")
+_CLAUSE_END = re.compile(r"[,;:\u2014\u2013]\s|\s[-\u2013\u2014]\s")
 #: Markup and symbols a voice should not read out.
 _UNSPOKEN = re.compile(r"[*_#`~^<>{}\[\]|\\]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
 _SPACES = re.compile(r"\s+")
 #: The first chunk is cut at a clause end once it has this many words; later ones at sentence
 #: ends, or at a clause end once this long.
-FIRST_WORDS = 3
+FIRST_WORDS = 2
 LONG_WORDS = 28
 
 

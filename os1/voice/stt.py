@@ -7,7 +7,7 @@ in a worker thread), and one backend instance may be called from several threads
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class SphinxSTT:
         hyp = decoder.hyp()
         return "" if hyp is None else str(hyp.hypstr).strip()
 
-    def _decoder(self):  # type: ignore[no-untyped-def]
+    def _decoder(self) -> Any:
         """One decoder per thread: a PocketSphinx decoder is not thread-safe."""
         decoder = getattr(self._local, "decoder", None)
         if decoder is None:

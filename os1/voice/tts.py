@@ -58,7 +58,9 @@ class EspeakTTS:
     def __init__(self, voice: str = "en-us", words_per_minute: int = 170) -> None:
         program = shutil.which("espeak-ng")
         if program is None:
-            raise ConfigError("the espeak voice needs the espeak-ng program: apt-get install espeak-ng")
+            raise ConfigError(
+                "the espeak voice needs the espeak-ng program: apt-get install espeak-ng"
+            )
         self._command = [program, "--stdout", "-v", voice, "-s", str(words_per_minute)]
 
     def synthesize(self, text: str) -> Samples:
