@@ -264,8 +264,10 @@ class VoiceConversation:
             chunks.put_nowait(None)
             await speaking
             # Polled: the clock may be the input's own, not the event loop's.
-            while (left := self._playback.left_s()) > 0:
+            left = self._playback.left_s()
+            while left > 0:
                 await asyncio.sleep(min(left, 0.05))
+                left = self._playback.left_s()
         except Exception as exc:  # told to the listener; the conversation goes on
             self.events.put_nowait(_failure(exc))
             if not isinstance(exc, OS1Error):
