@@ -15,7 +15,7 @@ install: $(BIN)/pip
 	$(BIN)/pip install --quiet --editable '.[brain]'
 
 install-test: $(BIN)/pip
-	$(BIN)/pip install --quiet --editable '.[brain,test,hand]'
+	$(BIN)/pip install --quiet --editable '.[brain,test,hand,voice]'
 	scripts/system-packages
 
 up: install

@@ -87,6 +87,9 @@ class Pace:
     reply_tokens: int = 60
     error_rate: float = 0.0
     concurrency: int = 256
+    #: A fixed reply, word by word, with no timing mark (for the voice benchmark, which
+    #: speaks what it gets); empty: the usual marked stream of ``reply_tokens`` words.
+    reply: str = ""
 
 
 @dataclass
@@ -155,7 +158,7 @@ class FakeModel:
             return _error(500, "injected failure", "server_error")
         stream = bool(body.get("stream"))
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
-        count = self.pace.reply_tokens
+        count = len(self.pace.reply.split()) or self.pace.reply_tokens
         if isinstance(limit, int) and limit > 0:
             count = min(count, limit)
         if stream:
@@ -175,8 +178,14 @@ class FakeModel:
                 await asyncio.sleep(self.pace.ttft_s)
                 gap = 1.0 / self.pace.tokens_per_s
                 started = time.monotonic()
+                fixed = self.pace.reply.split()
                 for i in range(max(count, 1)):
-                    if i == 0:
+                    if fixed:
+                        token = fixed[i] + " "
+                        delay = started + i * gap - time.monotonic()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                    elif i == 0:
                         token = mark(received_us, time.time_ns() // 1000)
                     else:
                         token = WORDS[i % len(WORDS)] + " "
@@ -235,6 +244,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--error-rate", type=float, default=0.0, help="0 to 1")
     parser.add_argument("--concurrency", type=int, default=256, help="requests served at once")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reply", default="", help="a fixed reply, sent with no timing mark")
     args = parser.parse_args(argv)
     if args.ttft < 0 or args.tokens_per_s <= 0 or args.reply_tokens < 1:
         parser.error("--ttft must be >= 0, --tokens-per-s > 0 and --reply-tokens >= 1")
@@ -245,7 +255,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    pace = Pace(args.ttft, args.tokens_per_s, args.reply_tokens, args.error_rate, args.concurrency)
+    pace = Pace(
+        args.ttft,
+        args.tokens_per_s,
+        args.reply_tokens,
+        args.error_rate,
+        args.concurrency,
+        args.reply,
+    )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))

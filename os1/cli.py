@@ -20,7 +20,9 @@ from os1.cli_base import JsonOpt, PersonOpt, app, default_person, load_cli_setti
 from os1.cli_hand import hand_app
 from os1.cli_letters import letters_app
 from os1.cli_memories import facts_app, memories_app, profile
+from os1.cli_peers import peer_app
 from os1.cli_people import person_app
+from os1.cli_voice import talk
 from os1.errors import OS1Error, UserInputError
 from os1.memory import presence
 from os1.memory.importer import parse_jsonl
@@ -307,7 +309,9 @@ app.add_typer(memories_app, name="memories")
 app.add_typer(facts_app, name="facts")
 app.add_typer(hand_app, name="hand")
 app.add_typer(letters_app, name="letters")
+app.add_typer(peer_app, name="peer")
 app.command("profile")(profile)
+app.command("talk")(talk)
 
 
 @app.command()

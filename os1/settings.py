@@ -222,6 +222,44 @@ class Settings(BaseSettings):
             "managed with `os1 person` only."
         ),
     )
+    voice_stt: Literal["whisper", "sphinx"] = Field(
+        default="whisper",
+        description=(
+            "Speech recognition: `whisper` (Whisper tiny.en, good at dictation) or `sphinx` "
+            "(PocketSphinx: small and fast, weak at dictation)."
+        ),
+    )
+    voice_tts: Literal["piper", "espeak"] = Field(
+        default="piper",
+        description=(
+            "Speech synthesis: `piper` (a natural voice) or `espeak` (espeak-ng: robotic, tiny)."
+        ),
+    )
+    voice_vad: Literal["silero", "webrtc"] = Field(
+        default="silero",
+        description="Voice activity detection: `silero` (Silero VAD) or `webrtc` (WebRTC's VAD).",
+    )
+    voice_end_ms: int = Field(
+        default=320,
+        ge=96,
+        le=5000,
+        description="Silence, in milliseconds, that ends a spoken turn.",
+    )
+    voice_max_turn_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=120,
+        description="A spoken turn this long, in seconds, is ended even without a pause.",
+    )
+    voice_partials: bool = Field(
+        default=True,
+        description="Recognize the words while the person speaks, for partial transcripts.",
+    )
+    voice_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for speech recognition. Default: all cores.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body the server accepts (413)."
     )
@@ -256,6 +294,40 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Logging level for OS1's loggers."
+    )
+    a2a: bool = Field(
+        default=True,
+        description=(
+            "Serve the A2A protocol (Agent Card at `/.well-known/agent-card.json`, JSON-RPC at "
+            "`/a2a/jsonrpc`, REST at `/a2a/rest`); only allow-listed peers are answered."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL other machines reach this server at, written in the Agent Card. "
+            "Default: `http://HOST:PORT`."
+        ),
+    )
+    a2a_max_turns: int = Field(
+        default=8, ge=1, description="Messages a peer may send in one exchange (A2A context)."
+    )
+    a2a_max_tokens: int = Field(
+        default=8000,
+        ge=100,
+        description="Tokens (estimated) of messages and replies in one exchange with a peer.",
+    )
+    a2a_max_hops: int = Field(
+        default=2, ge=0, description="How many times a message may have been relayed between minds."
+    )
+    a2a_max_message_chars: int = Field(
+        default=8000, ge=100, description="Longest message accepted from a peer."
+    )
+    a2a_rate_limit_per_minute: float = Field(
+        default=30.0, gt=0, description="Messages each peer may send per minute (bursts of 5)."
+    )
+    a2a_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for a peer's Agent Card and reply."
     )
 
     @field_validator("home", mode="after")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_store import open_store
 from fixtures_voice import silence
 
 from os1.memory.store import SqlStore
@@ -22,6 +24,7 @@ from os1.settings import Settings
 from os1.voice.audio import SAMPLE_RATE, Samples
 from os1.voice.events import (
     Audio,
+    Failed,
     Interrupted,
     ReplyDelta,
     ReplyDone,
@@ -94,7 +97,7 @@ class Harness:
         raise AssertionError(f"no {kind.__name__} within {wait_s} s: {self.kinds()}")
 
     def kinds(self) -> list[str]:
-        return [type(e).__name__ for _, e in self.seen]
+        return [str(e) if isinstance(e, Failed) else type(e).__name__ for _, e in self.seen]
 
     def of(self, kind: type) -> list[VoiceEvent]:
         return [e for _, e in self.seen if isinstance(e, kind)]
@@ -269,3 +272,29 @@ async def test_speech_started_is_told_before_the_words(
         isinstance(transcript, Transcript) and word_errors(LONG_REPLY[:120], transcript.text) < 0.2
     )
     await voice.close()
+
+
+async def test_speaking_again_before_the_reply_is_heard_continues_the_turn(
+    voice_kit: VoiceKit, say: Say, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A file: cancelling a reply mid-query drops its connection, which would lose an
+    # in-memory database.
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path}/voice.db")
+    llm = FakeLLM(["Too soon.", "I am well, thank you."], delay=0.2)
+    session = await mind_with(store, llm, tmp_path_factory).open("t")
+    clock = [0.0]
+    voice = VoiceConversation(voice_kit, session, partials=False, clock=lambda: clock[0])
+    h = Harness(voice, clock)
+    await h.feed(np.concatenate([silence(0.3), say("Hi Samantha."), silence(0.45)]))
+    await h.until(Transcript)  # the first part was taken as a whole turn and answered
+    await h.feed(np.concatenate([say("How are you feeling today?"), silence(0.5)]))
+    await h.until(Audio)
+    await h.feed(silence(2.5))
+    await h.until(ReplyDone)
+    turns = await store.recent_turns(session.conversation, 10)
+    assert [t.role for t in turns] == ["user", "assistant"]
+    assert word_errors("Hi Samantha. How are you feeling today?", turns[0].content) <= 0.2
+    assert turns[1].content in ("Too soon.", "I am well, thank you.")
+    await voice.close()
+    await store.close()
+    await store.engine.dispose()

@@ -30,8 +30,24 @@ def test_a_turn_starts_after_start_ms_of_speech_and_ends_after_end_ms_of_silence
     assert [e for _, e in events] == ["start", "pause", "end"]
     start, pause, end = (t for t, _ in events)
     assert start == 7 * FRAME_MS  # the second speech frame: 64 ms of speech
-    assert pause == 25 * FRAME_MS + 96  # three silent frames after the speech
+    assert pause == 25 * FRAME_MS + 64  # two silent frames after the speech
     assert end == 25 * FRAME_MS + 320  # ten silent frames
+
+
+def test_a_turn_can_be_ended_early_once_its_words_say_it_is_over() -> None:
+    from os1.voice.pipeline import ends_sentence
+
+    turns = Endpointer(TurnRules(), FRAME_MS)
+    assert turns.end_now() == []  # no turn in progress
+    for _ in range(5):
+        turns.step(0.9)
+    for _ in range(5):
+        turns.step(0.0)
+    assert turns.silent_ms == 5 * FRAME_MS
+    assert turns.end_now() == ["end"] and not turns.speaking
+    assert ends_sentence("What did I say last week?") and ends_sentence('He said "stop."')
+    assert ends_sentence("I see.") and ends_sentence("Wow!")
+    assert not ends_sentence("I went to the...") and not ends_sentence("and then I")
 
 
 def test_a_short_pause_resumes_the_turn_instead_of_ending_it() -> None:

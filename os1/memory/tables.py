@@ -156,3 +156,29 @@ tokens = Table(
     Column("last_used_at", UTCDateTime, nullable=True),
     Column("expires_at", UTCDateTime, nullable=True),
 )
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    #: The peer's own row in ``people``: its memory and relationship are kept like a person's.
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("url", String(500), nullable=False),
+    #: The peer's Agent Card as fetched (JSON), and the token it gave us to reach it.
+    Column("card", Text, nullable=True),
+    Column("token", Text, nullable=True),
+    #: Only allow-listed peers are answered.
+    Column("allowed", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+peer_sharing = Table(
+    "peer_sharing",
+    metadata,
+    #: What a person allowed the mind to tell a peer about them (``profile``, ``facts``).
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    Column("peer_id", ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -258,6 +258,8 @@ class Session:
             asked_again = user_turn is not None
             if user_turn is None:
                 user_turn = await self._store("user", text)
+            if not store_reply:
+                self._unstored = user_turn
             answer, prompt = await self._prepare(user_turn)
         if answer is not None:
             yield answer
@@ -319,6 +321,16 @@ class Session:
         self._last_reply = await self._store("assistant", heard)
         self.mind.after_reply(self.person, [user_turn, self._last_reply])
         return self._last_reply
+
+    async def withdraw(self) -> bool:
+        """Take back the last message, whose reply was kept aside and not heard at all (the
+        person had only paused, and goes on speaking): the message is deleted, and a new one
+        holding all of it comes next. Whether there was one."""
+        user_turn, self._unstored = self._unstored, None
+        if user_turn is None:
+            return False
+        await self.mind.store.delete_turn(self.person, user_turn.id)
+        return True
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings

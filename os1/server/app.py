@@ -12,7 +12,18 @@ from sqlalchemy import text
 
 from os1 import __version__
 from os1.runtime import open_runtime
-from os1.server import admin, errors, facts, letters, native, openai_api, ws
+from os1.server import (
+    a2a,
+    a2a_api,
+    admin,
+    errors,
+    facts,
+    letters,
+    native,
+    openai_api,
+    voice,
+    ws,
+)
 from os1.server.limits import BodyLimit, RateLimiter
 from os1.server.schemas import Health, Load
 from os1.server.shared import LocalShared, RedisShared, Shared
@@ -61,6 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(letters.router)
     app.include_router(admin.router)
     app.include_router(ws.router)
+    app.include_router(voice.router)
+    app.include_router(a2a_api.router)
     app.add_api_route(
         "/healthz",
         healthz,
@@ -69,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         tags=["ops"],
         responses={503: errors.COMMON_RESPONSES[503]},
     )
+    a2a.mount(app, settings)  # after every other route: see os1.server.a2a
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     app.middleware("http")(access_log)  # outermost: refusals by the body limit are logged too
     return app

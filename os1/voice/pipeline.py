@@ -47,6 +47,8 @@ log = logging.getLogger("os1.voice")
 
 #: Audio kept from before the speech was detected, so a turn's first sound is not lost.
 PREROLL_S = 0.25
+#: Speech this soon after a turn ended, before any of the reply was heard, continues that turn.
+CONTINUE_S = 1.0
 #: While the person speaks, their words so far are recognized this often (when recognition
 #: is free), for ``Partial`` events.
 PARTIAL_EVERY_S = 1.0
@@ -95,6 +97,9 @@ class VoiceConversation:
         #: heard again at the start of the next turn.
         self._carry: Samples | None = None
         self._recognizing: Samples | None = None
+        #: The audio of the turn being answered, and when it ended.
+        self._answered: Samples | None = None
+        self._ended_at = 0.0
         self.events.put_nowait(Ready(SAMPLE_RATE, kit.tts.sample_rate))
 
     # -- input ----------------------------------------------------------------------------
@@ -117,7 +122,10 @@ class VoiceConversation:
             self._turn.append(frame)
         else:
             self._preroll.append(frame)
-        for event in self._turns.step(probability):
+        events = self._turns.step(probability)
+        if self._sentence_ended():
+            events += self._turns.end_now()
+        for event in events:
             if event == "start":
                 await self._on_start()
             elif event == "pause":
@@ -128,6 +136,16 @@ class VoiceConversation:
                 self._on_end()
         if self._turns.speaking and self.partials:
             self._maybe_partial()
+
+    def _sentence_ended(self) -> bool:
+        """Whether the turn in progress may end early: silent for ``quick_end_ms`` and the
+        words recognized at the pause end a sentence."""
+        guess = self._speculative
+        if guess is None or not guess.done() or guess.cancelled() or guess.exception():
+            return False
+        if self._turns.silent_ms < self.rules.quick_end_ms:
+            return False
+        return ends_sentence(guess.result())
 
     async def _on_start(self) -> None:
         await self.interrupt()
@@ -140,8 +158,9 @@ class VoiceConversation:
         self.events.put_nowait(SpeechStarted(round(self._turns.turn_start_ms / 1000, 3)))
 
     def _on_end(self) -> None:
-        ended_wall = self.clock()
+        ended_wall = self._ended_at = self.clock()
         audio, speculative = self._audio(), self._speculative
+        self._answered = audio
         self._turn, self._speculative = [], None
         self._reply_no += 1
         self._reply = asyncio.create_task(
@@ -195,8 +214,23 @@ class VoiceConversation:
         said = heard(self._playback.chunks, played)
         self.events.put_nowait(Interrupted(said, round(played, 3)))
         task.cancel()
+        answered = self._answered
+        if not self._playback.chunks and self.clock() - self._ended_at <= CONTINUE_S:
+            # Nothing of the reply was heard and the person speaks again at once: they had
+            # only paused. Their words so far are taken back and begin the next turn.
+            self._carry = answered
+            await asyncio.shield(self._withdraw(task))
+            return
         # Stored even if the listener hangs up meanwhile (which cancels the caller).
         await asyncio.shield(self._store_heard(task, said))
+
+    async def _withdraw(self, reply: asyncio.Task[None]) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await reply
+        try:
+            await self.session.withdraw()
+        except OS1Error as exc:
+            self.events.put_nowait(Failed("storage", str(exc)))
 
     async def _store_heard(self, reply: asyncio.Task[None], said: str) -> None:
         with contextlib.suppress(asyncio.CancelledError):
@@ -294,6 +328,12 @@ class VoiceConversation:
                 self.events.put_nowait(clock.timing())
             self._playback.add(Spoken(chunk, len(samples) / rate))
             self.events.put_nowait(Audio(samples, rate, reply_no, chunk))
+
+
+def ends_sentence(text: str) -> bool:
+    """``text`` ends with a full stop, question or exclamation mark (not an ellipsis)."""
+    text = text.rstrip().rstrip("\"')")
+    return text.endswith(("?", "!")) or (text.endswith(".") and not text.endswith(".."))
 
 
 def _failure(exc: Exception) -> Failed:

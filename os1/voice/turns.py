@@ -20,7 +20,10 @@ class TurnRules:
     #: Speech this long starts a turn (and interrupts a reply being spoken).
     start_ms: int = 64
     #: Silence this long after speech is a pause: recognition starts, in case the turn is over.
-    pause_ms: int = 96
+    pause_ms: int = 64
+    #: Silence this long ends the turn when the words recognized at the pause end a sentence
+    #: ("... last week?"); without them, or when they trail off, ``end_ms`` is waited for.
+    quick_end_ms: int = 240
     #: Silence this long ends the turn.
     end_ms: int = 320
     #: A turn this long is ended even without silence.
@@ -43,6 +46,18 @@ class Endpointer:
         self._voiced_ms = 0.0
         self._silent_ms = 0.0
         self._paused = False
+
+    @property
+    def silent_ms(self) -> float:
+        """Silence since the speech of the turn in progress last held."""
+        return self._silent_ms if self.speaking else 0.0
+
+    def end_now(self) -> list[Event]:
+        """End the turn in progress now (its words already tell it is over)."""
+        if not self.speaking:
+            return []
+        self.speaking, self._voiced_ms = False, 0.0
+        return ["end"]
 
     def step(self, probability: float) -> list[Event]:
         self.now_ms += self.frame_ms
