@@ -151,14 +151,19 @@ def free_port() -> int:
 
 @contextmanager
 def fake_model(options: Options) -> Iterator[str]:
-    command = [
-        sys.executable,
-        str(REPO / "benchmarks" / "fake_model.py"),
+    with fake_model_with(
         f"--ttft={options.ttft}",
         f"--tokens-per-s={options.tokens_per_s}",
         f"--reply-tokens={options.reply_tokens}",
         f"--concurrency={options.model_concurrency}",
-    ]
+    ) as url:
+        yield url
+
+
+@contextmanager
+def fake_model_with(*args: str) -> Iterator[str]:
+    """The fake model server started with ``args``; its base URL."""
+    command = [sys.executable, str(REPO / "benchmarks" / "fake_model.py"), *args]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -31,10 +31,9 @@ import contextlib
 import json
 import re
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,27 +286,6 @@ async def converse(
 
 
 # -- the run -----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def fake_model(options: Options) -> Iterator[str]:
-    command = [
-        sys.executable,
-        str(REPO / "benchmarks" / "fake_model.py"),
-        f"--ttft={options.ttft}",
-        f"--tokens-per-s={options.tokens_per_s}",
-        f"--reply={REPLY}",
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError("the fake model server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -327,8 +305,11 @@ class Level:
 def run_levels(options: Options, clips: list[Clip], barge: Clip) -> list[Level]:
     load_options = load.parse_args(["--embedder", "minilm"])
     env = {"OS1_VOICE_PARTIALS": "true"}
+    fake_model = load.fake_model_with(
+        f"--ttft={options.ttft}", f"--tokens-per-s={options.tokens_per_s}", f"--reply={REPLY}"
+    )
     with (
-        fake_model(options) as model_url,
+        fake_model as model_url,
         load.database("postgresql") as (db_url, _),
         load.os1_server(load_options, model_url, db_url, env) as server,
     ):

@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.accounts import digest
+from os1.memory.accounts import digest, live_token
 from os1.memory.models import Person
 from os1.memory.store import SqlStore
 from os1.memory.tables import peer_sharing, peers, people, tokens
@@ -156,11 +156,7 @@ async def peer_for_token(engine: AsyncEngine, token: str) -> Peer | None:
             await conn.execute(
                 select(peers)
                 .join(tokens, tokens.c.person_id == peers.c.person_id)
-                .where(
-                    tokens.c.digest == digest(token),
-                    tokens.c.revoked_at.is_(None),
-                    (tokens.c.expires_at.is_(None)) | (tokens.c.expires_at > now),
-                )
+                .where(live_token(token, now))
             )
         ).first()
     return _peer(row) if row is not None else None

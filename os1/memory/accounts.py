@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from os1.errors import NotFoundError
@@ -47,6 +47,15 @@ class TokenInfo:
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def live_token(token: str, now: datetime) -> ColumnElement[bool]:
+    """Rows of ``tokens`` for ``token`` that are neither revoked nor expired at ``now``."""
+    return and_(
+        tokens.c.digest == digest(token),
+        tokens.c.revoked_at.is_(None),
+        or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
+    )
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -134,11 +143,7 @@ async def person_for_token(engine: AsyncEngine, token: str) -> Person | None:
             await conn.execute(
                 select(people, tokens.c.id.label("token_id"), tokens.c.last_used_at)
                 .join(tokens, tokens.c.person_id == people.c.id)
-                .where(
-                    tokens.c.digest == digest(token),
-                    tokens.c.revoked_at.is_(None),
-                    (tokens.c.expires_at.is_(None)) | (tokens.c.expires_at > now),
-                )
+                .where(live_token(token, now))
             )
         ).first()
     if row is None:

@@ -28,11 +28,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.datastructures import State
 
 from os1.errors import OS1Error, UserInputError
-from os1.server.auth import token_person
-from os1.server.errors import APIError
 from os1.server.native import RowId
 from os1.server.state import ServerState
-from os1.server.ws import GOING_AWAY, POLICY_VIOLATION, ws_token
+from os1.server.ws import GOING_AWAY, accept_session
 from os1.voice.audio import SAMPLE_RATE, to_pcm16
 from os1.voice.events import Audio, Failed, VoiceEvent
 from os1.voice.kit import VoiceKit, kit_for, rules_for
@@ -72,14 +70,9 @@ def loader(app_state: State) -> VoiceLoader:
 @router.websocket("/v1/conversations/{conversation_id}/voice")
 async def voice_ws(ws: WebSocket, conversation_id: RowId) -> None:
     state: ServerState = ws.app.state.os1
-    try:
-        person = await token_person(state, ws_token(ws))
-        conversation = await state.runtime.store.get_conversation(person, conversation_id)
-    except (APIError, OS1Error) as exc:
-        await ws.accept()
-        await ws.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
+    session = await accept_session(ws, conversation_id)
+    if session is None:
         return
-    await ws.accept()
     try:
         kit = await loader(ws.app.state).get(state)
     except OS1Error as exc:
@@ -89,7 +82,7 @@ async def voice_ws(ws: WebSocket, conversation_id: RowId) -> None:
     settings = state.runtime.settings
     voice = VoiceConversation(
         kit,
-        state.default_mind.resume(person, conversation),
+        session,
         rules_for(settings),
         partials=settings.voice_partials,
     )

@@ -38,8 +38,9 @@ def ws_token(ws: WebSocket) -> str | None:
     return ws.query_params.get("token")
 
 
-@router.websocket("/v1/conversations/{conversation_id}/ws")
-async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
+async def accept_session(ws: WebSocket, conversation_id: int) -> Session | None:
+    """Accept the socket; a session on the caller's conversation, or None when the caller is
+    not its person (the socket is then closed with 1008 and the reason)."""
     state: ServerState = ws.app.state.os1
     try:
         person = await token_person(state, ws_token(ws))
@@ -48,10 +49,16 @@ async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
         # Accept, then close with a reason: a refused handshake tells a browser nothing.
         await ws.accept()
         await ws.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
-        return
+        return None
     await ws.accept()
-    session = state.default_mind.resume(person, conversation)
-    await _serve(ws, state, session)
+    return state.default_mind.resume(person, conversation)
+
+
+@router.websocket("/v1/conversations/{conversation_id}/ws")
+async def conversation_ws(ws: WebSocket, conversation_id: RowId) -> None:
+    session = await accept_session(ws, conversation_id)
+    if session is not None:
+        await _serve(ws, ws.app.state.os1, session)
 
 
 async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
