@@ -191,6 +191,7 @@ class Session:
         #: The message whose reply is being generated but not stored
         #: (``reply(..., store_reply=False)``), until :meth:`spoken` says what of it was heard.
         self._unstored: Turn | None = None
+        self._storing: asyncio.Future[Turn] | None = None
         self._live_id = live_id
         self._heartbeat = asyncio.create_task(self._beat(live_id)) if live_id else None
 
@@ -246,7 +247,7 @@ class Session:
         message as busy (BusyError), and both do so before it is stored."""
         text = check_message(text, self.mind.settings.max_message_chars)
         self._last_reply = None
-        self._unstored = None
+        self._unstored = self._storing = None
         # A message refused as busy is refused before it is stored, never after.
         if self.mind.llm is not None:
             self.mind.scheduler.admit()
@@ -257,7 +258,10 @@ class Session:
             user_turn = await self._stored_user_turn(text) if retry else None
             asked_again = user_turn is not None
             if user_turn is None:
-                user_turn = await self._store("user", text)
+                # Not cut off midway by a cancel (a voice interruption): a write left half
+                # done would hold the database's lock.
+                self._storing = asyncio.ensure_future(self._store("user", text))
+                user_turn = await asyncio.shield(self._storing)
             if not store_reply:
                 self._unstored = user_turn
             answer, prompt = await self._prepare(user_turn)
@@ -326,6 +330,10 @@ class Session:
         """Take back the last message, whose reply was kept aside and not heard at all (the
         person had only paused, and goes on speaking): the message is deleted, and a new one
         holding all of it comes next. Whether there was one."""
+        if self._storing is not None and self._unstored is None:
+            # Cancelled while the message was being stored: it is stored all the same.
+            stored = await asyncio.gather(self._storing, return_exceptions=True)
+            self._unstored = stored[0] if isinstance(stored[0], Turn) else None
         user_turn, self._unstored = self._unstored, None
         if user_turn is None:
             return False
