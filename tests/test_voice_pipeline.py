@@ -60,7 +60,9 @@ def word_errors(said: str, heard: str) -> float:
     return float(jiwer.wer(" ".join(words(said)), " ".join(words(heard)) or "-"))
 
 
-def mind_with(store: SqlStore, llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory) -> Mind:
+def mind_with(
+    store: SqlStore, llm: FakeLLM | None, tmp_path_factory: pytest.TempPathFactory
+) -> Mind:
     settings = Settings(home=tmp_path_factory.mktemp("home"), interview=False)
     return Mind(store, llm, load_mind("samantha", settings.minds_dir), settings)
 
@@ -191,6 +193,17 @@ async def test_a_recorded_question_gets_a_spoken_reply_stored_like_a_text_turn(
     assert turns[0].content == exchange.heard[0]
     hits = await store.recall(session.person, "letter grandmother", 3)
     assert any("grandmother" in h.text for h in hits)
+
+
+async def test_an_answer_made_without_a_model_is_stored_once(
+    voice_kit: VoiceKit, say: Say, store: SqlStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    session = await mind_with(store, None, tmp_path_factory).open("t", interview=False)
+    voice = VoiceConversation(voice_kit, session, realtime=False, partials=False)
+    exchange = await converse(voice, np.concatenate([say(QUESTION), silence(0.8)]))
+    assert len(exchange.replies) == 1 and exchange.replies[0]
+    turns = await store.recent_turns(session.conversation, 10)
+    assert [t.role for t in turns] == ["user", "assistant"]
 
 
 async def test_noise_and_silence_make_no_turn(

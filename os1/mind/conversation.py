@@ -188,10 +188,10 @@ class Session:
         #: Extra lines for the situation part of every prompt (a peer's session: privacy rules).
         self.notes: list[str] = []
         self._last_reply: Turn | None = None
-        #: The message whose reply is being generated but not stored
-        #: (``reply(..., store_reply=False)``), until :meth:`spoken` says what of it was heard.
-        self._unstored: Turn | None = None
-        self._storing: asyncio.Future[Turn] | None = None
+        #: The message (its stored turn, and whether it was found again rather than stored)
+        #: whose reply is being generated but kept aside (``reply(..., store_reply=False)``),
+        #: until :meth:`spoken` or :meth:`withdraw`.
+        self._pending: asyncio.Future[tuple[Turn, bool]] | None = None
         self._live_id = live_id
         self._heartbeat = asyncio.create_task(self._beat(live_id)) if live_id else None
 
@@ -247,7 +247,7 @@ class Session:
         message as busy (BusyError), and both do so before it is stored."""
         text = check_message(text, self.mind.settings.max_message_chars)
         self._last_reply = None
-        self._unstored = self._storing = None
+        self._pending = None
         # A message refused as busy is refused before it is stored, never after.
         if self.mind.llm is not None:
             self.mind.scheduler.admit()
@@ -255,17 +255,15 @@ class Session:
             if self._live_id is None:
                 window = timedelta(seconds=self.mind.settings.presence_window)
                 await presence.touch(self.mind.store.engine, self.conversation, window)
-            user_turn = await self._stored_user_turn(text) if retry else None
-            asked_again = user_turn is not None
-            if user_turn is None:
-                # Not cut off midway by a cancel (a voice interruption): a write left half
-                # done would hold the database's lock.
-                self._storing = asyncio.ensure_future(self._store("user", text))
-                user_turn = await asyncio.shield(self._storing)
+            # Shielded: a write cut off midway by a cancel (a voice interruption) would hold
+            # the database's lock.
+            taken = asyncio.ensure_future(self._take_message(text, retry))
             if not store_reply:
-                self._unstored = user_turn
+                self._pending = taken
+            user_turn, asked_again = await asyncio.shield(taken)
             answer, prompt = await self._prepare(user_turn)
         if answer is not None:
+            self._pending = None  # stored whole already
             yield answer
             return
         assert prompt is not None
@@ -300,8 +298,6 @@ class Session:
         llm = self.mind.llm
         assert llm is not None
         pieces: list[str] = []
-        if not store_reply:  # heard in part even when the reply is cut off midway
-            self._unstored = user_turn
         async with self.mind.scheduler.use(self.person.id, refuse=False) as ticket:
             ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
             async for piece in llm.stream(messages, sampling):
@@ -318,7 +314,7 @@ class Session:
         (``store_reply=False``) and some of it was heard, even if the reply was cut off
         midway; what was not heard is forgotten. Answers without a model (the interview,
         offline) were stored whole."""
-        user_turn, self._unstored = self._unstored, None
+        user_turn = await self._kept_aside()
         heard = heard.strip()
         if user_turn is None or not heard:
             return None
@@ -330,15 +326,27 @@ class Session:
         """Take back the last message, whose reply was kept aside and not heard at all (the
         person had only paused, and goes on speaking): the message is deleted, and a new one
         holding all of it comes next. Whether there was one."""
-        if self._storing is not None and self._unstored is None:
-            # Cancelled while the message was being stored: it is stored all the same.
-            stored = await asyncio.gather(self._storing, return_exceptions=True)
-            self._unstored = stored[0] if isinstance(stored[0], Turn) else None
-        user_turn, self._unstored = self._unstored, None
+        user_turn = await self._kept_aside()
         if user_turn is None:
             return False
         await self.mind.store.delete_turn(self.person, user_turn.id)
         return True
+
+    async def _take_message(self, text: str, retry: bool) -> tuple[Turn, bool]:
+        """The message's turn, stored, or found again when retrying (then True)."""
+        found = await self._stored_user_turn(text) if retry else None
+        if found is not None:
+            return found, True
+        return await self._store("user", text), False
+
+    async def _kept_aside(self) -> Turn | None:
+        """The message whose reply was kept aside, once stored (even if the reply was cancelled
+        meanwhile), and no longer pending; None if there is none or storing it failed."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
+        taken = (await asyncio.gather(pending, return_exceptions=True))[0]
+        return taken[0] if isinstance(taken, tuple) else None
 
     async def _prompt(self, user_turn: Turn) -> tuple[list[Message], Sampling]:
         store, settings = self.mind.store, self.mind.settings

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -96,10 +96,11 @@ class VoiceConversation:
         #: A turn cut short before its reply began (the person only paused): its audio is
         #: heard again at the start of the next turn.
         self._carry: Samples | None = None
-        self._recognizing: Samples | None = None
-        #: The audio of the turn being answered, and when it ended.
+        #: The audio of the turn being answered, when it ended, and whether its words are
+        #: still being recognized.
         self._answered: Samples | None = None
         self._ended_at = 0.0
+        self._recognizing = False
         self.events.put_nowait(Ready(SAMPLE_RATE, kit.tts.sample_rate))
 
     # -- input ----------------------------------------------------------------------------
@@ -202,10 +203,10 @@ class VoiceConversation:
         if task is None or task.done():
             return
         self._cut.add(self._reply_no)
-        if self._recognizing is not None:
+        if self._recognizing:
             # The turn was still being recognized: the person only paused. Nothing was said
             # or stored yet; its audio begins the next turn.
-            self._carry, self._recognizing = self._recognizing, None
+            self._carry, self._recognizing = self._answered, False
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -214,29 +215,22 @@ class VoiceConversation:
         said = heard(self._playback.chunks, played)
         self.events.put_nowait(Interrupted(said, round(played, 3)))
         task.cancel()
-        answered = self._answered
         if not self._playback.chunks and self.clock() - self._ended_at <= CONTINUE_S:
             # Nothing of the reply was heard and the person speaks again at once: they had
             # only paused. Their words so far are taken back and begin the next turn.
-            self._carry = answered
-            await asyncio.shield(self._withdraw(task))
-            return
-        # Stored even if the listener hangs up meanwhile (which cancels the caller).
-        await asyncio.shield(self._store_heard(task, said))
+            self._carry = self._answered
+            settle: Awaitable[object] = self._after(task, self.session.withdraw())
+        else:
+            settle = self._after(task, self.session.spoken(said))
+        # Done even if the listener hangs up meanwhile (which cancels the caller).
+        await asyncio.shield(settle)
 
-    async def _withdraw(self, reply: asyncio.Task[None]) -> None:
+    async def _after(self, reply: asyncio.Task[None], storing: Awaitable[object]) -> None:
+        """Once the cancelled ``reply`` has stopped, store (or take back) what was heard."""
         with contextlib.suppress(asyncio.CancelledError):
             await reply
         try:
-            await self.session.withdraw()
-        except OS1Error as exc:
-            self.events.put_nowait(Failed("storage", str(exc)))
-
-    async def _store_heard(self, reply: asyncio.Task[None], said: str) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await reply
-        try:
-            await self.session.spoken(said)
+            await storing
         except OS1Error as exc:
             self.events.put_nowait(Failed("storage", str(exc)))
 
@@ -273,9 +267,9 @@ class VoiceConversation:
         speech_end: float,
         ended: float,
     ) -> None:
-        self._recognizing = audio
+        self._recognizing = True
         text = await (speculative if speculative is not None else self.kit.transcribe(audio))
-        self._recognizing = None
+        self._recognizing = False
         recognized = self.clock()
         self._playback = Playback(self.clock if self.realtime else None)
         self.events.put_nowait(Transcript(text))
