@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,9 +15,14 @@ from rich.console import Console
 from os1.cli_base import default_person, load_cli_settings, run_async
 from os1.errors import UserInputError
 from os1.runtime import open_runtime
-from os1.voice.audio import read_wav, write_wav
+from os1.voice.audio import Samples, read_wav, write_wav
+from os1.voice.devices import talk_live
 from os1.voice.events import Failed, Interrupted, ReplyDone, Transcript, VoiceEvent
+from os1.voice.files import converse
 from os1.voice.kit import kit_for, rules_for
+from os1.voice.pipeline import VoiceConversation
+
+Show = Callable[[VoiceEvent], None]
 
 
 def talk(
@@ -47,8 +53,6 @@ def talk(
                     default_person() if person is None else person, interview=False
                 )
                 async with session:
-                    from os1.voice.pipeline import VoiceConversation
-
                     voice = VoiceConversation(
                         kit,
                         session,
@@ -57,7 +61,7 @@ def talk(
                         partials=samples is None and settings.voice_partials,
                     )
                     show = _printer(out, runtime.mind.spec.name)
-                    if samples is None:
+                    if samples is None or question is None:
                         return await _live(voice, show, out)
                     return await _from_file(voice, samples, show, question, reply)
         finally:
@@ -66,9 +70,9 @@ def talk(
     raise typer.Exit(run_async(go()))
 
 
-async def _from_file(voice, samples, show, question, reply) -> int:  # type: ignore[no-untyped-def]
-    from os1.voice.files import converse
-
+async def _from_file(
+    voice: VoiceConversation, samples: Samples, show: Show, question: Path, reply: Path | None
+) -> int:
     exchange = await converse(voice, samples, show)
     if not exchange.heard:
         raise UserInputError(f"no speech heard in {question}")
@@ -79,16 +83,14 @@ async def _from_file(voice, samples, show, question, reply) -> int:  # type: ign
     return 0
 
 
-async def _live(voice, show, out: Console) -> int:  # type: ignore[no-untyped-def]
-    from os1.voice.devices import talk_live
-
+async def _live(voice: VoiceConversation, show: Show, out: Console) -> int:
     out.print("[dim]Listening. Speak, then pause; Ctrl-C to stop. Headphones help.[/]")
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         await talk_live(voice, show)
     return 0
 
 
-def _printer(out: Console, name: str):  # type: ignore[no-untyped-def]
+def _printer(out: Console, name: str) -> Show:
     def show(event: VoiceEvent) -> None:
         if isinstance(event, Transcript) and event.text:
             out.print(f"[bold cyan]you:[/] {event.text}")

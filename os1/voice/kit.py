@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
 
 from os1.settings import Settings
 from os1.voice import need_voice_extra
@@ -20,10 +19,6 @@ from os1.voice.stt import STT, SphinxSTT, WhisperSTT
 from os1.voice.tts import TTS, EspeakTTS, PiperTTS
 from os1.voice.turns import TurnRules
 from os1.voice.vad import VAD, SileroVAD, WebRtcVAD
-
-SttName = Literal["whisper", "sphinx"]
-TtsName = Literal["piper", "espeak"]
-VadName = Literal["silero", "webrtc"]
 
 STT_BACKENDS: dict[str, Callable[[int], STT]] = {
     "whisper": lambda threads: WhisperSTT(threads),
