@@ -28,6 +28,15 @@ def _writer() -> Column[int]:
     return Column("writer_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False)
 
 
+def _correspondence() -> Column[int]:
+    """The correspondence a row belongs to (deleted with it)."""
+    return Column(
+        "correspondence_id",
+        ForeignKey("letter_correspondences.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 clients = Table(
     "letter_clients",
     metadata,
@@ -68,11 +77,7 @@ occasions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     _writer(),
-    Column(
-        "correspondence_id",
-        ForeignKey("letter_correspondences.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _correspondence(),
     Column("kind", String(16), nullable=False),
     Column("label", String(200), nullable=False),
     Column("month", Integer, nullable=False),
@@ -86,11 +91,7 @@ letters = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     _writer(),
-    Column(
-        "correspondence_id",
-        ForeignKey("letter_correspondences.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _correspondence(),
     Column("title", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("approved_version", Integer, nullable=True),
@@ -104,11 +105,7 @@ mentions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     _writer(),
-    Column(
-        "correspondence_id",
-        ForeignKey("letter_correspondences.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _correspondence(),
     Column("kind", String(16), nullable=False),
     Column("text", String(500), nullable=False),
     Column("letter_id", ForeignKey("letters.id", ondelete="SET NULL"), nullable=True),
