@@ -18,6 +18,9 @@ from typing import BinaryIO
 from rich.console import Console
 
 from os1.errors import LLMError, UserInputError
+from os1.federation import consult as three
+from os1.federation.errors import PeerError
+from os1.federation.peers import get_peer, list_peers
 from os1.memory import presence
 from os1.mind.conversation import Session, brain_notice
 from os1.runtime import Runtime
@@ -27,7 +30,11 @@ HELP = "Type a message and press Enter. /quit leaves; /status shows who Samantha
 
 
 async def _say(session: Session, text: str, out: Console | None, name: str) -> bool:
-    """Send one message and print the reply as it streams; False if the model failed."""
+    """Send one message and print the reply as it streams; False if the model failed.
+    ``ask PEER ...`` (or ``consult``, ``introduce me to``) naming a known peer consults it."""
+    request = await _consultation(session, text)
+    if request is not None:
+        return await _consult(session, text, request, out, name)
     if out is not None:
         out.print(f"[bold magenta]{name}:[/] ", end="")
     try:
@@ -38,6 +45,38 @@ async def _say(session: Session, text: str, out: Console | None, name: str) -> b
         _error(f"the language model failed: {exc} (your message is saved)")
         return False
     _write("\n", out)
+    return True
+
+
+async def _consultation(session: Session, text: str) -> three.Request | None:
+    known = [p.name for p in await list_peers(session.mind.store.engine)]
+    return three.parse(text, known) if known else None
+
+
+async def _consult(
+    session: Session, text: str, request: three.Request, out: Console | None, name: str
+) -> bool:
+    """A three-way talk: the peer's answer, then the mind's words on it. Piped, the mind's
+    words are the line printed for the message, and the peer's answer is a note."""
+    peer = await get_peer(session.mind.store.engine, request.peer)
+    wait = session.mind.settings.a2a_timeout
+    try:
+        result = await three.consult(session, peer, text, request, wait=wait)
+    except PeerError as exc:
+        _error(f"{exc} (your message is saved)")
+        return True
+    except LLMError as exc:
+        _error(f"the language model failed: {exc} (your message is saved)")
+        return False
+    if out is not None:
+        out.print(f"[bold green]{peer.name}:[/] ", end="")
+        _write(result.answer.content + "\n", out)
+        if result.reply:
+            out.print(f"[bold magenta]{name}:[/] ", end="")
+            _write(result.reply + "\n", out)
+    else:
+        _note(f"{peer.name} said: {_one_line(result.answer.content)}", out)
+        _write(_one_line(result.reply) + "\n", out)
     return True
 
 

@@ -56,6 +56,14 @@ def test_peer_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "b: I hear you: how is your day?",
         ]
         assert three.splitlines()[2].startswith("Samantha: ")
+        # From inside a chat, too: the peer's answer, then the mind's words on one line.
+        chat = runner.invoke(
+            app, ["chat", "--person", "theo"], input="ask b: what is new?\nhello\n", env=env
+        )
+        assert chat.exit_code == 0, (chat.output, chat.exception)
+        assert "note: b said: I hear you: what is new?" in chat.stderr
+        replies = chat.stdout.splitlines()
+        assert len(replies) == 2 and replies[1] == "I hear you: hello"
         assert os1("peer", "token", "b").startswith("os1peer_")
         assert "theo shares with b: facts" in os1(
             "peer", "share", "b", "--person", "theo", "--kind", "facts"

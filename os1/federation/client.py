@@ -93,11 +93,8 @@ def _message(text: str, context_id: str | None, envelope: Envelope) -> Message:
 
 
 def _task_text(task: Task) -> str:
-    parts = [p.text for a in task.artifacts for p in a.parts if p.WhichOneof("content") == "text"]
-    if parts:
-        return "".join(parts)
-    status = task.status.message
-    return "".join(p.text for p in status.parts)
+    """The task's artifacts' text, else its status message's."""
+    return "".join(_parts(a.parts) for a in task.artifacts) or _parts(task.status.message.parts)
 
 
 async def send(

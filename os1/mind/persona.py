@@ -52,6 +52,11 @@ def user_minds(minds_dir: Path) -> list[str]:
     return sorted(p.stem for p in minds_dir.glob("*.toml")) if minds_dir.is_dir() else []
 
 
+def all_minds(minds_dir: Path) -> list[str]:
+    """Every mind's name: built in, and the user's own in ``minds_dir``."""
+    return sorted(set(builtin_minds()) | set(user_minds(minds_dir)))
+
+
 def mind_source(name: str, minds_dir: Path) -> tuple[str, str]:
     """(where it came from, TOML text) of the mind called ``name``."""
     own = minds_dir / f"{name}.toml"

@@ -47,7 +47,7 @@ from os1.federation.executor import PEER_KEY, MindExecutor
 from os1.federation.guards import Guard, Limits
 from os1.federation.peers import Peer, peer_for_token
 from os1.mind.conversation import Mind
-from os1.mind.persona import builtin_minds, load_mind, user_minds
+from os1.mind.persona import all_minds, load_mind
 from os1.server.state import ServerState
 from os1.settings import Settings
 
@@ -250,10 +250,6 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def mind_names(settings: Settings) -> list[str]:
-    return sorted(set(builtin_minds()) | set(user_minds(settings.minds_dir)))
-
-
 def _card_route(path: str, name: str, settings: Settings) -> Route:
     async def card(request: Request) -> Response:
         state: ServerState = request.app.state.os1
@@ -300,7 +296,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     logging.getLogger("a2a.server.routes.rest_dispatcher").setLevel(logging.CRITICAL)
     guard = Guard(limits(settings))
     routes: list[BaseRoute] = [_card_route(AGENT_CARD_WELL_KNOWN_PATH, settings.mind, settings)]
-    for name in mind_names(settings):
+    for name in all_minds(settings.minds_dir):
         try:
             routes.extend(_mind_routes(app, name, settings, guard))
         except OS1Error as exc:  # a broken mind file: that mind is not served, the rest are

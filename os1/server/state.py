@@ -11,7 +11,7 @@ from fastapi import Request
 
 from os1.errors import NotFoundError
 from os1.mind.conversation import Mind
-from os1.mind.persona import builtin_minds, load_mind, user_minds
+from os1.mind.persona import all_minds, load_mind
 from os1.runtime import Runtime
 from os1.server.shared import Shared
 
@@ -68,7 +68,7 @@ class ServerState:
 
     def model_names(self) -> list[str]:
         settings = self.runtime.settings
-        return sorted(set(builtin_minds()) | set(user_minds(settings.minds_dir)))
+        return all_minds(settings.minds_dir)
 
     def mind(self, model: str) -> Mind:
         """The mind a model name stands for; NotFoundError for names that are not minds."""
