@@ -130,20 +130,20 @@ def speak_all(texts: Sequence[str], snr_db: float, seed: int) -> list[Clip]:
         speech = np.concatenate(spoken)
         lead = np.zeros(int(rng.uniform(0.4, 0.8) * SAMPLE_RATE), np.float32)
         clean = np.concatenate([lead, speech])
-        end = _speech_end(clean)
+        start, end = _speech_bounds(clean)
         power = float(np.mean(speech[np.abs(speech) > 0.01] ** 2))
         noise = rng.normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(clean))
-        clips.append(Clip(text, (clean + noise).astype(np.float32), len(lead), end))
+        clips.append(Clip(text, (clean + noise).astype(np.float32), start, end))
     return clips
 
 
-def _speech_end(audio: Samples) -> int:
-    """The end of the last 10 ms block louder than -40 dBFS."""
+def _speech_bounds(audio: Samples) -> tuple[int, int]:
+    """Where the sound begins and ends: the first and last 10 ms blocks louder than -40 dBFS
+    (Piper starts its audio with 30-50 ms of near silence)."""
     block = SAMPLE_RATE // 100
-    loud = [
-        i for i in range(0, len(audio) - block, block) if np.abs(audio[i : i + block]).max() > 0.01
-    ]
-    return (loud[-1] + block) if loud else len(audio)
+    starts = range(0, len(audio) - block, block)
+    loud = [i for i in starts if np.abs(audio[i : i + block]).max() > 0.01]
+    return (loud[0], loud[-1] + block) if loud else (0, len(audio))
 
 
 def words(text: str) -> str:
