@@ -8,32 +8,35 @@ sent, renders them in the client's hand and gathers them into a book. ``os1.cli`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from os1.cli_base import JsonOpt, default_person, load_cli_settings, read_text, run_async
 from os1.errors import UserInputError
 from os1.handwriting import need_hand_extra
+from os1.letters import checks, dictation
 from os1.letters.checks import MAX_TEXT
-from os1.letters.models import ClientEdit, Correspondence, Letter, LetterDoc, Version
+from os1.letters.models import ClientEdit, Correspondence, Letter, LetterDoc, Mention, Version
 from os1.letters.studio import Studio
 from os1.memory.models import Person
 from os1.mind.brains import choose_brain
 from os1.mind.llm import LLM
 from os1.runtime import open_store
 from os1.settings import Settings
-
-if TYPE_CHECKING:
-    pass
+from os1.voice import need_voice_extra
+from os1.voice.audio import Samples
+from os1.voice.kit import STT_BACKENDS
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 letters_app = typer.Typer(
     help="The letters studio: clients, correspondences, letters in versions, paper and books.",
@@ -63,6 +66,12 @@ FileOpt = Annotated[
     typer.Option("--file", "-f", help="Read the text from this file ('-' or none: stdin)."),
 ]
 DictatedOpt = Annotated[bool, typer.Option("--dictated", help="The text was dictated.")]
+RecordingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--in", help="A WAV recording of the letter read aloud: its words become the text."
+    ),
+]
 _DATE = re.compile(r"^(?:(\d{4})-)?(\d{1,2})-(\d{1,2})$")
 
 
@@ -86,17 +95,49 @@ def studio_run(
     return run_async(go())
 
 
-def with_brain(writer: str | None, work: Callable[[Studio, Person, LLM | None], Awaitable[T]]) -> T:
-    """As :func:`studio_run`, with the language model the settings choose (or None)."""
+def with_brain(
+    writer: str | None,
+    check: Callable[[Studio, Person], Awaitable[P]],
+    work: Callable[[Studio, Person, P, LLM | None], Awaitable[T]],
+) -> T:
+    """As :func:`studio_run`, with the language model the settings choose (or None). ``check``
+    runs first, before the model is loaded: a missing letter fails at once and no model waits
+    on it; what it returns is handed to ``work``."""
     settings = load_cli_settings()
 
     async def go(studio: Studio, person: Person) -> T:
+        checked = await check(studio, person)
         llm = await choose_brain(settings)
         try:
-            return await work(studio, person, llm)
+            return await work(studio, person, checked, llm)
         finally:
             if llm is not None:
                 await llm.aclose()
+
+    return studio_run(writer, go, settings=settings)
+
+
+def with_ears(
+    writer: str | None,
+    recording: Path,
+    check: Callable[[Studio, Person], Awaitable[P]],
+    work: Callable[[Studio, Person, P, str], Awaitable[T]],
+) -> T:
+    """As :func:`studio_run`, for a letter dictated in ``recording``: the audio is read and
+    ``check`` runs before speech recognition is loaded; ``work`` is given the words heard."""
+    settings = load_cli_settings()
+    need_voice_extra(settings.voice_stt)
+    samples = dictation.recording(recording, str(recording))
+
+    async def go(studio: Studio, person: Person) -> T:
+        checked = await check(studio, person)
+        stt = await asyncio.to_thread(STT_BACKENDS[settings.voice_stt], settings.voice_threads or 0)
+
+        async def hear(piece: Samples) -> str:
+            return await asyncio.to_thread(stt.transcribe, piece)
+
+        text = await dictation.transcribe(samples, hear, str(recording))
+        return await work(studio, person, checked, text)
 
     return studio_run(writer, go, settings=settings)
 
@@ -396,6 +437,18 @@ def mention_list(
         typer.echo(f"{m.id}\t{m.kind}\t{m.text}{source}")
 
 
+@mention_app.command("edit")
+def mention_edit(
+    mention_id: Annotated[int, typer.Argument(help="From `mention list`.")],
+    text: Annotated[str | None, typer.Option(help="The new text.")] = None,
+    kind: Annotated[str | None, typer.Option(help="name, place or history.")] = None,
+    writer: WriterOpt = None,
+) -> None:
+    """Correct a mention, one drawn from a letter as any other."""
+    done = studio_run(writer, lambda s, w: s.edit_mention(w, mention_id, text, kind))
+    typer.echo(f"mention {done.id}\t{done.kind}\t{done.text}")
+
+
 @mention_app.command("remove")
 def mention_remove(
     mention_id: Annotated[int, typer.Argument(help="From `mention list`.")],
@@ -442,33 +495,50 @@ def new(
     writer: WriterOpt = None,
     file: FileOpt = None,
     dictated: DictatedOpt = False,
+    recording: RecordingOpt = None,
     use_mind: Annotated[
         bool, typer.Option("--draft", help="Ask the mind to draft it from --notes.")
     ] = False,
     notes: Annotated[str | None, typer.Option(help="What the letter should say.")] = None,
 ) -> None:
-    """Start a letter: the writer's text (a file or stdin), or a draft by the mind."""
+    """Start a letter: typed (a file or stdin), read aloud (--in FILE.wav), or by the mind.
+
+    A recording's words, as OS1's speech recognition hears them, are the first version."""
     if use_mind != (notes is not None):
         raise UserInputError("--draft and --notes go together: the mind drafts from notes")
-    if use_mind and (file is not None or dictated):
+    if use_mind and (file is not None or dictated or recording is not None):
         raise UserInputError("give either --draft with --notes, or the letter's text")
+    if recording is not None and file is not None:
+        raise UserInputError("give either --in (a recording) or --file (a text)")
 
-    async def drafted(s: Studio, w: Person, llm: LLM | None) -> tuple[Letter, Version]:
-        to = await s.find_correspondence(w, client, name)
+    async def where(s: Studio, w: Person) -> Correspondence:
+        checks.line(title, "the title")
+        if notes is not None:
+            checks.text(notes, "the notes", checks.MAX_NOTES)
+        return await s.find_correspondence(w, client, name)
+
+    async def drafted(
+        s: Studio, w: Person, to: Correspondence, llm: LLM | None
+    ) -> tuple[Letter, Version]:
         return await s.draft_letter(w, to.id, title, notes or "", llm)
+
+    async def heard(s: Studio, w: Person, to: Correspondence, text: str) -> tuple[Letter, Version]:
+        return await s.new_letter(w, to.id, title, text, "dictated")
 
     async def typed(s: Studio, w: Person) -> tuple[Letter, Version]:
         to = await s.find_correspondence(w, client, name)
         return await s.new_letter(w, to.id, title, text, "dictated" if dictated else "writer")
 
     if use_mind:
-        letter, first = with_brain(writer, drafted)
+        letter, first = with_brain(writer, where, drafted)
+    elif recording is not None:
+        letter, first = with_ears(writer, recording, where, heard)
     else:
         text = read_text(file, most=MAX_TEXT, what="the letter")
         letter, first = studio_run(writer, typed)
     typer.echo(f"letter {letter.id}, version {first.number} ({first.source})")
-    if first.source == "mind":
-        typer.echo(first.text)
+    if first.source == "mind" or recording is not None:
+        typer.echo(first.text, nl=False)
 
 
 @letters_app.command("draft")
@@ -478,9 +548,35 @@ def draft(
     writer: WriterOpt = None,
 ) -> None:
     """A new version drafted by the mind from NOTES, in the client's voice."""
-    made = with_brain(writer, lambda s, w, llm: s.draft(w, letter_id, notes, llm))
+
+    async def check(s: Studio, w: Person) -> Letter:
+        checks.text(notes, "the notes", checks.MAX_NOTES)
+        return await s.open_letter(w, letter_id)
+
+    made = with_brain(writer, check, lambda s, w, _letter, llm: s.draft(w, letter_id, notes, llm))
     typer.echo(f"letter {letter_id}, version {made.number} (mind)")
     typer.echo(made.text)
+
+
+@letters_app.command("dictate")
+def dictate(
+    letter_id: LetterArg,
+    recording: Annotated[
+        Path, typer.Option("--in", help="A WAV recording of the letter read aloud.")
+    ],
+    writer: WriterOpt = None,
+) -> None:
+    """A new version read aloud: the words of a WAV recording (the `voice` extra).
+
+    OS1's speech recognition hears the recording; its words are saved as a dictated version."""
+    made = with_ears(
+        writer,
+        recording,
+        lambda s, w: s.open_letter(w, letter_id),
+        lambda s, w, _letter, text: s.add_version(w, letter_id, text, "dictated"),
+    )
+    typer.echo(f"letter {letter_id}, version {made.number} (dictated)")
+    typer.echo(made.text, nl=False)
 
 
 @version_app.command("add")
@@ -544,11 +640,31 @@ def sent(
     letter_id: LetterArg,
     writer: WriterOpt = None,
     on: Annotated[str | None, typer.Option(help="When (YYYY-MM-DD; default today).")] = None,
+    use_mind: Annotated[
+        bool,
+        typer.Option(
+            "--mind", help="Ask the language model for the names and places (default: by rule)."
+        ),
+    ] = False,
 ) -> None:
-    """Mark an approved letter as sent."""
+    """Mark an approved letter as sent, and remember the names and places it mentions."""
     when = full_date(on)
-    done = studio_run(writer, lambda s, w: s.mark_sent(w, letter_id, when))
+
+    async def by_rule(s: Studio, w: Person) -> tuple[Letter, list[Mention]]:
+        return await s.send(w, letter_id, when)
+
+    async def by_mind(
+        s: Studio, w: Person, _letter: Letter, llm: LLM | None
+    ) -> tuple[Letter, list[Mention]]:
+        return await s.send(w, letter_id, when, llm)
+
+    if use_mind:
+        done, added = with_brain(writer, lambda s, w: s.get_letter(w, letter_id), by_mind)
+    else:
+        done, added = studio_run(writer, by_rule)
     typer.echo(f"letter {letter_id} sent on {done.sent_on}")
+    if added:
+        typer.echo("remembered: " + "; ".join(f"{m.text} ({m.kind})" for m in added))
 
 
 @letters_app.command("show")

@@ -246,3 +246,63 @@ def test_a_book_of_letters_over_http(api: TestClient, settings: Settings) -> Non
     words = [document[i].get_textpage().get_text_range() for i in range(4)]
     assert "Two letters" in words[0] and "theodore" in words[0]
     assert "Home" in words[2] and "porch light" in words[2] and "Paris" in words[3]
+
+
+def test_sending_remembers_names_and_places_and_the_writer_corrects_them(
+    api: TestClient, settings: Settings
+) -> None:
+    theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
+    corr = start(api, theo)
+    text = "My sweet pea,\n\nWe drove to Monterey with Aunt Jo, and Marco cooked.\n"
+    made = api.post(
+        "/v1/letters",
+        headers=auth(theo),
+        json={"correspondence_id": corr, "title": "Monterey", "text": text},
+    )
+    letter = made.json()["letter"]["id"]
+    api.post(f"/v1/letters/{letter}/approve", headers=auth(theo), json={})
+    sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(theo), json={"on": "2025-06-14"})
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["status"], sent.json()["sent_on"]) == ("sent", "2025-06-14")
+    remembered = sent.json()["remembered"]
+    assert [(m["kind"], m["text"], m["letter_id"]) for m in remembered] == [
+        ("place", "Monterey", letter),
+        ("name", "Aunt Jo", letter),
+        ("name", "Marco", letter),
+    ]
+    listed = api.get(f"/v1/letters/correspondences/{corr}/mentions", headers=auth(theo)).json()
+    assert [m["text"] for m in listed] == ["Monterey", "Aunt Jo", "Marco"]
+
+    marco = remembered[2]["id"]
+    fixed = api.patch(
+        f"/v1/letters/mentions/{marco}", headers=auth(theo), json={"text": "Marco, the chef"}
+    )
+    assert fixed.status_code == 200 and fixed.json()["text"] == "Marco, the chef"
+    assert (
+        api.patch(
+            f"/v1/letters/mentions/{marco}", headers=auth(amy), json={"kind": "place"}
+        ).status_code
+        == 404
+    )
+    assert (
+        api.patch(
+            f"/v1/letters/mentions/{marco}", headers=auth(theo), json={"kind": "food"}
+        ).status_code
+        == 422
+    )
+    gone = api.delete(f"/v1/letters/mentions/{remembered[0]['id']}", headers=auth(theo))
+    assert gone.status_code == 200
+    listed = api.get(f"/v1/letters/correspondences/{corr}/mentions", headers=auth(theo)).json()
+    assert [m["text"] for m in listed] == ["Aunt Jo", "Marco, the chef"]
+
+    # With "mind", the (fake) model is asked; its echo is no list, so the rules answer.
+    second = api.post(
+        "/v1/letters",
+        headers=auth(theo),
+        json={"correspondence_id": corr, "title": "Carmel", "text": "We went on to Carmel."},
+    )
+    again = second.json()["letter"]["id"]
+    api.post(f"/v1/letters/{again}/approve", headers=auth(theo), json={})
+    by_mind = api.post(f"/v1/letters/{again}/sent", headers=auth(theo), json={"mind": True})
+    assert by_mind.status_code == 200, by_mind.text
+    assert [(m["kind"], m["text"]) for m in by_mind.json()["remembered"]] == [("place", "Carmel")]

@@ -20,9 +20,11 @@ from PIL import Image
 
 from os1.errors import UserInputError
 from os1.handwriting.hand import Hand
+from os1.handwriting.outline import write_pdf
+from os1.handwriting.render import write
 from os1.letters.book import make_book
 from os1.letters.models import LetterDoc
-from os1.letters.paper import STOCK_HANDS, letter_text, render_letter, stock_hand
+from os1.letters.paper import STOCK_HANDS, letter_pages, letter_text, render_letter, stock_hand
 
 pytestmark = pytest.mark.skipif(
     not (DKG.is_file() and BREIP.is_file()), reason="the handwriting fonts are not installed"
@@ -282,6 +284,25 @@ def test_book_fonts_are_embedded(tmp_path: Path) -> None:
         for font, descriptor in found:
             assert re.search(rb"/FontFile[23]?\b", descriptor), font[:200]
         assert b"/Helvetica" not in out.read_bytes()
+
+
+def test_one_pdf_writer_for_letters_and_handwriting(dkg: Hand, tmp_path: Path) -> None:
+    """A letter's PDF and ``os1 hand write``'s come from the same writer: vector pages, with
+    no font named that the file does not carry (the ink is outlines, not text)."""
+    (letter,) = render_letter(PORCH, tmp_path / "letter.pdf", hand=dkg, dpi=DPI)
+    pages = letter_pages(PORCH, dkg, dpi=DPI)
+    (written,) = write(pages, tmp_path / "written.pdf")
+    direct = tmp_path / "direct.pdf"
+    write_pdf(pages, direct, title=PORCH.title, author=PORCH.client)
+    assert direct.read_bytes() == letter.read_bytes()
+    for out in (letter, written):
+        data = out.read_bytes()
+        for font, descriptor in fonts(data):
+            assert re.search(rb"/FontFile[23]?\b", descriptor), font[:200]
+        assert b"/Helvetica" not in data and b"/BaseFont" not in data
+        assert pdf_sizes(out) == [pytest.approx((612, 792))]
+        assert inked(out, 0) > 200
+    assert b"/Title (Handwritten letter)" in written.read_bytes()
 
 
 def test_handwritten_book(dkg: Hand, tmp_path: Path) -> None:

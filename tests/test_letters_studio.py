@@ -218,6 +218,10 @@ async def test_draft_uses_this_correspondence_only_and_records_what_it_drew_on(
     bologna = await sent(desk, roberta, "Bologna", BOLOGNA, date(2024, 5, 2))
     await sent(desk, roberta, "Tomatoes", GARDEN, date(2025, 8, 9))
     await sent(desk, sam, "Spring", TO_SAM, date(2025, 3, 1))
+    # Sending drew the one name it could be sure of from the letters.
+    [drawn] = await studio.list_mentions(theo, roberta.id)
+    assert (drawn.kind, drawn.text, drawn.letter_id) == ("name", "Bologna", bologna.id)
+    assert await studio.list_mentions(theo, sam.id) == []  # "Bologna" opens its sentence there
     trattoria = await studio.add_mention(
         theo, roberta.id, "place", "the trattoria under the Bologna arcades"
     )
@@ -234,7 +238,7 @@ async def test_draft_uses_this_correspondence_only_and_records_what_it_drew_on(
     assert version.notes == "our 50th; the Bologna trip, the arcades"
     assert version.text.startswith("My sweet pea,")
     assert version.drew_on == DrewOn(
-        letters=(bologna.id,), mentions=(trattoria.id, dog.id), occasions=(wedding.id,)
+        letters=(bologna.id,), mentions=(trattoria.id, drawn.id, dog.id), occasions=(wedding.id,)
     )
     assert (await studio.versions(theo, current.id))[-1].drew_on == version.drew_on
 

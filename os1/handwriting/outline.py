@@ -6,16 +6,23 @@ within :data:`TOLERANCE` page pixels. One glyph is one path filled by the even-o
 holes of ``o`` or ``e`` stay open. A glyph too faint to reach half coverage anywhere (a small
 dot at a low resolution) is traced at half its own darkness, so it is not lost.
 
-The PDF is written with reportlab's ``invariant`` mode, so the same pages give the same bytes.
+:func:`write_pdf` is the one PDF writer for written pages (``os1 hand write``, a letter and its
+envelope): reportlab's ``invariant`` mode, so the same pages give the same bytes, and a TrueType
+face (:func:`serif_faces`) as the canvas's font, embedded, so that no PDF names a font it does
+not carry (reportlab's default, Helvetica, is never embedded).
 """
 
 from __future__ import annotations
 
+import functools
+from io import BytesIO
 from pathlib import Path
 
 import cv2
 import numpy as np
 from reportlab.lib.colors import Color
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from os1.handwriting.page import Page, Placed
@@ -47,30 +54,50 @@ def contours(placed: Placed) -> list[np.ndarray]:
     return shapes
 
 
-def write_pdf(pages: list[Page], out: Path) -> None:
-    """One PDF page per page, sized to the paper, every glyph a filled even-odd path."""
-    first = pages[0]
-    canvas = Canvas(str(out), pagesize=_points(first), invariant=1, pageCompression=1)
-    canvas.setTitle("Handwritten letter")
+def outlines(page: Page) -> list[list[np.ndarray]]:
+    """Each placed glyph's outlines in PDF points, from the page's bottom-left corner, y up."""
+    unit = 72 / page.dpi
+    flip = np.array([unit, -unit])
+    shift = np.array([0.0, page.height * unit])
+    glyphs = ([shape * flip + shift for shape in contours(p)] for p in page.placed)
+    return [shapes for shapes in glyphs if shapes]
+
+
+def draw_outlines(canvas: Canvas, glyphs: list[list[np.ndarray]]) -> None:
+    """Fill ``glyphs`` (from :func:`outlines`) in ink on ``canvas``: one even-odd path a glyph,
+    so the holes of ``o`` and ``e`` stay open."""
+    canvas.saveState()
+    canvas.setFillColor(Color(*INK_RGB))
+    for shapes in glyphs:
+        path = canvas.beginPath()
+        for shape in shapes:
+            points = np.round(shape, 2)
+            path.moveTo(*points[0])
+            for x, y in points[1:]:
+                path.lineTo(x, y)
+            path.close()
+        canvas.drawPath(path, stroke=0, fill=1, fillMode=0)  # 0: even-odd
+    canvas.restoreState()
+
+
+def write_pdf(
+    pages: list[Page], out: Path, *, title: str = "Handwritten letter", author: str = ""
+) -> None:
+    """``pages`` as a vector PDF, each PDF page the size of its page, every glyph a filled
+    even-odd path. Written whole or not at all; the same pages give the same bytes."""
+    buffer = BytesIO()
+    canvas = Canvas(buffer, invariant=1, pageCompression=1, initialFontName=serif_faces())
+    canvas.setTitle(title)
+    if author:
+        canvas.setAuthor(author)
     canvas.setCreator("OS1")
     for page in pages:
         canvas.setPageSize(_points(page))
-        canvas.setFillColor(Color(*INK_RGB))
-        unit = 72 / page.dpi
-        for placed in page.placed:
-            shapes = contours(placed)
-            if not shapes:
-                continue
-            path = canvas.beginPath()
-            for shape in shapes:
-                x, y = shape[:, 0] * unit, (page.height - shape[:, 1]) * unit
-                path.moveTo(round(x[0], 2), round(y[0], 2))
-                for px, py in zip(x[1:], y[1:], strict=True):
-                    path.lineTo(round(px, 2), round(py, 2))
-                path.close()
-            canvas.drawPath(path, stroke=0, fill=1, fillMode=0)  # 0: even-odd
+        draw_outlines(canvas, outlines(page))
         canvas.showPage()
     canvas.save()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buffer.getvalue())
 
 
 def write_svg(pages: list[Page], out: Path) -> None:
@@ -104,3 +131,34 @@ def _svg_path(placed: Placed) -> str:
 
 def _points(page: Page) -> tuple[float, float]:
     return page.width * 72 / page.dpi, page.height * 72 / page.dpi
+
+
+# -- the typeset face ------------------------------------------------------------------------
+#: The typeset face, first found: DejaVu Serif, else Bitstream Vera (shipped with reportlab).
+SERIF_FILES = (
+    (
+        Path("/usr/share/fonts/truetype/dejavu"),
+        ("DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-Bold.ttf"),
+    ),
+    (Path(pdfmetrics.__file__).parent.parent / "fonts", ("Vera.ttf", "VeraIt.ttf", "VeraBd.ttf")),
+)
+SERIF = "OS1Serif"
+
+
+@functools.cache
+def serif_faces() -> str:
+    """Register the typeset face with reportlab (``OS1Serif``, ``-Italic``, ``-Bold``, as one
+    family, so ``<i>`` and ``<b>`` work in paragraphs); returns the regular face's name. TrueType
+    faces are always embedded (as subsets) in the PDFs that use them. Setting it as a canvas's
+    first font keeps reportlab from naming Helvetica, which it does not embed."""
+    folder, files = next(
+        ((folder, files) for folder, files in SERIF_FILES if (folder / files[0]).is_file()),
+        SERIF_FILES[-1],
+    )
+    names = (SERIF, f"{SERIF}-Italic", f"{SERIF}-Bold")
+    for name, file in zip(names, files, strict=True):
+        pdfmetrics.registerFont(TTFont(name, str(folder / file)))
+    pdfmetrics.registerFontFamily(
+        SERIF, normal=names[0], italic=names[1], bold=names[2], boldItalic=names[2]
+    )
+    return SERIF

@@ -52,18 +52,10 @@ from reportlab.platypus import (
 from os1.errors import UserInputError
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import clean
+from os1.handwriting.outline import draw_outlines, outlines, serif_faces
 from os1.handwriting.page import PAPERS
 from os1.letters.models import LetterDoc
-from os1.letters.paper import (
-    DEFAULT_STOCK,
-    STOCK_HANDS,
-    draw_outlines,
-    letter_pages,
-    long_date,
-    outlines,
-    serif_faces,
-    stock_hand,
-)
+from os1.letters.paper import DEFAULT_STOCK, STOCK_HANDS, letter_pages, long_date, stock_hand
 
 Face = Literal["handwriting", "typeset"]
 FACES: tuple[Face, ...] = ("handwriting", "typeset")
@@ -151,7 +143,7 @@ def hand_for(doc: LetterDoc, hands: dict[str, Hand]) -> Hand:
     return stock_hand(name)
 
 
-#: A handwritten page: each glyph's outlines (:func:`os1.letters.paper.outlines`).
+#: A handwritten page: each glyph's outlines (:func:`os1.handwriting.outline.outlines`).
 Outlines = list[list[np.ndarray]]
 
 

@@ -5,8 +5,9 @@
 the line as a letter's date does, a blank line, then the letter's text with its own line breaks.
 The output format is the file's ending:
 
-* ``.pdf``: print-ready and vector: every glyph a filled outline
-  (:func:`os1.handwriting.outline.contours`), one PDF page per page, letter or A4. With
+* ``.pdf``: print-ready and vector: every glyph a filled outline, written by the handwriting
+  engine's one PDF writer (:func:`os1.handwriting.outline.write_pdf`, with an embedded face),
+  one PDF page per page, letter or A4. With
   ``envelope=True`` a last page is a #10 envelope (9.5 x 4.125 in): the sender's address at the
   top left, the recipient's centred, in the same hand.
 * ``.png``: one image per page (``NAME.png``, ``NAME-2.png``, ...), and the envelope as
@@ -23,25 +24,17 @@ handwriting fonts Debian packages; ``scripts/system-packages`` installs them).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from datetime import date
-from io import BytesIO
 from pathlib import Path
 from typing import NamedTuple
-
-import numpy as np
-from reportlab.lib.colors import Color
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
 
 from os1.errors import UserInputError
 from os1.handwriting.fontcut import BREIP, DKG
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import SIZES, layout
-from os1.handwriting.outline import INK_RGB, contours
+from os1.handwriting.outline import write_pdf
 from os1.handwriting.page import Page, Placed
 from os1.handwriting.render import output_suffix as suffix_in
 from os1.handwriting.render import write
@@ -209,78 +202,3 @@ def _block(
 
 def _moved(placed: list[Placed], dx: int, dy: int) -> list[Placed]:
     return [replace(p, x=p.x + dx, y=p.y + dy) for p in placed]
-
-
-# -- vector PDF ------------------------------------------------------------------------------
-def outlines(page: Page) -> list[list[np.ndarray]]:
-    """Each placed glyph's outlines in PDF points, from the page's bottom-left corner, y up."""
-    unit = 72 / page.dpi
-    flip = np.array([unit, -unit])
-    shift = np.array([0.0, page.height * unit])
-    glyphs = ([shape * flip + shift for shape in contours(p)] for p in page.placed)
-    return [shapes for shapes in glyphs if shapes]
-
-
-def draw_outlines(canvas: Canvas, glyphs: list[list[np.ndarray]]) -> None:
-    """Fill ``glyphs`` (from :func:`outlines`) in ink on ``canvas``: one even-odd path a glyph,
-    so the holes of ``o`` and ``e`` stay open."""
-    canvas.saveState()
-    canvas.setFillColor(Color(*INK_RGB))
-    for shapes in glyphs:
-        path = canvas.beginPath()
-        for shape in shapes:
-            points = np.round(shape, 2)
-            path.moveTo(*points[0])
-            for x, y in points[1:]:
-                path.lineTo(x, y)
-            path.close()
-        canvas.drawPath(path, stroke=0, fill=1, fillMode=0)  # 0: even-odd
-    canvas.restoreState()
-
-
-def write_pdf(pages: list[Page], out: Path, *, title: str, author: str) -> None:
-    """``pages`` as a vector PDF, each PDF page the size of its page. Written whole or not at
-    all; the same pages give the same bytes (reportlab's invariant mode)."""
-    buffer = BytesIO()
-    canvas = Canvas(buffer, invariant=1, pageCompression=1, initialFontName=serif_faces())
-    canvas.setTitle(title)
-    canvas.setAuthor(author)
-    canvas.setCreator("OS1")
-    for page in pages:
-        canvas.setPageSize((page.width * 72 / page.dpi, page.height * 72 / page.dpi))
-        draw_outlines(canvas, outlines(page))
-        canvas.showPage()
-    canvas.save()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(buffer.getvalue())
-
-
-# -- typefaces -------------------------------------------------------------------------------
-#: The typeset face, first found: DejaVu Serif, else Bitstream Vera (shipped with reportlab).
-SERIF_FILES = (
-    (
-        Path("/usr/share/fonts/truetype/dejavu"),
-        ("DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSerif-Bold.ttf"),
-    ),
-    (Path(pdfmetrics.__file__).parent.parent / "fonts", ("Vera.ttf", "VeraIt.ttf", "VeraBd.ttf")),
-)
-SERIF = "OS1Serif"
-
-
-@functools.cache
-def serif_faces() -> str:
-    """Register the typeset face with reportlab (``OS1Serif``, ``-Italic``, ``-Bold``, as one
-    family, so ``<i>`` and ``<b>`` work in paragraphs); returns the regular face's name. TrueType
-    faces are always embedded (as subsets) in the PDFs that use them. Setting it as a canvas's
-    first font keeps reportlab from naming Helvetica, which it does not embed."""
-    folder, files = next(
-        ((folder, files) for folder, files in SERIF_FILES if (folder / files[0]).is_file()),
-        SERIF_FILES[-1],
-    )
-    names = (SERIF, f"{SERIF}-Italic", f"{SERIF}-Bold")
-    for name, file in zip(names, files, strict=True):
-        pdfmetrics.registerFont(TTFont(name, str(folder / file)))
-    pdfmetrics.registerFontFamily(
-        SERIF, normal=names[0], italic=names[1], bold=names[2], boldItalic=names[2]
-    )
-    return SERIF

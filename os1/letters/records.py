@@ -3,10 +3,14 @@ add, list, edit, remove. :class:`os1.letters.studio.Studio` builds letters on to
 
 Every query names the writer: another writer's rows answer :class:`NotFoundError`, as missing
 ones do. Every change is one transaction, checked before it is written.
+
+Lists by name are sorted here, not by the database: SQLite compares bytes and PostgreSQL follows
+its locale, and a writer sees the same order on both (:func:`name_order`).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -36,6 +40,17 @@ from os1.memory.models import Person
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def name_order(name: str) -> tuple[str, str, str]:
+    """Where ``name`` sorts among names, the same on every database: by its letters without
+    case or accents ("Émile" beside "Emma", "anna" beside "Anna"), then with accents, then as
+    written."""
+    folded = name.casefold()
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch)
+    )
+    return plain, folded, name
 
 
 def client_of(row: Any) -> Client:
@@ -129,10 +144,9 @@ class Records:
 
     async def list_clients(self, writer: Person) -> list[Client]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(clients).where(clients.c.writer_id == writer.id).order_by(clients.c.name)
-            )
-            return [client_of(r) for r in rows]
+            rows = await conn.execute(select(clients).where(clients.c.writer_id == writer.id))
+            found = [client_of(r) for r in rows]
+        return sorted(found, key=lambda c: (name_order(c.name), c.id))
 
     async def get_client(self, writer: Person, name: str) -> Client:
         async with self.engine.connect() as conn:
@@ -222,8 +236,9 @@ class Records:
                 query = query.where(
                     correspondences.c.client_id == (await self._client_row(conn, writer, client)).id
                 )
-            rows = await conn.execute(query.order_by(clients.c.name, correspondences.c.name))
-            return [correspondence_of(r, r.client_name) for r in rows]
+            rows = await conn.execute(query)
+            found = [correspondence_of(r, r.client_name) for r in rows]
+        return sorted(found, key=lambda c: (name_order(c.client), name_order(c.name), c.id))
 
     async def find_correspondence(self, writer: Person, client: str, name: str) -> Correspondence:
         """The client's correspondence with ``name``."""
@@ -360,19 +375,33 @@ class Records:
     ) -> Mention:
         """A name, place or piece of shared history to remember, optionally from a letter of
         the same correspondence."""
+        kind = checks.choice(kind, MENTION_KINDS, "a mention's kind")
+        text = checks.line(text, "a mention", checks.MAX_MENTION)
+        async with self.engine.begin() as conn:
+            found = await self._correspondence(conn, writer, correspondence_id)
+            if letter_id is not None:
+                await self._letter_in(conn, writer, found.id, letter_id)
+            return await self._insert_mention(conn, writer, found.id, kind, text, letter_id)
+
+    async def _insert_mention(
+        self,
+        conn: AsyncConnection,
+        writer: Person,
+        correspondence_id: int,
+        kind: str,
+        text: str,
+        letter_id: int | None,
+    ) -> Mention:
+        """Insert a checked mention into a correspondence already found."""
         values = {
             "writer_id": writer.id,
+            "correspondence_id": correspondence_id,
             "kind": checks.choice(kind, MENTION_KINDS, "a mention's kind"),
             "text": checks.line(text, "a mention", checks.MAX_MENTION),
             "letter_id": letter_id,
             "created_at": utcnow(),
         }
-        async with self.engine.begin() as conn:
-            found = await self._correspondence(conn, writer, correspondence_id)
-            if letter_id is not None:
-                await self._letter_in(conn, writer, found.id, letter_id)
-            values["correspondence_id"] = found.id
-            row = (await conn.execute(insert(mentions).values(values).returning(mentions))).one()
+        row = (await conn.execute(insert(mentions).values(values).returning(mentions))).one()
         return mention_of(row)
 
     async def list_mentions(self, writer: Person, correspondence_id: int) -> list[Mention]:
@@ -393,15 +422,24 @@ class Records:
         )
         return [mention_of(r) for r in rows]
 
-    async def edit_mention(self, writer: Person, mention_id: int, text: str) -> Mention:
+    async def edit_mention(
+        self, writer: Person, mention_id: int, text: str | None = None, kind: str | None = None
+    ) -> Mention:
+        """Change a mention's text or kind (one drawn from a letter as any other)."""
         checks.row_id(mention_id, "mention")
-        cleaned = checks.line(text, "a mention", checks.MAX_MENTION)
+        values: dict[str, str] = {}
+        if text is not None:
+            values["text"] = checks.line(text, "a mention", checks.MAX_MENTION)
+        if kind is not None:
+            values["kind"] = checks.choice(kind, MENTION_KINDS, "a mention's kind")
+        if not values:
+            raise UserInputError("give the mention's new text or kind")
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
                     update(mentions)
                     .where(mentions.c.id == mention_id, mentions.c.writer_id == writer.id)
-                    .values(text=cleaned)
+                    .values(values)
                     .returning(mentions)
                 )
             ).first()

@@ -21,18 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from os1.errors import LLMError, NotFoundError, UserInputError
 from os1.letters import checks
 from os1.letters import draft as drafting
+from os1.letters import mentions as mentions_in
 from os1.letters.models import (
     SOURCES,
     DrewOn,
     Letter,
     LetterDoc,
+    Mention,
     Source,
     Status,
     Upcoming,
     Version,
 )
 from os1.letters.occasions import next_date, years_since
-from os1.letters.records import Records, client_of, occasion_of, utcnow
+from os1.letters.records import Records, client_of, name_order, occasion_of, utcnow
 from os1.letters.tables import clients, correspondences, letters, occasions, versions
 from os1.memory.models import Person
 from os1.mind.llm import LLM
@@ -67,6 +69,15 @@ def version_of(row: Any) -> Version:
         ),
         created_at=row.created_at,
     )
+
+
+def _sendable(row: Any) -> Any:
+    """The letter's row, if it is approved and not sent yet."""
+    if row.status == "draft":
+        raise UserInputError(f"letter {row.id} is not approved yet: approve a version")
+    if row.status == "sent":
+        raise UserInputError(f"letter {row.id} was already sent on {row.sent_on}")
+    return row
 
 
 def _drew_on_json(used: DrewOn) -> dict[str, list[int]]:
@@ -169,9 +180,7 @@ class Studio(Records):
         correspondence's history; it records what it drew on. Nothing is saved if there is no
         model or it fails."""
         notes = checks.text(notes, "the notes", checks.MAX_NOTES)
-        letter = await self.get_letter(writer, letter_id)
-        if letter.status == "sent":
-            raise UserInputError(f"letter {letter_id} was sent; its text no longer changes")
+        letter = await self.open_letter(writer, letter_id)
         brief = await self._brief(writer, letter.correspondence_id, notes, exclude=letter.id)
         text = await self._write(brief, llm)
         async with self.engine.begin() as conn:
@@ -179,6 +188,14 @@ class Studio(Records):
             return await self._insert_version(
                 conn, writer, row.id, text, "mind", notes, brief.drew_on
             )
+
+    async def open_letter(self, writer: Person, letter_id: int) -> Letter:
+        """The letter, if it may take a new version (it exists, is the writer's, and was not
+        sent): checked before a model drafts or a recording is heard."""
+        letter = await self.get_letter(writer, letter_id)
+        if letter.status == "sent":
+            raise UserInputError(f"letter {letter_id} was sent; its text no longer changes")
+        return letter
 
     async def versions(self, writer: Person, letter_id: int) -> list[Version]:
         async with self.engine.connect() as conn:
@@ -245,20 +262,42 @@ class Studio(Records):
             )
             return letter_of(await self._letter_row(conn, writer, letter_id))
 
-    async def mark_sent(self, writer: Person, letter_id: int, on: date | None = None) -> Letter:
-        """Record that the approved letter went out (today unless ``on`` says otherwise)."""
+    async def mark_sent(
+        self, writer: Person, letter_id: int, on: date | None = None, llm: LLM | None = None
+    ) -> Letter:
+        """Record that the approved letter went out (today unless ``on`` says otherwise), and
+        remember the names and places it mentions (see :meth:`send`)."""
+        letter, _ = await self.send(writer, letter_id, on, llm)
+        return letter
+
+    async def send(
+        self, writer: Person, letter_id: int, on: date | None = None, llm: LLM | None = None
+    ) -> tuple[Letter, list[Mention]]:
+        """Record that the approved letter went out, and add the names and places its text
+        mentions to the correspondence's mentions (by rule, or by ``llm`` when given; see
+        :mod:`os1.letters.mentions`), leaving out what it already remembers. Sending is the
+        moment: the text no longer changes, and it is what the correspondent read. Returns the
+        letter and the mentions added."""
+        async with self.engine.connect() as conn:
+            row = _sendable(await self._letter_row(conn, writer, letter_id))
+            chosen = await self._version(conn, writer, row, row.approved_version)
+            to = await self._correspondence(conn, writer, row.correspondence_id)
+        found = await mentions_in.extract(chosen.text, (to.client, to.name), llm)
         async with self.engine.begin() as conn:
-            row = await self._letter_row(conn, writer, letter_id)
-            if row.status == "draft":
-                raise UserInputError(f"letter {letter_id} is not approved yet: approve a version")
-            if row.status == "sent":
-                raise UserInputError(f"letter {letter_id} was already sent on {row.sent_on}")
+            row = _sendable(await self._letter_row(conn, writer, letter_id, lock=True))
+            if row.approved_version != chosen.number:
+                raise UserInputError(f"letter {letter_id} changed while it was sent: try again")
             await conn.execute(
                 update(letters)
                 .where(letters.c.id == row.id)
                 .values(status="sent", sent_on=on or date.today())
             )
-            return letter_of(await self._letter_row(conn, writer, letter_id))
+            known = [m.text for m in await self._mentions(conn, writer, to.id)]
+            added = [
+                await self._insert_mention(conn, writer, to.id, item.kind, item.text, row.id)
+                for item in mentions_in.new_only(found, known)
+            ]
+            return letter_of(await self._letter_row(conn, writer, letter_id)), added
 
     # -- occasions and paper ----------------------------------------------------------------
     async def upcoming(
@@ -294,7 +333,10 @@ class Studio(Records):
                             row.correspondent,
                         )
                     )
-        return sorted(found, key=lambda u: (u.on, u.client, u.correspondent, u.occasion.id))
+        return sorted(
+            found,
+            key=lambda u: (u.on, name_order(u.client), name_order(u.correspondent), u.occasion.id),
+        )
 
     async def book_docs(
         self, writer: Person, ids: Sequence[int] = (), client: str | None = None

@@ -3,7 +3,9 @@ clients, correspondences and letters (anyone else's ids are 404, as missing ones
 
 ``GET /v1/letters/{id}/render`` writes an approved letter in the client's hand (PDF, or one
 page as PNG), and ``POST /v1/letters/book`` a book of letters as one PDF, with the ``hand`` extra
-installed.
+installed. ``POST /v1/letters/{id}/dictation`` (and ``/v1/letters/dictation`` for a new letter)
+takes a WAV recording as the request body and saves its words as a dictated version, with the
+``voice`` extra installed.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from os1.errors import UserInputError
 from os1.handwriting import need_hand_extra
+from os1.letters import checks, dictation
 from os1.letters.models import ClientEdit, CorrespondenceEdit, LetterDoc
 from os1.letters.studio import Studio
 from os1.server.auth import CurrentPerson, State
-from os1.server.errors import COMMON_RESPONSES
+from os1.server.errors import COMMON_RESPONSES, APIError
 from os1.server.letters_schemas import (
     ApproveIn,
     BookIn,
@@ -37,15 +40,18 @@ from os1.server.letters_schemas import (
     LetterOut,
     MentionIn,
     MentionOut,
+    MentionPatch,
     OccasionIn,
     OccasionOut,
     SentIn,
+    SentOut,
     UpcomingOut,
     VersionIn,
     VersionOut,
 )
 from os1.server.schemas import Deleted
 from os1.server.state import ServerState
+from os1.server.voice import loader
 
 router = APIRouter(prefix="/v1/letters", tags=["letters"], responses=COMMON_RESPONSES)
 
@@ -225,6 +231,15 @@ async def add_mention(
     return MentionOut.of(made)
 
 
+@router.patch("/mentions/{mention_id:int}", response_model=MentionOut)
+async def edit_mention(
+    mention_id: Id, body: MentionPatch, person: CurrentPerson, state: State
+) -> MentionOut:
+    """Correct a mention's text or kind (one drawn from a sent letter as any other)."""
+    made = await _studio(state).edit_mention(person, mention_id, body.text, body.kind)
+    return MentionOut.of(made)
+
+
 @router.delete("/mentions/{mention_id:int}", response_model=Deleted)
 async def remove_mention(mention_id: Id, person: CurrentPerson, state: State) -> Deleted:
     await _studio(state).remove_mention(person, mention_id)
@@ -338,10 +353,84 @@ async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: 
     return LetterOut.of(await _studio(state).approve(person, letter_id, body.version))
 
 
-@router.post("/{letter_id:int}/sent", response_model=LetterOut)
-async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> LetterOut:
-    """Mark an approved letter sent; its text no longer changes."""
-    return LetterOut.of(await _studio(state).mark_sent(person, letter_id, body.on))
+@router.post("/{letter_id:int}/sent", response_model=SentOut)
+async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> SentOut:
+    """Mark an approved letter sent; its text no longer changes. The names and places it
+    mentions join the correspondence's mentions (``remembered``), found by rule, or by the
+    language model with ``mind`` (the rules answer if it fails)."""
+    studio = _studio(state)
+    if body.mind:
+        await studio.get_letter(person, letter_id)  # 404 before waiting for the model
+        async with state.runtime.mind.scheduler.use(person.id):
+            letter, added = await studio.send(person, letter_id, body.on, state.runtime.llm)
+    else:
+        letter, added = await studio.send(person, letter_id, body.on)
+    out = LetterOut.of(letter).model_dump()
+    return SentOut(**out, remembered=[MentionOut.of(m) for m in added])
+
+
+# -- dictation -------------------------------------------------------------------------------
+WAV_TYPES = frozenset(
+    {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "application/octet-stream"}
+)
+WAV_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A PCM WAV recording (any rate, mono or stereo), at most 10 minutes and "
+        "within the server's request size limit.",
+        "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+async def _heard(request: Request, state: ServerState) -> str:
+    """The words of the WAV recording in the request's body: 415 for another type, 400 for
+    audio that is not a whole WAV file, too long, silent or without speech."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in WAV_TYPES:
+        raise APIError(415, "send the recording as audio/wav", "unsupported_media_type")
+    samples = await asyncio.to_thread(dictation.recording, await request.body())
+    kit = await loader(request.app.state).get(state)
+    return await dictation.transcribe(samples, kit.transcribe)
+
+
+@router.post(
+    "/{letter_id:int}/dictation",
+    response_model=VersionOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=WAV_BODY,
+)
+async def dictate(
+    letter_id: Id, request: Request, person: CurrentPerson, state: State
+) -> VersionOut:
+    """A new version from a recording of the letter read aloud (the body, ``audio/wav``): its
+    words, heard by the server's speech recognition, saved with source ``dictated``."""
+    studio = _studio(state)
+    await studio.open_letter(person, letter_id)  # 404, or sent: before hearing anything
+    text = await _heard(request, state)
+    return VersionOut.of(await studio.add_version(person, letter_id, text, "dictated"))
+
+
+@router.post(
+    "/dictation",
+    response_model=LetterMade,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=WAV_BODY,
+)
+async def new_dictated(
+    request: Request,
+    person: CurrentPerson,
+    state: State,
+    correspondence_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    title: Annotated[str, Query(min_length=1, max_length=200)],
+) -> LetterMade:
+    """A new letter whose first version is a recording's words (the body, ``audio/wav``)."""
+    studio = _studio(state)
+    checks.line(title, "the title")
+    await studio.get_correspondence(person, correspondence_id)
+    text = await _heard(request, state)
+    letter, first = await studio.new_letter(person, correspondence_id, title, text, "dictated")
+    return LetterMade(letter=LetterOut.of(letter), version=VersionOut.of(first))
 
 
 MEDIA = {"pdf": "application/pdf", "png": "image/png"}

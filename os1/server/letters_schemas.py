@@ -173,6 +173,13 @@ class LetterIn(Strict):
     notes: Notes | None = Field(default=None, min_length=1)
 
 
+class SentOut(LetterOut):
+    """The sent letter, and the names and places drawn from it into the correspondence's
+    mentions."""
+
+    remembered: list[MentionOut]
+
+
 class LetterMade(Out):
     letter: LetterOut
     version: VersionOut
@@ -193,6 +200,16 @@ class ApproveIn(Strict):
 
 class SentIn(Strict):
     on: IsoDate | None = Field(default=None, description="Default: today.")
+    mind: bool = Field(
+        default=False,
+        description="Ask the language model for the names and places the letter mentions "
+        "(default: found by rule; the rules answer when the model fails).",
+    )
+
+
+class MentionPatch(Strict):
+    text: Annotated[Text, Field(min_length=1, max_length=500, pattern=PRINTABLE)] | None = None
+    kind: Literal["name", "place", "history"] | None = None
 
 
 class DiffOut(Out):
