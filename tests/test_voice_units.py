@@ -176,6 +176,14 @@ def test_any_rate_and_channel_count_is_read_as_16_khz_mono() -> None:
     assert len(read_wav(wav(16000, 4))) == 16000
 
 
+def _chunk_past_the_end() -> bytes:
+    """A WAV whose format chunk claims a megabyte: the chunk runs past the end of the file."""
+    data = bytearray(wav())
+    at = data.find(b"fmt ")
+    data[at + 4 : at + 8] = (1_000_000).to_bytes(4, "little")
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -184,6 +192,7 @@ def test_any_rate_and_channel_count_is_read_as_16_khz_mono() -> None:
         (b"hello, I am text, not audio" * 10, "not a PCM WAV"),
         (wav(frames=b"\x00" * 32000)[:-1000], "truncated WAV"),
         (wav(rate=2000), "unsupported sample rate"),
+        (_chunk_past_the_end(), "not a PCM WAV"),
     ],
 )
 def test_broken_wav_files_get_a_clear_error(data: bytes, message: str) -> None:

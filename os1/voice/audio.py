@@ -61,8 +61,11 @@ def read_wav(source: Path | bytes, *, max_seconds: float = MAX_WAV_SECONDS) -> S
                     f"{name}: {declared / rate:.0f} s of audio; at most {max_seconds:.0f} s"
                 )
             frames = wav.readframes(declared)
-    except (wave.Error, EOFError) as exc:
-        raise UserInputError(f"{name}: not a PCM WAV file ({exc})") from exc
+    except (wave.Error, EOFError, RuntimeError) as exc:
+        # The standard library's chunk reader raises a bare RuntimeError for a chunk whose
+        # size points past the end of the file.
+        detail = str(exc) or "a chunk runs past the end of the file"
+        raise UserInputError(f"{name}: not a PCM WAV file ({detail})") from exc
     got = len(frames) // (channels * width)
     if got < declared:
         raise UserInputError(
