@@ -18,7 +18,7 @@ from os1.settings import Settings
 
 def make_embedder(settings: Settings) -> Embedder | None:
     if settings.embedder == "minilm":
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(cache=settings.model_cache)
     if settings.embedder == "e5":
         return E5Embedder()
     return None

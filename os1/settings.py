@@ -27,6 +27,13 @@ def default_home() -> Path:
     return Path(os.path.expanduser("~")) / ".os1"
 
 
+def default_model_cache() -> Path:
+    """Where models OS1 derives from shipped ones are kept: ``$XDG_CACHE_HOME/os1``, else
+    ``~/.cache/os1``. Shared by every home on the machine, since nothing in it is personal."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "os1"
+
+
 def config_file_path() -> Path:
     """Where the optional TOML file lives: ``OS1_CONFIG``, else ``OS1_HOME/config.toml``."""
     explicit = os.environ.get("OS1_CONFIG")
@@ -192,6 +199,14 @@ class Settings(BaseSettings):
             "After changing it, `os1 reindex` embeds the turns stored before."
         ),
     )
+    model_cache: Path = Field(
+        default_factory=default_model_cache,
+        description=(
+            "Folder for models OS1 derives from the shipped ones on first use (the `minilm` "
+            "embedder's int8 form, about 23 MB); `$XDG_CACHE_HOME/os1` or `~/.cache/os1` by "
+            "default. If it cannot be written, the model is derived again at each start (~2 s)."
+        ),
+    )
     recall_cache_mb: int = Field(
         default=512,
         ge=1,
@@ -330,7 +345,7 @@ class Settings(BaseSettings):
         default=120.0, gt=0, description="Seconds to wait for a peer's Agent Card and reply."
     )
 
-    @field_validator("home", mode="after")
+    @field_validator("home", "model_cache", mode="after")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()

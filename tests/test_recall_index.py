@@ -221,7 +221,7 @@ async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> N
                 )
             ).scalars()
         )
-    assert models == {"minilm-l6-int8"}
+    assert models == {"minilm-l6-q8"}
     # A word-free paraphrase can only be found through the new vectors.
     found = await minilm.recall(alice, "musical instrument", 1)
     assert found and found[0].text == "I bought a violin yesterday"

