@@ -21,8 +21,10 @@ WHISPER_WINDOW_S = 30
 #: window on our benchmark at a quarter of its cost (docs/voice.md).
 WHISPER_MIN_S = 6.0
 WHISPER_TAIL_S = 0.5
-#: Tokens allowed per second of audio (speech runs at 3 to 4), plus a few.
-TOKENS_PER_S = 6
+#: Tokens allowed per second of audio, plus a few: a bound on a decoder caught in a loop.
+#: Speech runs at 3 to 4 tokens a second, but names and unclear words take several tokens
+#: each; at 6, a 12 s dictation lost its last words.
+TOKENS_PER_S = 12
 #: A window whose no-speech probability is above this and whose words are unsure is dropped
 #: (Whisper invents "Thank you." for a breath or a noise).
 NO_SPEECH = 0.6
