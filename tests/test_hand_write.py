@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
-from fixtures_hand import DKG, SHEETS
+from fixtures_hand import BREIP, DKG, SHEETS
 
 from os1.errors import UserInputError
 from os1.handwriting.distance import glyph_distance
@@ -223,6 +223,45 @@ def test_the_real_hand_never_copies_a_letter() -> None:
     source = {c: w1.variants(c)[0].ink for c in by_char}
     to_source = [glyph_distance(ink, source[c]) for c, inks in by_char.items() for ink in inks]
     assert float(np.mean(to_source)) <= 0.03
+
+
+def test_overlay_adds_only_the_ink_that_reaches_into_the_strokes() -> None:
+    from os1.handwriting.distinct import overlay
+
+    ink = np.zeros((4, 4), np.uint8)
+    ink[:, 2] = 100
+    other = np.full((4, 4), 200, np.uint8)
+    assert overlay(ink, (0, 0), other, (10, 0)) is ink  # apart: untouched
+    out = overlay(ink, (0, 0), other, (2, 1))
+    assert out[1:, 2].tolist() == [200, 200, 200] and out[0, 2] == 100
+    assert not out[:, 3].any()  # paper of its own stays paper
+    assert ink[1, 2] == 100  # the original is not changed
+
+
+@pytest.mark.skipif(not BREIP.is_file(), reason="fonts-breip not installed")
+def test_no_two_letters_look_copied_as_written_on_the_page() -> None:
+    from os1.handwriting.distance import normalize, skeleton_distance
+    from os1.handwriting.distinct import WRITTEN_FLOOR
+    from os1.handwriting.render import coverage
+
+    breip = hand_from_font(BREIP)  # thin strokes, letters that touch
+    text = "all the little letters fell off the hill, and all of them laughed. " * 3
+    pages = layout(breip, text, size_pt=16.0, dpi=300, seed=0)
+    page = pages[0]
+    cover = np.round(coverage(page) * 255).astype(np.uint8)
+    by_char: dict[str, list[np.ndarray]] = {}
+    for p in page.placed:
+        if p.char.isalpha():
+            cut = np.where(p.ink > 0, cover[p.y : p.y + p.h, p.x : p.x + p.w], 0)
+            by_char.setdefault(p.char, []).append(normalize(cut))
+    distances = [
+        skeleton_distance(a, b)
+        for shapes in by_char.values()
+        for a, b in itertools.combinations(shapes, 2)
+    ]
+    assert len(distances) > 300
+    assert min(distances) >= 0.010  # the benchmark's floor: WRITTEN_FLOOR is best effort
+    assert float(np.percentile(distances, 5)) >= WRITTEN_FLOOR
 
 
 # -- files -----------------------------------------------------------------------------------

@@ -32,7 +32,16 @@ from dataclasses import dataclass, replace
 
 from os1.errors import UserInputError
 from os1.handwriting.deform import Stamp, deform
-from os1.handwriting.distinct import FLOOR, TRIES, Distinct, Shape, shape
+from os1.handwriting.distinct import (
+    FLOOR,
+    REMAKES,
+    TRIES,
+    WRITTEN_FLOOR,
+    Distinct,
+    Shape,
+    overlay,
+    shape,
+)
 from os1.handwriting.fallback import resolve
 from os1.handwriting.hand import Glyph, Hand
 from os1.handwriting.page import PAPERS, Page, Placed
@@ -267,7 +276,56 @@ class _Writer:
         return 1
 
     def make(self, text: str) -> _Word:
-        """The word's letters as instances, not yet placed."""
+        """The word's letters as instances, not yet placed. Made again (up to
+        :data:`~os1.handwriting.distinct.REMAKES` times, keeping the best) while a letter, with
+        the ink of the letters that touch it, comes out nearer than
+        :data:`~os1.handwriting.distinct.WRITTEN_FLOOR` to an earlier instance: a neighbour's
+        ink can make two instances that differ look alike on the page."""
+        memory = self.vary.remember()
+        best: tuple[float, _Word, dict[str, int]] | None = None
+        for _ in range(REMAKES):
+            word = self._make_once(text)
+            if not self.vary.enabled:
+                return word
+            word.shapes, near = self._as_written(word)
+            if best is None or near > best[0]:
+                best = (near, word, self.vary.remember())
+            if near >= WRITTEN_FLOOR:
+                break
+            self.vary.restore(memory)
+        assert best is not None
+        self.vary.restore(best[2])
+        return best[1]
+
+    def _as_written(self, word: _Word) -> tuple[list[Shape | None], float]:
+        """Each letter's shape as it will show on the page, where its neighbours' ink reaches
+        into it, and the least distance of any to an earlier instance of its character."""
+        corners = [
+            self._corner(pen, stamp) for pen, stamp in zip(word.pens, word.stamps, strict=True)
+        ]
+        shapes: list[Shape | None] = []
+        pending: dict[str, list[Shape]] = {}
+        near = float("inf")
+        for i, (char, stamp) in enumerate(zip(word.text, word.stamps, strict=True)):
+            ink = stamp.ink
+            for j, other in enumerate(word.stamps):
+                if j != i:
+                    ink = overlay(ink, corners[i], other.ink, corners[j])
+            form = shape(ink)
+            near = min(near, self.distinct.nearest(char, form, pending.get(char)))
+            if form is not None:
+                pending.setdefault(char, []).append(form)
+            shapes.append(form)
+        return shapes, near
+
+    def _corner(self, pen: float, stamp: Stamp) -> tuple[int, int]:
+        """Where ``stamp``'s top-left corner lies from its word's start on the baseline, in
+        whole pixels: the word is placed as one piece, on a straight baseline of the line's
+        slope (:meth:`place`)."""
+        tilt = math.tan(math.radians(self.page_style.rotate + self.line_style.slope))
+        return round(pen) + stamp.ox, round(tilt * round(pen)) + stamp.oy
+
+    def _make_once(self, text: str) -> _Word:
         style = self.vary.word()
         scale = self.m.scale * style.size
         word = _Word(text, [], [], style, [])
@@ -312,13 +370,15 @@ class _Writer:
             self.pen -= min(word.left, 0)
         origin = self.pen + gap
         page = self.pages[-1]
+        # The word goes down as one piece, as _as_written saw it: whole pixels from its start,
+        # on a straight baseline from where the line's baseline lies at its start.
+        x0, y0 = round(origin), round(self._baseline_at(origin) + word.style.rise * self.m.size)
         for pen, stamp, char, form in zip(
             word.pens, word.stamps, word.text, word.shapes, strict=True
         ):
             self.distinct.add(char, form)
-            x = origin + pen
-            y = self._baseline_at(x) + word.style.rise * self.m.size
-            placed = Placed(char, stamp.ink, round(x + stamp.ox), round(y + stamp.oy), self.line_no)
+            dx, dy = self._corner(pen, stamp)
+            placed = Placed(char, stamp.ink, x0 + dx, y0 + dy, self.line_no)
             page.placed.append(placed)
         self.pen = origin + (word.pens[-1] + word.stamps[-1].advance if word.pens else 0.0)
         self.ink_right = origin + word.right
