@@ -23,7 +23,7 @@ from os1.letters import checks, dictation
 from os1.letters.models import ClientEdit, CorrespondenceEdit, LetterDoc
 from os1.letters.studio import Studio
 from os1.server.auth import CurrentPerson, State
-from os1.server.errors import COMMON_RESPONSES, APIError
+from os1.server.errors import COMMON_RESPONSES, APIError, ErrorBody
 from os1.server.letters_schemas import (
     ApproveIn,
     BookIn,
@@ -378,8 +378,14 @@ WAV_BODY = {
         "required": True,
         "description": "A PCM WAV recording (any rate, mono or stereo), at most 10 minutes and "
         "within the server's request size limit.",
-        "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}}
+            for kind in ("audio/wav", "application/octet-stream")
+        },
     }
+}
+WAV_RESPONSES: dict[int | str, dict[str, object]] = {
+    415: {"model": ErrorBody, "description": "The body is not declared as a WAV recording"}
 }
 
 
@@ -399,6 +405,7 @@ async def _heard(request: Request, state: ServerState) -> str:
     response_model=VersionOut,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=WAV_BODY,
+    responses=WAV_RESPONSES,
 )
 async def dictate(
     letter_id: Id, request: Request, person: CurrentPerson, state: State
@@ -416,6 +423,7 @@ async def dictate(
     response_model=LetterMade,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=WAV_BODY,
+    responses=WAV_RESPONSES,
 )
 async def new_dictated(
     request: Request,

@@ -21,10 +21,11 @@ WHISPER_WINDOW_S = 30
 #: window on our benchmark at a quarter of its cost (docs/voice.md).
 WHISPER_MIN_S = 6.0
 WHISPER_TAIL_S = 0.5
-#: Tokens allowed per second of audio, plus a few: a bound on a decoder caught in a loop.
-#: Speech runs at 3 to 4 tokens a second, but names and unclear words take several tokens
-#: each; at 6, a 12 s dictation lost its last words.
-TOKENS_PER_S = 12
+#: Tokens allowed per second of audio (speech runs at 3 to 4), plus a few: the bound on a
+#: decoder caught in a loop, which tiny.en falls into now and then ("... my grandmother? Can
+#: you help me write a letter to"; at 12 a test caught it). Fast speech full of names and
+#: unclear words can need more, and loses its last words (seen with espeak-ng's voice).
+TOKENS_PER_S = 6
 #: A window whose no-speech probability is above this and whose words are unsure is dropped
 #: (Whisper invents "Thank you." for a breath or a noise).
 NO_SPEECH = 0.6
