@@ -7,7 +7,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from server_harness import client
 
+from os1.server.voice import VoiceLoader
+from os1.settings import Settings
 from os1.voice.audio import SAMPLE_RATE, Samples, resample
 from os1.voice.kit import VoiceKit, load_kit
 
@@ -36,3 +40,12 @@ def speech(voice_kit: VoiceKit) -> Callable[[str], Samples]:
 
 def silence(seconds: float) -> Samples:
     return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+def client_with_voice(settings: Settings, kit: VoiceKit) -> Iterator[TestClient]:
+    """A test client of a server whose voice routes use ``kit`` (loaded once per session)."""
+    with client(settings) as c:
+        loader = VoiceLoader()
+        loader.kit = kit
+        c.app.state.voice = loader  # type: ignore[attr-defined]
+        yield c

@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_voice import silence
-from server_harness import auth, client, make_token, server_settings
+from fixtures_voice import client_with_voice, silence
+from server_harness import auth, make_token, server_settings
 from test_letters_cli import invoke, ok
 
 from os1 import cli_letters
 from os1.letters.dictation import PIECE_S, pieces
-from os1.server.voice import VoiceLoader
 from os1.settings import Settings
 from os1.voice import VOICE_MODULES
 from os1.voice.audio import SAMPLE_RATE, Samples, resample, wav_bytes, write_wav
@@ -201,11 +200,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def api(settings: Settings, voice_kit: VoiceKit) -> Iterator[TestClient]:
-    with client(settings) as c:
-        loader = VoiceLoader()
-        loader.kit = voice_kit
-        c.app.state.voice = loader  # type: ignore[attr-defined]
-        yield c
+    yield from client_with_voice(settings, voice_kit)
 
 
 def test_dictation_over_http(api: TestClient, settings: Settings, speech: Say) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from fixtures_voice import silence
+from fixtures_voice import client_with_voice, silence
 from server_harness import auth, client, make_token, server_settings
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
@@ -19,7 +19,6 @@ from starlette.websockets import WebSocketDisconnect
 from os1.errors import ConfigError
 from os1.mind.fake import FakeLLM
 from os1.server import voice as voice_route
-from os1.server.voice import VoiceLoader
 from os1.settings import Settings
 from os1.voice.audio import Samples, to_pcm16
 from os1.voice.kit import VoiceKit
@@ -34,11 +33,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def api(settings: Settings, voice_kit: VoiceKit) -> Iterator[TestClient]:
-    with client(settings) as c:
-        loader = VoiceLoader()
-        loader.kit = voice_kit
-        c.app.state.voice = loader  # type: ignore[attr-defined]
-        yield c
+    yield from client_with_voice(settings, voice_kit)
 
 
 def fake(api: TestClient) -> FakeLLM:
