@@ -28,8 +28,12 @@ def default_home() -> Path:
 
 
 def default_model_cache() -> Path:
-    """Where models OS1 derives from shipped ones are kept: ``$XDG_CACHE_HOME/os1``, else
-    ``~/.cache/os1``. Shared by every home on the machine, since nothing in it is personal."""
+    """Where models OS1 derives from shipped ones are kept: ``$OS1_MODEL_CACHE``, else
+    ``$XDG_CACHE_HOME/os1``, else ``~/.cache/os1``. Shared by every home on the machine, since
+    nothing in it is personal."""
+    explicit = os.environ.get("OS1_MODEL_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "os1"
 

@@ -3,6 +3,8 @@ the shipped model's vectors."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,26 @@ def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path: Path) -> None:
     vectors = MiniLMEmbedder(cache=blocked / "os1")._passages(SENTENCES[:2])
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not a model"])
+def test_a_damaged_cached_model_is_derived_again(tmp_path: Path, damage: str) -> None:
+    vectors = MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES[:3])
+    cached = next(tmp_path.glob("minilm-l6-q8-*.onnx"))
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 2] if damage == "cut short" else b"not a model")
+    again = MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES[:3])
+    assert np.array_equal(vectors, again)
+    assert cached.read_bytes() == whole  # replaced by a good copy
+
+
+def test_partial_files_left_by_a_stopped_process_are_removed(tmp_path: Path) -> None:
+    MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES[:1])
+    cached = next(tmp_path.glob("minilm-l6-q8-*.onnx"))
+    stale, recent = tmp_path / f".{cached.name}.1.2", tmp_path / f".{cached.name}.3.4"
+    stale.write_bytes(b"half a model")
+    recent.write_bytes(b"another process writing now")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    cached.unlink()
+    MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES[:1])
+    assert not stale.exists() and recent.exists()

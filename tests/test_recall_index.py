@@ -235,6 +235,29 @@ async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> N
         await other.engine.dispose()
 
 
+async def test_recall_moves_an_upgraded_store_to_the_current_model(any_store: SqlStore) -> None:
+    """Vectors another model made (a store from before an upgrade of the embedder) are
+    replaced by recall's healing, with no ``os1 reindex``; then a paraphrase finds the turn."""
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
+    minilm = SqlStore(any_store.engine, MiniLMEmbedder())
+
+    async def models() -> set[str]:
+        async with any_store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(turn_vectors.c.model).where(turn_vectors.c.person_id == alice.id)
+            )
+            return set(rows.scalars())
+
+    assert await models() != {"minilm-l6-q8"}
+    await minilm.recall(alice, "anything", 1)  # finds no current vector: queues them
+    assert await minilm.settle(30)
+    assert await models() == {"minilm-l6-q8"}
+    found = await minilm.recall(alice, "musical instrument", 1)
+    assert found and found[0].text == "I bought a violin yesterday"
+    await minilm.close(1.0)
+
+
 async def test_vectors_written_twice_at_once_keep_one(any_store: SqlStore) -> None:
     """A recall's background healing and ``os1 reindex`` can embed the same turns at the same
     time (as can two workers): both writes succeed and each turn keeps one vector."""

@@ -27,6 +27,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -146,9 +147,19 @@ class MiniLMEmbedder:
         options.log_severity_level = 3
         # Idle worker threads sleep instead of spinning: a server's event loop needs the core.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            derived, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            session = ort.InferenceSession(
+                derived, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception:
+            # A cached file cut short (a crash while it was written) or damaged: derive the
+            # model again and replace it. A fresh one that fails too is a real error.
+            # (onnxruntime's load errors share no public base class to catch instead.)
+            derived = quantized_model(model, digest, self._cache, fresh=True)
+            session = ort.InferenceSession(
+                derived, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        self._session = session
         self._tokenizer = tokenizer
 
     def _encode(self, texts: list[str]) -> Vectors:
@@ -187,15 +198,15 @@ class MiniLMEmbedder:
         return await asyncio.to_thread(self._query, _clip(text))
 
 
-def quantized_model(source: Path, digest: str, cache: Path | None) -> bytes:
+def quantized_model(source: Path, digest: str, cache: Path | None, *, fresh: bool = False) -> bytes:
     """``source`` with its weight products in int8, read from ``cache`` when it was derived
-    before; derived (about 2 s) and written there otherwise. A cache that cannot be written
-    costs only the time: the model is derived again next time."""
+    before (unless ``fresh``); derived (about 2 s) and written there otherwise. A cache that
+    cannot be written costs only the time: the model is derived again next time."""
     import onnxruntime as ort
 
     name = f"minilm-l6-q8-{digest[:16]}-ort{ort.__version__}.onnx"
     cached = cache / name if cache is not None else None
-    if cached is not None:
+    if cached is not None and not fresh:
         with contextlib.suppress(OSError):
             return cached.read_bytes()
     with tempfile.TemporaryDirectory(prefix="os1-model-") as folder:
@@ -207,7 +218,16 @@ def quantized_model(source: Path, digest: str, cache: Path | None) -> bytes:
             partial = cached.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}")
             partial.write_bytes(data)
             os.replace(partial, cached)  # another process deriving at once writes the same
+        _drop_stale_partials(cached)
     return data
+
+
+def _drop_stale_partials(cached: Path, older_than_s: float = 600.0) -> None:
+    """Remove partial files of ``cached`` that a process stopped midway left behind."""
+    for partial in cached.parent.glob(f".{cached.name}.*"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > older_than_s:
+                partial.unlink()
 
 
 def _quantize(source: Path, folder: Path) -> Path:

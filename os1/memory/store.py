@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -69,12 +69,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _insert_new(conn: AsyncConnection, table: Table) -> Insert:
-    """An insert that skips rows whose key is taken (``ON CONFLICT DO NOTHING``), on both
-    dialects OS1 runs on."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+def _write_vector_rows(conn: AsyncConnection) -> Insert:
+    """An insert of turn vectors that keeps a vector the current model already made (the first
+    of two writes at once wins) and replaces one another model made (after an upgrade or a
+    change of ``embedder``): ``ON CONFLICT ... DO UPDATE ... WHERE``, on both dialects."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(turn_vectors)
+    new = statement.excluded
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[turn_vectors.c.turn_id],
+        set_={"model": new.model, "vector": new.vector},
+        where=turn_vectors.c.model != new.model,
+    )
+    return upsert
 
 
 class MemoryStore(Protocol):
@@ -393,14 +400,15 @@ class SqlStore(MemoryStore):
         async with self.engine.begin() as conn:
             # A turn forgotten while it was being embedded must not get a vector back, and one
             # embedded twice (queued again by a recall while ``reembed`` runs, or by two
-            # workers) keeps its first: the insert skips a turn that has a vector by then.
+            # workers) keeps its first; a vector of another model is replaced, so recall's
+            # healing moves an upgraded store to the current model a batch at a time.
             ids = [t.id for t in stored]
             alive = set(
                 (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
             )
             rows = [r for r in rows if r["turn_id"] in alive]
             if rows:
-                await conn.execute(_insert_new(conn, turn_vectors), rows)
+                await conn.execute(_write_vector_rows(conn), rows)
 
     async def reembed(self, person: Person, *, batch: int = 64) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
