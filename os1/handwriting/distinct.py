@@ -91,7 +91,7 @@ class Distinct:
             return float("inf")
         shelf = self._shapes.get(char)
         near = shelf.nearest(new) if shelf else float("inf")
-        for other in pending or []:
+        for other in (pending or [])[-WINDOW:]:  # as far back as the shelf looks
             near = min(near, _distance(new, other))
         return near
 

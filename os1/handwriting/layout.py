@@ -47,6 +47,9 @@ from os1.handwriting.hand import Glyph, Hand
 from os1.handwriting.page import PAPERS, Page, Placed
 from os1.handwriting.variation import LineStyle, PageStyle, Variation, WordStyle
 
+#: Letters this many places either side of one may reach into it on the page.
+REACH = 3
+
 #: The margin on every side, inch.
 MARGIN = 1.0
 #: The least gap between the ink of two words, in x-heights.
@@ -308,9 +311,11 @@ class _Writer:
         near = float("inf")
         for i, (char, stamp) in enumerate(zip(word.text, word.stamps, strict=True)):
             ink = stamp.ink
-            for j, other in enumerate(word.stamps):
+            # Only near neighbours can reach into a letter: looking further would make a long
+            # word cost the square of its length.
+            for j in range(max(0, i - REACH), min(len(word.stamps), i + REACH + 1)):
                 if j != i:
-                    ink = overlay(ink, corners[i], other.ink, corners[j])
+                    ink = overlay(ink, corners[i], word.stamps[j].ink, corners[j])
             form = shape(ink)
             near = min(near, self.distinct.nearest(char, form, pending.get(char)))
             if form is not None:
