@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from os1.cli_base import JsonOpt, default_person, load_cli_settings, read_text, run_async
-from os1.errors import UserInputError
+from os1.errors import ConfigError, LLMError, UserInputError
 from os1.handwriting import need_hand_extra
 from os1.letters import checks, dictation
 from os1.letters.checks import MAX_TEXT
@@ -99,15 +99,23 @@ def with_brain(
     writer: str | None,
     check: Callable[[Studio, Person], Awaitable[P]],
     work: Callable[[Studio, Person, P, LLM | None], Awaitable[T]],
+    *,
+    optional: bool = False,
 ) -> T:
     """As :func:`studio_run`, with the language model the settings choose (or None). ``check``
     runs first, before the model is loaded: a missing letter fails at once and no model waits
-    on it; what it returns is handed to ``work``."""
+    on it; what it returns is handed to ``work``. With ``optional`` (work that can do without
+    a model), a model that cannot be had (ConfigError, LLMError) is None rather than an error."""
     settings = load_cli_settings()
 
     async def go(studio: Studio, person: Person) -> T:
         checked = await check(studio, person)
-        llm = await choose_brain(settings)
+        try:
+            llm = await choose_brain(settings)
+        except (ConfigError, LLMError):
+            if not optional:
+                raise
+            llm = None
         try:
             return await work(studio, person, checked, llm)
         finally:
@@ -658,8 +666,10 @@ def sent(
     ) -> tuple[Letter, list[Mention]]:
         return await s.send(w, letter_id, when, llm)
 
-    if use_mind:
-        done, added = with_brain(writer, lambda s, w: s.get_letter(w, letter_id), by_mind)
+    if use_mind:  # sending never needs a model: without one to be had, the rules answer
+        done, added = with_brain(
+            writer, lambda s, w: s.sendable(w, letter_id), by_mind, optional=True
+        )
     else:
         done, added = studio_run(writer, by_rule)
     typer.echo(f"letter {letter_id} sent on {done.sent_on}")

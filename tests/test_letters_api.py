@@ -4,7 +4,8 @@ letter, versions, diff, approval), privacy between writers, mind drafts, and bad
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from server_harness import auth, client, make_token, server_settings
 
+from os1.errors import BusyError, ConfigError
+from os1.mind.fake import FakeLLM
+from os1.mind.llm import Message
+from os1.server.state import ServerState
 from os1.settings import Settings
 
 
@@ -295,14 +300,90 @@ def test_sending_remembers_names_and_places_and_the_writer_corrects_them(
     listed = api.get(f"/v1/letters/correspondences/{corr}/mentions", headers=auth(theo)).json()
     assert [m["text"] for m in listed] == ["Aunt Jo", "Marco, the chef"]
 
-    # With "mind", the (fake) model is asked; its echo is no list, so the rules answer.
-    second = api.post(
-        "/v1/letters",
-        headers=auth(theo),
-        json={"correspondence_id": corr, "title": "Carmel", "text": "We went on to Carmel."},
-    )
-    again = second.json()["letter"]["id"]
-    api.post(f"/v1/letters/{again}/approve", headers=auth(theo), json={})
+    # With "mind", the model is asked and its answer kept: Carmel, and not Ada, whom the
+    # rules would have found too.
+    model = FakeLLM(['[{"kind": "place", "text": "Carmel"}]'])
+    server_state(api).runtime.llm = model
+    again = approved(api, theo, corr, "We went on to Carmel with Ada.")
     by_mind = api.post(f"/v1/letters/{again}/sent", headers=auth(theo), json={"mind": True})
     assert by_mind.status_code == 200, by_mind.text
     assert [(m["kind"], m["text"]) for m in by_mind.json()["remembered"]] == [("place", "Carmel")]
+    assert len(model.calls) == 1 and "We went on to Carmel with Ada." in model.calls[0][1].content
+
+
+def server_state(api: TestClient) -> ServerState:
+    state: ServerState = api.app.state.os1  # type: ignore[attr-defined]
+    return state
+
+
+def approved(api: TestClient, token: str, corr: int, text: str, approve: bool = True) -> int:
+    """A new letter of ``text`` (approved unless asked not to); its id."""
+    made = api.post(
+        "/v1/letters",
+        headers=auth(token),
+        json={"correspondence_id": corr, "title": "T", "text": text},
+    )
+    assert made.status_code == 201, made.text
+    letter = int(made.json()["letter"]["id"])
+    if approve:
+        api.post(f"/v1/letters/{letter}/approve", headers=auth(token), json={})
+    return letter
+
+
+@pytest.fixture
+def queued(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Who waited their turn for the model; the queue answers busy (503) while ``busy`` is in
+    the list."""
+    scheduler = server_state(api).runtime.mind.scheduler
+    real, seen = scheduler.use, []
+
+    @asynccontextmanager
+    async def use(person: int, *args: object, **kwargs: object) -> AsyncIterator[object]:
+        if -1 in seen:
+            raise BusyError(5)
+        seen.append(person)
+        async with real(person, *args, **kwargs) as ticket:  # type: ignore[arg-type]
+            yield ticket
+
+    monkeypatch.setattr(scheduler, "use", use)
+    return seen
+
+
+def test_sending_by_mind_checks_the_letter_before_the_model(
+    api: TestClient, settings: Settings, queued: list[int]
+) -> None:
+    theo = make_token(settings, "theodore")
+    corr = start(api, theo)
+    model = FakeLLM()
+    server_state(api).runtime.llm = model
+    draft = approved(api, theo, corr, "We drove to Monterey.", approve=False)
+    refused = api.post(f"/v1/letters/{draft}/sent", headers=auth(theo), json={"mind": True})
+    assert refused.status_code == 400 and "not approved" in refused.text, refused.text
+    api.post(f"/v1/letters/{draft}/approve", headers=auth(theo), json={})
+    api.post(f"/v1/letters/{draft}/sent", headers=auth(theo), json={})
+    again = api.post(f"/v1/letters/{draft}/sent", headers=auth(theo), json={"mind": True})
+    assert again.status_code == 400 and "already sent" in again.text, again.text
+    assert (queued, model.calls) == ([], [])  # no turn at the model was waited for
+
+
+async def _unreachable(messages: list[Message]) -> str:
+    raise ConfigError("no Ollama answers at http://127.0.0.1:9 (OS1_OLLAMA_URL)")
+
+
+@pytest.mark.parametrize("trouble", ["no model", "model fails", "model busy"])
+def test_sending_by_mind_without_a_model_to_be_had_sends_by_rule(
+    api: TestClient, settings: Settings, queued: list[int], trouble: str
+) -> None:
+    theo = make_token(settings, "theodore")
+    corr = start(api, theo)
+    state = server_state(api)
+    state.runtime.llm = None if trouble == "no model" else FakeLLM(respond=_unreachable)
+    if trouble == "model busy":
+        queued.append(-1)
+    letter = approved(api, theo, corr, "We drove to Monterey with Aunt Jo.")
+    sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(theo), json={"mind": True})
+    assert sent.status_code == 200, sent.text
+    assert [(m["kind"], m["text"]) for m in sent.json()["remembered"]] == [
+        ("place", "Monterey"),
+        ("name", "Aunt Jo"),
+    ]

@@ -17,6 +17,9 @@ from typer.testing import CliRunner
 from os1.cli import app
 from os1.errors import OS1Error
 from os1.letters.paper import DEFAULT_STOCK, STOCK_HANDS
+from os1.mind.brains import choose_brain
+from os1.mind.llm import LLM
+from os1.settings import Settings
 
 LETTER = (
     "My sweet pea,\n\nI still think of Bologna, the arcades in the rain.\n\n"
@@ -38,10 +41,16 @@ def run_os1(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
     )
 
 
-def invoke(home: Path, *args: str, stdin: bytes = b"", brain: str = "fake") -> tuple[int, str]:
+def invoke(
+    home: Path,
+    *args: str,
+    stdin: bytes = b"",
+    brain: str = "fake",
+    more: dict[str, str] | None = None,
+) -> tuple[int, str]:
     """Run a command in this process, as ``os1``'s entry point would: an OS1 error is one line
-    and its exit code."""
-    env = {"OS1_HOME": str(home), "OS1_BRAIN": brain}
+    and its exit code. ``more`` are further settings ({"OS1_OLLAMA_URL": ...})."""
+    env = {"OS1_HOME": str(home), "OS1_BRAIN": brain, **(more or {})}
     result = CliRunner().invoke(app, ["letters", *args], input=stdin, env=env)
     if isinstance(result.exception, OS1Error):
         return result.exception.exit_code, str(result.exception)
@@ -129,6 +138,55 @@ def test_versions_diff_draft_and_upcoming_in_process(home: Path) -> None:
     found = json.loads(ok(home, "upcoming", "-w", "theo", "--days", "366", "--json"))
     assert [u["occasion"]["label"] for u in found] == ["Leap birthday"]
     assert (found[0]["client"], found[0]["correspondent"]) == ("Loretta", "Roberta")
+
+
+#: A brain that cannot be reached: nothing listens on port 9.
+UNREACHABLE = {"OS1_BRAIN": "ollama", "OS1_OLLAMA_URL": "http://127.0.0.1:9"}
+
+
+@pytest.fixture
+def brains_chosen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each time a command chooses its language model, the brain's name is added."""
+    chosen: list[str] = []
+
+    async def spy(settings: Settings) -> LLM | None:
+        chosen.append(settings.brain)
+        return await choose_brain(settings)
+
+    monkeypatch.setattr("os1.cli_letters.choose_brain", spy)
+    return chosen
+
+
+def test_sent_by_mind_checks_the_letter_before_any_model(
+    home: Path, brains_chosen: list[str]
+) -> None:
+    ok(home, "new", "Loretta", "Roberta", "-w", "theo", "--title", "T", stdin=LETTER.encode())
+    code, out = invoke(home, "sent", "1", "-w", "theo", "--mind", more=UNREACHABLE)
+    assert (code, "not approved" in out) == (2, True), out
+    assert brains_chosen == []  # refused before a model was looked for
+    ok(home, "approve", "1", "-w", "theo")
+    ok(home, "sent", "1", "-w", "theo")
+    code, out = invoke(home, "sent", "1", "-w", "theo", "--mind", more=UNREACHABLE)
+    assert (code, "already sent" in out) == (2, True), out
+    assert brains_chosen == []
+
+
+def test_sent_by_mind_without_a_model_to_be_had_sends_by_rule(
+    home: Path, brains_chosen: list[str]
+) -> None:
+    text = "My sweet pea,\n\nWe drove to Monterey with Aunt Jo.\n\nYours always,\nLoretta\n"
+    ok(home, "new", "Loretta", "Roberta", "-w", "theo", "--title", "T", stdin=text.encode())
+    ok(home, "approve", "1", "-w", "theo")
+    code, out = invoke(
+        home, "sent", "1", "-w", "theo", "--mind", "--on", "2026-01-02", more=UNREACHABLE
+    )
+    assert code == 0, out
+    assert out.splitlines() == [
+        "letter 1 sent on 2026-01-02",
+        "remembered: Monterey (place); Aunt Jo (name)",
+    ]
+    assert brains_chosen == ["ollama"]  # it was tried, and the rules answered
+    assert letters_of(home)[0]["status"] == "sent"
 
 
 def test_bad_input_gets_one_line_and_saves_nothing(home: Path, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ duplicates, editable; and lists in the same order on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import date
 
 import pytest
@@ -84,6 +86,58 @@ def test_a_word_the_letter_also_writes_in_lower_case_is_not_a_name() -> None:
     assert by_rule(letter, ["Roberta"]) == []  # "rose" is a word here; better missed
 
 
+def test_names_and_places_in_a_list_are_each_their_own() -> None:
+    letter = "Dear Sam,\n\nThis summer I saw Marco, Anna and Luca in Rome, Paris and Vienna.\n"
+    assert texts(by_rule(letter, ["Loretta", "Sam"])) == [
+        ("name", "Marco"),
+        ("name", "Anna"),
+        ("name", "Luca"),
+        ("place", "Rome"),
+        ("place", "Paris"),
+        ("place", "Vienna"),
+    ]
+
+
+LONG_LINE = "We walked with Marco and Mr. Ellison along the Via Zamboni, then on to St. Mark's. "
+OPENING = "We sat with Marco at the trattoria on Via Zamboni.\n"
+
+
+@pytest.mark.parametrize(
+    "letter",
+    [
+        pytest.param("Dear Sam,\n\n" + LONG_LINE * (100_000 // len(LONG_LINE)), id="one-line"),
+        pytest.param("Dear Sam,\n\n" + OPENING + "and so,\n" * 11_000, id="many-lines"),
+    ],
+)
+def test_a_long_letter_is_read_in_well_under_a_second(letter: str) -> None:
+    started = time.perf_counter()
+    found = by_rule(letter, ["Loretta", "Sam"])
+    assert time.perf_counter() - started < 1.5
+    assert ("name", "Marco") in texts(found) and ("place", "Via Zamboni") in texts(found)
+
+
+async def test_the_rules_run_off_the_event_loop() -> None:
+    """Reading a long letter by rule leaves the event loop free for everyone else."""
+    letter = "Dear Sam,\n\n" + LONG_LINE * (100_000 // len(LONG_LINE))
+    loop, ticks = asyncio.get_running_loop(), 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = loop.create_task(tick())
+    await asyncio.sleep(0)
+    before = ticks
+    try:
+        found = await extract(letter, ["Loretta", "Sam"])
+    finally:
+        ticker.cancel()
+    assert found == by_rule(letter, ["Loretta", "Sam"])
+    assert ticks > before + 1  # the loop went on while the rules read
+
+
 def test_key_and_new_only_ignore_case_accents_and_punctuation() -> None:
     assert key("the Café on Alvarado!") == key("THE cafe on  alvarado") == "the cafe on alvarado"
     found = [
@@ -115,6 +169,15 @@ async def test_a_model_that_answers_nonsense_leaves_it_to_the_rules() -> None:
     found = await extract(ANNIVERSARY, ["Loretta", "Roberta"], FakeLLM(["Sure! Here they are"]))
     assert found == by_rule(ANNIVERSARY, ["Loretta", "Roberta"])
     assert await extract(ANNIVERSARY, ["Loretta", "Roberta"]) == found  # no model: the rules
+
+
+async def test_a_model_that_names_nothing_in_the_letter_leaves_it_to_the_rules() -> None:
+    made_up = '[{"kind": "place", "text": "Paris"}, {"kind": "name", "text": "Roberta"}]'
+    for reply in (made_up, "[]"):
+        model = FakeLLM([reply])
+        found = await extract(ANNIVERSARY, ["Loretta", "Roberta"], model)
+        assert len(model.calls) == 1
+        assert found == by_rule(ANNIVERSARY, ["Loretta", "Roberta"]) != []
 
 
 # -- in the studio ---------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from os1.mind.fake import FakeLLM
 from os1.mind.llm import Message
 
 BOLOGNA = (
-    "Dearest Roberta,\n\nI still think of Bologna, the arcades in the rain and the little "
-    "trattoria where you ordered for both of us.\nYours, Loretta\n"
+    "Dearest Roberta,\n\nI still think of our week in Bologna, the arcades in the rain and the "
+    "little trattoria where you ordered for both of us.\nYours, Loretta\n"
 )
 GARDEN = "Dear Roberta,\n\nThe tomatoes came in at last; the garden is a jungle.\nLoretta\n"
 TO_SAM = "Dear Sam,\n\nBologna again this spring? The arcades miss you.\nLoretta\n"
@@ -156,8 +156,8 @@ async def test_versions_diff_approve_and_send(desk: Desk) -> None:
     diff = await studio.diff(theo, letter.id, 1, 2)
     assert "--- letter 1 version 1" not in diff or letter.id == 1
     assert f"+++ letter {letter.id} version 2" in diff
-    assert "-I still think of Bologna, the arcades in the rain" in diff
-    assert "+I still think of Bologna, the arcades in the snow" in diff
+    assert "-I still think of our week in Bologna, the arcades in the rain" in diff
+    assert "+I still think of our week in Bologna, the arcades in the snow" in diff
     assert await studio.diff(theo, letter.id, 2, 2) == ""
     with pytest.raises(NotFoundError, match="no version 3"):
         await studio.diff(theo, letter.id, 1, 3)
@@ -184,6 +184,35 @@ async def test_versions_diff_approve_and_send(desk: Desk) -> None:
         with pytest.raises(UserInputError):
             await later()
     assert [v.number for v in await studio.versions(theo, letter.id)] == [1, 2, 3]
+
+
+async def test_a_letter_sent_twice_at_once_is_sent_once(desk: Desk) -> None:
+    studio, theo = desk.studio, desk.theodore
+    to = await loretta(desk)
+    letter, _ = await studio.new_letter(theo, to.id, "Fifty years", BOLOGNA)
+    await studio.approve(theo, letter.id)
+    both_read = asyncio.Barrier(2)
+
+    async def respond(_: list[Message]) -> str:
+        await both_read.wait()  # each call checked the letter before either writes
+        return '[{"kind": "place", "text": "Bologna"}]'
+
+    days = (date(2026, 6, 1), date(2026, 6, 2))
+    got = await asyncio.gather(
+        *(studio.send(theo, letter.id, day, FakeLLM(respond=respond)) for day in days),
+        return_exceptions=True,
+    )
+    done = [g for g in got if isinstance(g, tuple)]
+    refused = [g for g in got if isinstance(g, BaseException)]
+    assert (len(done), len(refused)) == (1, 1), got
+    [(first, added)] = done
+    assert isinstance(refused[0], UserInputError), refused[0]
+    assert "already sent" in str(refused[0])
+    assert first.sent_on == days[got.index(done[0])]
+    kept = await studio.get_letter(theo, letter.id)
+    assert (kept.status, kept.sent_on) == ("sent", first.sent_on)
+    assert [m.text for m in added] == ["Bologna"]
+    assert [m.text for m in await studio.list_mentions(theo, to.id)] == ["Bologna"]
 
 
 async def test_clients_edit_rename_and_remove_everything_beneath(desk: Desk) -> None:
@@ -218,9 +247,9 @@ async def test_draft_uses_this_correspondence_only_and_records_what_it_drew_on(
     bologna = await sent(desk, roberta, "Bologna", BOLOGNA, date(2024, 5, 2))
     await sent(desk, roberta, "Tomatoes", GARDEN, date(2025, 8, 9))
     await sent(desk, sam, "Spring", TO_SAM, date(2025, 3, 1))
-    # Sending drew the one name it could be sure of from the letters.
+    # Sending drew the one place it could be sure of from the letters ("in Bologna").
     [drawn] = await studio.list_mentions(theo, roberta.id)
-    assert (drawn.kind, drawn.text, drawn.letter_id) == ("name", "Bologna", bologna.id)
+    assert (drawn.kind, drawn.text, drawn.letter_id) == ("place", "Bologna", bologna.id)
     assert await studio.list_mentions(theo, sam.id) == []  # "Bologna" opens its sentence there
     trattoria = await studio.add_mention(
         theo, roberta.id, "place", "the trattoria under the Bologna arcades"

@@ -5,11 +5,14 @@ Zamboni", "dinner with Aunt Jo") is a name or a place; a capitalised word that o
 or a line is not taken, since any word may stand there. The greeting and the signature are
 skipped, and so are the client's and the correspondent's own names, months, weekdays, holidays,
 words of address ("Dear", "Mom") and any word the letter also writes in lower case. A run
-after "in", "at", "near", "from" ... (or holding "Street", "Lake", "Café" ...) is a place; any
-other, a name. The rules would rather miss a name than keep a wrong one.
+after "in", "at", "near", "from" ... (or holding "Street", "Lake", "Café" ...) is a place, and
+so is one listed after a place ("in Rome, Paris and Vienna"); any other, a name. A run ends at
+anything but a space between two words ("Marco, Anna and Luca" are three names), save a
+title's dot ("Mr. Ellison"). The rules would rather miss a name than keep a wrong one.
 
 With a language model, the model is asked instead, and only what it names that stands in the
-letter word for word is kept; when it fails or answers nothing usable, the rules answer.
+letter word for word is kept; when it fails, cannot be reached, or answers nothing usable (no
+list, or none of what it names stands in the letter), the rules answer.
 
 Everything here is a plain function; :meth:`os1.letters.studio.Studio.mark_sent` stores what is
 found, leaving out what the correspondence already remembers (:func:`key`: without case,
@@ -18,13 +21,14 @@ accents or punctuation).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from os1.errors import LLMError
+from os1.errors import ConfigError, LLMError
 from os1.letters.models import MentionKind
 from os1.mind.llm import LLM, Message, Sampling, complete
 
@@ -42,6 +46,8 @@ _SENTENCE_END = re.compile(r"""[.!?]+["'\u201d\u2019)\]]*\s|[:;]\s""")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 #: Titles whose dot ends no sentence.
 _ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Ft)\.$")
+#: The longest title and the character before it ("\bMrs.").
+_TITLE_CHARS = 4
 #: Lowercase words that may stand inside a name ("Bay of Naples", "Leonardo da Vinci").
 _JOINERS = frozenset(
     {"of", "de", "del", "della", "di", "da", "du", "van", "von", "der", "la", "le"}
@@ -167,14 +173,16 @@ def _joined(lines: list[str]) -> list[str]:
     """Lines broken inside a sentence ("the dinner at the" / "Hotel Negresco") joined again:
     a line goes on when it ends in a comma or a lower-case word; a line ending in a
     capitalised word (an address, a verse) does not."""
-    out: list[str] = []
+    out: list[list[str]] = []
+    last = ""  # the last word so far (each line is read once: a letter may be long)
     for line in lines:
-        last = out[-1].split()[-1] if out and out[-1] else ""
         if line and (last.endswith(",") or last[:1].islower()):
-            out[-1] += " " + line
+            out[-1].append(line)
         else:
-            out.append(line)
-    return out
+            out.append([line])
+        words = line.split()
+        last = words[-1] if words else ""
+    return [" ".join(parts) for parts in out]
 
 
 def _short_with_comma(line: str) -> bool:
@@ -186,7 +194,8 @@ def _sentences(line: str) -> list[str]:
     not after a title such as "Mr." or "St."."""
     out, start = [], 0
     for end in _SENTENCE_END.finditer(line):
-        if _ABBREVIATION.search(line, 0, end.start() + 1):
+        # Only the few characters before the dot may be a title ("Mrs."): a line may be long.
+        if _ABBREVIATION.search(line[max(end.start() - _TITLE_CHARS, 0) : end.start() + 1]):
             continue
         out.append(line[start : end.end()])
         start = end.end()
@@ -196,24 +205,20 @@ def _sentences(line: str) -> list[str]:
 
 def _runs(sentence: str) -> list[tuple[str, list[str], bool]]:
     """Runs of capitalised words in ``sentence`` (a name may hold "of", "da" ...), each as
-    written, its words, and whether a place's word stands before it. A run that opens the
-    sentence is dropped, unless it opens with a common word ("In Bologna" gives "Bologna")."""
+    written, its words, and whether it is a place's: a place's word stands before it, or it
+    follows a place in a list ("in Rome, Paris and Vienna"). A run ends where anything but a
+    space stands between two words ("Marco, Anna"), save the dot of a title ("Mr. Ellison").
+    A run that opens the sentence is dropped, unless it opens with a common word ("In
+    Bologna" gives "Bologna")."""
     words = list(_WORD.finditer(sentence))
-    runs: list[tuple[str, list[str], bool]] = []
+    found: list[tuple[list[re.Match[str]], bool]] = []
     i = 0
     while i < len(words):
         if not _capital(words[i].group()) or _quoted(sentence, words[i].start()):
             i += 1
             continue
         j = i + 1
-        while j < len(words) and (
-            _capital(words[j].group())
-            or (
-                words[j].group() in _JOINERS
-                and j + 1 < len(words)
-                and _capital(words[j + 1].group())
-            )
-        ):
+        while j < len(words) and _goes_on(sentence, words, j):
             j += 1
         run = words[i:j]
         before = [_fold(w.group()) for w in words[max(i - 2, 0) : i]]
@@ -221,10 +226,67 @@ def _runs(sentence: str) -> list[tuple[str, list[str], bool]]:
             before = [_fold(run[0].group())]
             run = run[1:] if before[0] in _COMMON else []
         if run:
-            text = " ".join(_POSSESSIVE.sub("", sentence[run[0].start() : run[-1].end()]).split())
-            runs.append((text, [_POSSESSIVE.sub("", w.group()) for w in run], _place(before)))
+            found.append((run, _place(before)))
         i = j
-    return runs
+    places = _listed_places(sentence, found)
+    return [
+        (
+            " ".join(_POSSESSIVE.sub("", sentence[run[0].start() : run[-1].end()]).split()),
+            [_POSSESSIVE.sub("", w.group()) for w in run],
+            place,
+        )
+        for (run, _), place in zip(found, places, strict=True)
+    ]
+
+
+def _goes_on(sentence: str, words: list[re.Match[str]], j: int) -> bool:
+    """Whether word ``j`` carries on the run before it: a capitalised word, or a joiner
+    before one, with only a space (or a title's dot) since the word before."""
+    if not _spaced(sentence, words[j - 1], words[j]):
+        return False
+    if _capital(words[j].group()):
+        return True
+    return (
+        words[j].group() in _JOINERS
+        and j + 1 < len(words)
+        and _capital(words[j + 1].group())
+        and sentence[words[j].end() : words[j + 1].start()].isspace()
+    )
+
+
+def _spaced(sentence: str, left: re.Match[str], right: re.Match[str]) -> bool:
+    between = sentence[left.end() : right.start()]
+    if between[:1] == "." and _ABBREVIATION.search(left.group() + "."):
+        between = between[1:]
+    return between.isspace()
+
+
+def _listed_places(sentence: str, found: list[tuple[list[re.Match[str]], bool]]) -> list[bool]:
+    """Which runs are places: those with a place's word before them, and those after a
+    place in a closed list ("Rome, Paris and Vienna"; not "Rome, Anna said")."""
+    places = [place for _, place in found]
+    k = 0
+    while k < len(found):
+        m = k  # the list is found[k : m + 1]
+        while m + 1 < len(found) and _link(sentence, found[m][0], found[m + 1][0]) is not None:
+            m += 1
+        closed = m > k and _link(sentence, found[m - 1][0], found[m][0]) == "and"
+        if closed and _fold(found[m][0][0].group()) not in _COMMON:
+            for n in range(k + 1, m + 1):
+                places[n] = places[n] or places[n - 1]
+        k = m + 1
+    return places
+
+
+def _link(sentence: str, left: list[re.Match[str]], right: list[re.Match[str]]) -> str | None:
+    """How two runs are listed: "," ("Rome, Paris"), "and" ("Paris and Vienna", "Paris, or
+    Vienna"), or None (not one after the other in a list)."""
+    between = sentence[left[-1].end() : right[0].start()].replace(",", " , ").split()
+    if between == [","]:
+        return ","
+    if between in (["and"], ["or"], [",", "and"], [",", "or"]):
+        return "and"
+    return None
 
 
 def _capital(word: str) -> bool:
@@ -233,7 +295,9 @@ def _capital(word: str) -> bool:
 
 def _quoted(sentence: str, at: int) -> bool:
     """A word just after an opening quote or bracket opens a quoted sentence."""
-    return sentence[:at].rstrip(" ")[-1:] in {'"', "\u201c", "(", "[", "\u2018"}
+    while at > 0 and sentence[at - 1] == " ":  # looking back from ``at`` only: a long sentence
+        at -= 1
+    return sentence[at - 1 : at] in {'"', "\u201c", "(", "[", "\u2018"}
 
 
 def _place(before: list[str]) -> bool:
@@ -292,10 +356,13 @@ def _parsed(reply: str, text: str, people: Sequence[str]) -> list[Found]:
 
 async def extract(text: str, people: Sequence[str], llm: LLM | None = None) -> list[Found]:
     """The names and places of a letter: the model's when one is given and answers usefully,
-    else the rules'."""
+    else the rules' (when it fails, cannot be reached, or keeps nothing). The rules read in a
+    thread: a long letter takes a moment, and the event loop serves others meanwhile."""
     if llm is not None:
         try:
-            return await by_mind(text, people, llm)
-        except LLMError:
-            pass
-    return by_rule(text, people)
+            found = await by_mind(text, people, llm)
+        except (LLMError, ConfigError):
+            found = []
+        if found:
+            return found
+    return await asyncio.to_thread(by_rule, text, people)

@@ -270,6 +270,12 @@ class Studio(Records):
         letter, _ = await self.send(writer, letter_id, on, llm)
         return letter
 
+    async def sendable(self, writer: Person, letter_id: int) -> Letter:
+        """The letter, if it may be sent now (it exists, is the writer's, is approved and was
+        not sent): checked before a model is loaded or waited for."""
+        async with self.engine.connect() as conn:
+            return letter_of(_sendable(await self._letter_row(conn, writer, letter_id)))
+
     async def send(
         self, writer: Person, letter_id: int, on: date | None = None, llm: LLM | None = None
     ) -> tuple[Letter, list[Mention]]:
@@ -277,21 +283,29 @@ class Studio(Records):
         mentions to the correspondence's mentions (by rule, or by ``llm`` when given; see
         :mod:`os1.letters.mentions`), leaving out what it already remembers. Sending is the
         moment: the text no longer changes, and it is what the correspondent read. Returns the
-        letter and the mentions added."""
+        letter and the mentions added. Of two sends at once, one succeeds and the other is
+        told the letter was already sent."""
         async with self.engine.connect() as conn:
             row = _sendable(await self._letter_row(conn, writer, letter_id))
             chosen = await self._version(conn, writer, row, row.approved_version)
             to = await self._correspondence(conn, writer, row.correspondence_id)
         found = await mentions_in.extract(chosen.text, (to.client, to.name), llm)
         async with self.engine.begin() as conn:
-            row = _sendable(await self._letter_row(conn, writer, letter_id, lock=True))
-            if row.approved_version != chosen.number:
-                raise UserInputError(f"letter {letter_id} changed while it was sent: try again")
-            await conn.execute(
+            # The write itself checks that the letter is still approved as it was read: SQLite
+            # has no FOR UPDATE, so a check before it could pass twice.
+            done = await conn.execute(
                 update(letters)
-                .where(letters.c.id == row.id)
+                .where(
+                    letters.c.id == row.id,
+                    letters.c.writer_id == writer.id,
+                    letters.c.status == "approved",
+                    letters.c.approved_version == chosen.number,
+                )
                 .values(status="sent", sent_on=on or date.today())
             )
+            if done.rowcount != 1:
+                _sendable(await self._letter_row(conn, writer, letter_id))
+                raise UserInputError(f"letter {letter_id} changed while it was sent: try again")
             known = [m.text for m in await self._mentions(conn, writer, to.id)]
             added = [
                 await self._insert_mention(conn, writer, to.id, item.kind, item.text, row.id)

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from os1.errors import UserInputError
+from os1.errors import BusyError, UserInputError
 from os1.handwriting import need_hand_extra
 from os1.letters import checks, dictation
 from os1.letters.models import ClientEdit, CorrespondenceEdit, LetterDoc
@@ -357,14 +357,19 @@ async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: 
 async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> SentOut:
     """Mark an approved letter sent; its text no longer changes. The names and places it
     mentions join the correspondence's mentions (``remembered``), found by rule, or by the
-    language model with ``mind`` (the rules answer if it fails)."""
+    language model with ``mind`` (the rules answer when there is none, it is busy, or it
+    fails: sending never needs a model)."""
     studio = _studio(state)
-    if body.mind:
-        await studio.get_letter(person, letter_id)  # 404 before waiting for the model
-        async with state.runtime.mind.scheduler.use(person.id):
-            letter, added = await studio.send(person, letter_id, body.on, state.runtime.llm)
-    else:
+    llm = state.runtime.llm if body.mind else None
+    if llm is None:
         letter, added = await studio.send(person, letter_id, body.on)
+    else:
+        await studio.sendable(person, letter_id)  # 404, draft or sent: before the model's queue
+        try:
+            async with state.runtime.mind.scheduler.use(person.id):
+                letter, added = await studio.send(person, letter_id, body.on, llm)
+        except BusyError:
+            letter, added = await studio.send(person, letter_id, body.on)
     out = LetterOut.of(letter).model_dump()
     return SentOut(**out, remembered=[MentionOut.of(m) for m in added])
 
