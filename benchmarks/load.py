@@ -263,6 +263,29 @@ def server_load(server: Server) -> dict[str, int]:
     return load
 
 
+#: What must be at zero in the server's account of its load before a level starts.
+BUSY_KEYS = (
+    "replies_in_flight",
+    "model_in_use",
+    "model_waiting",
+    "preparing_waiting",
+    "embedding_pending",
+)
+
+
+def wait_idle(server: Server, limit_s: float = 600.0) -> float:
+    """Wait until the server has finished the work a level before left it (an overloaded
+    level leaves replies and embeddings behind, which would weigh on the next); returns
+    the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        load = server_load(server)
+        if not any(load.get(key, 0) for key in BUSY_KEYS):
+            break
+        time.sleep(1.0)
+    return time.monotonic() - started
+
+
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -558,6 +581,9 @@ def run_level(
     db: tuple[str, str],
     profile_it: bool = False,
 ) -> Level:
+    waited = wait_idle(server)
+    if waited > 2:
+        print(f"waited {waited:.0f} s for the server to finish the last level's work", flush=True)
     tag = uuid.uuid4().hex[:6]
     n = len(people)
     connect_s = 10 + n / 300  # time for everyone to connect before the clock starts
