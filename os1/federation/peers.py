@@ -10,7 +10,6 @@ token never opens A2A.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -19,7 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.accounts import digest, live_token
+from os1.memory.accounts import live_token, new_token
 from os1.memory.models import Person
 from os1.memory.store import SqlStore
 from os1.memory.tables import peer_sharing, peers, people, tokens
@@ -132,18 +131,7 @@ async def set_allowed(engine: AsyncEngine, name: str, allowed: bool) -> Peer:
 
 async def issue_token(engine: AsyncEngine, peer: Peer) -> str:
     """A new token for ``peer`` to present to us; shown once, stored as a digest."""
-    token = PREFIX + secrets.token_urlsafe(32)
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(tokens).values(
-                id=secrets.token_hex(6),
-                person_id=peer.person_id,
-                digest=digest(token),
-                label="peer",
-                created_at=datetime.now(UTC),
-            )
-        )
-    return token
+    return await new_token(engine, peer.person_id, "peer", prefix=PREFIX)
 
 
 async def peer_for_token(engine: AsyncEngine, token: str) -> Peer | None:

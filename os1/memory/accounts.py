@@ -71,13 +71,25 @@ async def create_token(
 ) -> str:
     """A new token for ``person``, valid for ``expires_in`` (forever if None); the only time
     it is ever seen in full."""
-    token = PREFIX + secrets.token_urlsafe(32)
+    return await new_token(engine, person.id, label, expires_in)
+
+
+async def new_token(
+    engine: AsyncEngine,
+    person_id: int,
+    label: str | None = None,
+    expires_in: timedelta | None = None,
+    prefix: str = PREFIX,
+) -> str:
+    """:func:`create_token` by the person's id, with its own ``prefix`` if given (a peer's
+    tokens belong to its person row and start with the peers' prefix)."""
+    token = prefix + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(
             insert(tokens).values(
                 id=secrets.token_hex(6),
-                person_id=person.id,
+                person_id=person_id,
                 digest=digest(token),
                 label=label,
                 created_at=now,
