@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import multiprocessing as mp
@@ -77,6 +78,9 @@ class Options:
     profile: int | None = None
     #: More settings for the server, as OS1_* environment variables.
     server_env: tuple[tuple[str, str], ...] = ()
+    #: Server processes (``os1 up --workers``), one run of every level for each; more than
+    #: one share Redis.
+    workers: tuple[int, ...] = (1,)
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -109,6 +113,12 @@ def parse_args(argv: Sequence[str]) -> Options:
         metavar="OS1_NAME=VALUE",
         help="a setting for the server (repeatable), e.g. --set OS1_PREPARE_CONCURRENCY=16",
     )
+    p.add_argument(
+        "--workers",
+        default="1",
+        help="os1 up --workers, comma-separated: every level runs for each (e.g. 1,2); more "
+        "than one worker share Redis; --knee and --profile run with the last",
+    )
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     a = p.parse_args(argv)
@@ -123,6 +133,12 @@ def parse_args(argv: Sequence[str]) -> Options:
         p.error("--profile takes a number of conversations")
     if not levels or min(levels) < 1 or a.interval <= 0 or a.duration <= 0 or a.clients < 1:
         p.error("levels, --interval, --duration and --clients must be positive")
+    try:
+        workers = tuple(int(x) for x in a.workers.split(",") if x.strip())
+    except ValueError:
+        p.error("--workers takes comma-separated whole numbers")
+    if not workers or min(workers) < 1:
+        p.error("--workers must be positive")
     return Options(
         levels,
         a.interval,
@@ -139,6 +155,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         a.embedder,
         a.profile,
         server_env,  # type: ignore[arg-type]
+        workers,
     )
 
 
@@ -210,11 +227,31 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     admin_token: str
+    workers: int = 1
+
+
+#: The Redis database several workers share in a run (emptied before).
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def fresh_redis() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 @contextmanager
 def os1_server(
-    options: Options, model_url: str, db_url: str, extra: dict[str, str] | None = None
+    options: Options,
+    model_url: str,
+    db_url: str,
+    extra: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
     port = free_port()
     admin_token = uuid.uuid4().hex
@@ -235,6 +272,8 @@ def os1_server(
             OS1_LOG_LEVEL="WARNING",
             OS1_MAX_CONNECTIONS="20000",
         )
+        if workers > 1:
+            env.update(OS1_WORKERS=str(workers), OS1_REDIS_URL=fresh_redis())
         env.update(options.server_env)
         env.update(extra or {})
         log = open(Path(home) / "server.log", "wb")  # noqa: SIM115 - closed below
@@ -247,7 +286,9 @@ def os1_server(
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(url, proc, Path(home) / "server.log")
-            yield Server(url, proc, admin_token)
+            server = Server(url, proc, admin_token, workers)
+            server_load(server)  # every worker up
+            yield server
         finally:
             proc.terminate()
             try:
@@ -258,9 +299,17 @@ def os1_server(
 
 
 def server_load(server: Server) -> dict[str, int]:
-    """The server's own account of its load (``GET /healthz``)."""
-    load: dict[str, int] = httpx.get(f"{server.url}/healthz", timeout=60).json()["load"]
-    return load
+    """The server's own account of its load (``GET /healthz``), summed over its workers: each
+    call is a new connection, which the kernel gives to any worker, until all have answered."""
+    seen: dict[int, dict[str, int]] = {}
+    for _ in range(100 * server.workers):
+        load: dict[str, int] = httpx.get(f"{server.url}/healthz", timeout=60).json()["load"]
+        seen[load.pop("worker")] = load
+        if len(seen) >= server.workers:
+            break
+    else:
+        raise RuntimeError(f"only {len(seen)} of {server.workers} workers answered /healthz")
+    return {key: sum(load[key] for load in seen.values()) for key in next(iter(seen.values()))}
 
 
 #: What must be at zero in the server's account of its load before a level starts.
@@ -449,15 +498,31 @@ class Sampler:
         self.cpu_start = self.cpu_end = 0.0
         self.wall_start = self.wall_end = 0.0
 
+    def processes(self) -> list[int]:
+        """The server's process and its workers (``os1 up --workers``), if any."""
+        found = [self.pid]
+        for pid in found:
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    found += [int(child) for child in task.read_text().split()]
+        return found
+
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def rss(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        total = 0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        return total
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
@@ -547,6 +612,8 @@ class Level:
     questions_by_words: float | None = None
     #: Run with py-spy sampling the server (its latencies are not comparable with the others).
     profiled: bool = False
+    #: Server processes (``os1 up --workers``).
+    workers: int = 1
 
     @property
     def turns_per_s(self) -> float:
@@ -645,6 +712,7 @@ def run_level(
         window_cpu_s=sampler.window_cpu_s(),
         parts=parts,
         questions_by_words=by_words / (embedded + by_words) if embedded + by_words else None,
+        workers=server.workers,
     )
     _print_level(level)
     return level
@@ -653,7 +721,8 @@ def run_level(
 def _print_level(level: Level) -> None:
     r = level.result
     print(
-        f"{level.conversations} conversations, 1 turn per {level.interval:g} s each: "
+        f"{level.workers} worker(s), {level.conversations} conversations, 1 turn per "
+        f"{level.interval:g} s each: "
         f"{level.turns_per_s:.1f} turns/s, {r.completed} done, errors {level.errors()} "
         f"{r.errors or ''}, added TTFT p50 {pct(r.added_ms, 50):.1f} p95 "
         f"{pct(r.added_ms, 95):.1f} p99 {pct(r.added_ms, 99):.1f} ms, gap p99 "
@@ -671,19 +740,28 @@ def _print_level(level: Level) -> None:
 # -- the whole run ---------------------------------------------------------------------------------
 def run(options: Options) -> list[Level]:
     levels: list[Level] = []
+    for workers in options.workers:
+        levels += run_with(options, workers, last=workers == options.workers[-1])
+    return levels
+
+
+def run_with(options: Options, workers: int, *, last: bool) -> list[Level]:
+    """Every level against a fresh server of ``workers`` processes (and a fresh database);
+    the knee search and the profiled level too when ``last``."""
+    levels: list[Level] = []
     with (
         fake_model(options) as model_url,
         database(options.database) as db,
-        os1_server(options, model_url, db[0]) as server,
+        os1_server(options, model_url, db[0], workers=workers) as server,
     ):
         people: list[tuple[str, int]] = []
         for count in options.levels:
             if count > len(people):
                 people += asyncio.run(make_people(server, count - len(people), len(people)))
             levels.append(run_level(options, server, people[:count], options.interval, db))
-        if options.knee:
+        if options.knee and last:
             levels += knee(options, server, people, db)
-        if options.profile is not None:
+        if options.profile is not None and last:
             count = options.profile
             if count > len(people):
                 people += asyncio.run(make_people(server, count - len(people), len(people)))
@@ -714,16 +792,18 @@ def knee(
 
 def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> str:
     rows = [
-        "| conversations | think time s | turns/s | errors | added TTFT p50 / p95 / p99 ms "
+        "| workers | conversations | think time s | turns/s | errors "
+        "| added TTFT p50 / p95 / p99 ms "
         "| gap p99 ms | server RSS MiB | server CPU % | server CPU ms per turn "
         "| questions by words | refused as busy | stored once / accepted | missing "
         "| duplicated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         r = lv.result
         rows.append(
-            f"| {lv.conversations:,}{' (profiled)' if lv.profiled else ''} | {lv.interval:g} "
+            f"| {lv.workers} | {lv.conversations:,}{' (profiled)' if lv.profiled else ''} "
+            f"| {lv.interval:g} "
             f"| {lv.turns_per_s:.1f} | {lv.errors()} "
             f"| {pct(r.added_ms, 50):.1f} / {pct(r.added_ms, 95):.1f} / "
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "

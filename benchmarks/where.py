@@ -49,11 +49,13 @@ _FRAME = re.compile(r"\(([^():]+)(?::\d+)?\)$")
 
 
 def record(pid: int, seconds: float, out: Path, rate: int = 50) -> subprocess.Popen[bytes]:
-    """Start sampling ``pid`` for ``seconds``; wait on the returned process."""
+    """Start sampling ``pid`` and the processes it started for ``seconds``; wait on the
+    returned process."""
     return subprocess.Popen(
         [
             str(Path(sys.executable).with_name("py-spy")),
             "record",
+            "--subprocesses",
             "--pid",
             str(pid),
             "--rate",

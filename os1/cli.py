@@ -318,12 +318,29 @@ app.command("talk")(talk)
 def up(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes on the port, one per core (needs PostgreSQL and Redis).",
+        ),
+    ] = None,
+    worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
 ) -> None:
     """Start the server: OpenAI-compatible and native HTTP APIs, and WebSockets."""
     from os1.server.serve import serve
 
     settings = load_cli_settings(server=True)
     settings = settings.model_copy(
-        update={"host": host or settings.host, "port": settings.port if port is None else port}
+        update={
+            "host": host or settings.host,
+            "port": settings.port if port is None else port,
+            "workers": workers or settings.workers,
+        }
     )
-    raise typer.Exit(run_async(serve(settings), fast_loop=True))
+    if settings.workers > 1 and not worker:
+        from os1.server.workers import supervise
+
+        raise typer.Exit(supervise(settings))
+    raise typer.Exit(run_async(serve(settings, worker=worker), fast_loop=True))

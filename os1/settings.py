@@ -234,6 +234,16 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `os1 up` listens on.")
     port: int = Field(default=8316, ge=0, le=65535, description="Port `os1 up` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description=(
+            "Server processes `os1 up` runs on its one port (the kernel spreads connections "
+            "among them), one per core to use them all; more than one needs PostgreSQL and "
+            "`OS1_REDIS_URL`, which they share. A worker that dies is started again."
+        ),
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description=(

@@ -25,19 +25,24 @@ def test_load_benchmark_smoke_run_loses_nothing() -> None:
             "--interval=1.5",
             "--reply-tokens=8",
             "--embedder=none",
+            "--workers=1,2",
             "--no-write",
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    line = next(x for x in run.stdout.splitlines() if x.startswith("30 conversations"))
-    sent = int(re.search(r"stored once (\d+)/(\d+)", line).group(2))  # type: ignore[union-attr]
-    assert sent >= 60, line  # about 30 * 6 / 1.5 turns
-    assert f"stored once {sent}/{sent}, missing 0, duplicated 0, replies {sent}" in line, line
-    assert "errors 0 " in line, line
+    # One run with one server process, one with two sharing the port (and Redis).
+    for workers in (1, 2):
+        start = f"{workers} worker(s), 30 conversations"
+        line = next(x for x in run.stdout.splitlines() if x.startswith(start))
+        sent = int(re.search(r"stored once (\d+)/(\d+)", line).group(2))  # type: ignore[union-attr]
+        assert sent >= 60, line  # about 30 * 6 / 1.5 turns
+        assert f"stored once {sent}/{sent}, missing 0, duplicated 0, replies {sent}" in line
+        assert "errors 0 " in line, line
+    assert "| 2 | 30 |" in run.stdout  # the report's rows say which run is which
 
 
 def test_fake_model_refuses_nonsense_settings() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -164,3 +165,174 @@ async def test_a_reply_is_cancelled_through_the_other_worker(
         assert cancelled
         reply = await asyncio.wait_for(writing, 10)
         assert reply.status_code == 409 and reply.json()["error"]["code"] == "cancelled"
+
+
+# -- os1 up --workers N: several workers on one port, under one supervisor ----------------------
+def worker_env(tmp_path: Path, pg_url: str, redis_url: str, model_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS1_")}
+    env.update(
+        OS1_HOME=str(tmp_path / "home"),
+        OS1_DATABASE_URL=pg_url,
+        OS1_REDIS_URL=redis_url,
+        OS1_LLM_URL=model_url,
+        OS1_BRAIN="openai",
+        OS1_INTERVIEW="false",
+        OS1_DISTILL="off",
+        OS1_EMBEDDER="none",
+        OS1_ADMIN_TOKEN="admin-" + uuid.uuid4().hex,
+        OS1_SHUTDOWN_GRACE="5",
+    )
+    return env
+
+
+def pids_answering(url: str, want: int, tries: int = 200) -> set[int]:
+    """The workers seen answering ``/healthz``, each call on a new connection (the kernel
+    spreads those among the workers), until ``want`` are seen."""
+    seen: set[int] = set()
+    for _ in range(tries):
+        answer = httpx.get(f"{url}/healthz", timeout=10)
+        assert answer.status_code == 200, answer.text
+        seen.add(answer.json()["load"]["worker"])
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def test_workers_share_one_port_and_one_that_dies_is_started_again(
+    tmp_path: Path, pg_url: str, redis_db: str, openai_server: OpenAIServer
+) -> None:
+    env = worker_env(tmp_path, pg_url, redis_db, openai_server.base_url)
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while "2 workers (process ids" not in log.read_text():
+            assert up.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        first = pids_answering(url, 2)
+        assert len(first) == 2, first  # both take connections on the one port
+        # A conversation over connections that land on either worker: nothing lost or doubled.
+        admin = {"Authorization": f"Bearer {env['OS1_ADMIN_TOKEN']}"}
+        made = httpx.post(f"{url}/v1/people", json={"name": "theodore"}, headers=admin)
+        auth = {"Authorization": f"Bearer {made.json()['token']}"}
+        conv = httpx.post(f"{url}/v1/conversations", json={}, headers=auth).json()["id"]
+        said = [f"message {i}" for i in range(6)]
+        for text in said:
+            answer = httpx.post(
+                f"{url}/v1/conversations/{conv}/messages",
+                json={"content": text},
+                headers=auth,
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+        turns = httpx.get(f"{url}/v1/conversations/{conv}", headers=auth).json()["turns"]
+        assert [t["content"] for t in turns if t["role"] == "user"] == said
+        # A worker killed outright is replaced; the other goes on answering meanwhile.
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = pids_answering(url, 2, tries=20)
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert "worker ended; starting it again" in log.read_text()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(60)
+    assert code == 0, log.read_text()
+    for pid in first | now:  # no worker outlives its supervisor
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with socket.socket() as s:  # and the port is free again
+        s.bind(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"OS1_REDIS_URL": None}, "set OS1_REDIS_URL"),
+        ({"OS1_DATABASE_URL": None}, "several workers need PostgreSQL"),
+    ],
+)
+def test_several_workers_without_what_they_share_are_refused(
+    tmp_path: Path, pg_url: str, change: dict[str, str | None], says: str
+) -> None:
+    env = worker_env(tmp_path, pg_url, REDIS_URL, "http://127.0.0.1:9/v1")
+    for key, value in change.items():
+        if value is None:
+            env.pop(key)
+    done = subprocess.run(
+        [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_port_taken_by_another_program_is_refused_before_any_worker_starts(
+    tmp_path: Path, pg_url: str
+) -> None:
+    env = worker_env(tmp_path, pg_url, REDIS_URL, "http://127.0.0.1:9/v1")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
+
+
+# -- the shared state itself ------------------------------------------------------------------
+async def test_thousands_checking_at_once_wait_for_a_redis_connection_instead_of_failing(
+    redis_db: str,
+) -> None:
+    from os1.server.shared import REDIS_CONNECTIONS, RedisShared
+
+    shared = await RedisShared.connect(redis_db, 60.0, 2, lambda _: False)
+    try:
+        many = 20 * REDIS_CONNECTIONS  # as when thousands of people connect at once
+        waits = await asyncio.gather(*(shared.check(f"person:{i % 400}") for i in range(many)))
+        # Each of the 400 people had a burst of 2: the first two went ahead, the rest wait.
+        assert sum(w is None for w in waits) == 800
+        assert all(w is None or w >= 1 for w in waits)
+        await asyncio.gather(*(shared.replying(i, True) for i in range(many)))
+        assert await shared.cancel(5)
+        await asyncio.gather(*(shared.replying(i, False) for i in range(many)))
+        assert not await shared.cancel(5)
+    finally:
+        await shared.close()
+
+
+async def test_redis_going_away_is_a_storage_error_not_a_crash(redis_db: str) -> None:
+    from os1.errors import StorageError
+    from os1.server.shared import RedisShared
+
+    shared = await RedisShared.connect(redis_db, 60.0, 2, lambda _: False)
+    await shared.redis.connection_pool.disconnect()
+    shared.redis.connection_pool.connection_kwargs["port"] = free_port()  # nothing there
+    try:
+        with pytest.raises(StorageError, match="Redis"):
+            await shared.check("person:1")
+        with pytest.raises(StorageError, match="Redis"):
+            await shared.replying(1, True)
+    finally:
+        await shared.close()

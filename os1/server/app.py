@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -97,6 +98,7 @@ async def healthz(request: Request) -> Health:
     return Health(
         status="ok",
         load=Load(
+            worker=os.getpid(),
             replies_in_flight=state.inflight.count,
             model_in_use=mind.scheduler.in_use,
             model_waiting=mind.scheduler.waiting,

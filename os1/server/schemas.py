@@ -155,6 +155,7 @@ class StatusOut(BaseModel):
 class Load(BaseModel):
     """What this worker is doing now, and how much embedding work it has shed since it started."""
 
+    worker: int = Field(description="This worker's process id (`os1 up --workers N` runs N)")
     replies_in_flight: int = Field(description="Replies being written now")
     model_in_use: int = Field(description="Calls to the language model in progress")
     model_waiting: int = Field(description="Calls waiting for the language model")

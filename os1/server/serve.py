@@ -43,13 +43,15 @@ def banner(settings: Settings) -> str:
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: FastAPI, settings: Settings) -> None:
+    def __init__(
+        self, config: uvicorn.Config, app: FastAPI, settings: Settings, *, quiet: bool = False
+    ) -> None:
         super().__init__(config)
-        self.app, self.settings = app, settings
+        self.app, self.settings, self.quiet = app, settings, quiet
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.started:
+        if self.started and not self.quiet:
             sys.stderr.write(banner(self.settings) + "\n")
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -83,8 +85,38 @@ def _more_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def serve(settings: Settings) -> int:
+def shared_port_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
+    """A TCP socket on ``host:port`` that other processes may bind too (``SO_REUSEPORT``): the
+    kernel spreads new connections among those of them that listen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+#: Connections waiting to be accepted (uvicorn's default).
+BACKLOG = 2048
+
+
+async def serve(settings: Settings, *, worker: bool = False) -> int:
+    """Run the server until Ctrl-C or SIGTERM. A ``worker`` (one of ``os1 up --workers N``)
+    shares its port with the others and leaves the banner to its supervisor."""
     _more_open_files()
+    sockets = None
+    if worker:
+        try:
+            sockets = [shared_port_socket(settings.host, settings.port)]
+        except OSError as exc:
+            log.error("cannot listen", extra={"port": settings.port, "error": str(exc)})
+            return 1
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -96,10 +128,11 @@ async def serve(settings: Settings) -> int:
         limit_concurrency=settings.max_connections,
         ws="websockets-sansio",
         lifespan="on",
+        backlog=BACKLOG,
     )
-    server = GracefulServer(config, app, settings)
+    server = GracefulServer(config, app, settings, quiet=worker)
     try:
-        await server.serve()
+        await server.serve(sockets)
     except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
         return 1
     return 0 if server.started else 1

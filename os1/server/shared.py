@@ -28,6 +28,10 @@ TOKEN_BUCKET = """
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+end
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
 local tokens = tonumber(state[1]) or burst
 local stamp = tonumber(state[2]) or now
@@ -94,7 +98,8 @@ class RedisShared:
         self._cancel_here = cancel_here
         self._bucket = client.register_script(TOKEN_BUCKET)
         self._listener: asyncio.Task[None] | None = None
-        self._clock = clock or self._server_time
+        #: Without a clock, the script reads Redis's own, the same for every worker.
+        self._clock = clock
 
     @classmethod
     async def connect(
@@ -103,7 +108,12 @@ class RedisShared:
         import redis.asyncio as aioredis
         from redis.exceptions import RedisError
 
-        client = aioredis.from_url(url)
+        # Past this many commands in flight, the next waits for a connection (up to
+        # REDIS_WAIT_S) instead of failing: thousands of people may connect at once.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+        )
+        client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         try:
             await client.ping()
         except (RedisError, OSError) as exc:
@@ -113,29 +123,29 @@ class RedisShared:
         await shared._listen()
         return shared
 
-    async def _server_time(self) -> float:
-        """Redis's own clock, the same for every worker."""
-        seconds, micros = await self.redis.time()
-        return float(seconds) + float(micros) / 1e6
-
     async def check(self, key: str) -> int | None:
-        now = await self._clock()
-        wait = int(await self._bucket(keys=[f"os1:rate:{key}"], args=[self.burst, self.rate, now]))
+        args: list[float] = [self.burst, self.rate]
+        if self._clock is not None:
+            args.append(await self._clock())
+        async with _reaching_redis():
+            wait = int(await self._bucket(keys=[f"os1:rate:{key}"], args=args))
         return wait or None
 
     async def replying(self, conversation_id: int, started: bool) -> None:
-        if started:
-            await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), 1)
-            return
-        left = await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), -1)
-        if left <= 0:
-            await self.redis.hdel(INFLIGHT_KEY, str(conversation_id))
+        async with _reaching_redis():
+            if started:
+                await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), 1)
+                return
+            left = await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), -1)
+            if left <= 0:
+                await self.redis.hdel(INFLIGHT_KEY, str(conversation_id))
 
     async def cancel(self, conversation_id: int) -> bool:
         here = self._cancel_here(conversation_id)
-        elsewhere = int(await self.redis.hget(INFLIGHT_KEY, str(conversation_id)) or 0) > 0
-        if elsewhere:
-            await self.redis.publish(CANCEL_CHANNEL, str(conversation_id))
+        async with _reaching_redis():
+            elsewhere = int(await self.redis.hget(INFLIGHT_KEY, str(conversation_id)) or 0) > 0
+            if elsewhere:
+                await self.redis.publish(CANCEL_CHANNEL, str(conversation_id))
         return here or elsewhere
 
     async def _listen(self) -> None:
@@ -158,6 +168,22 @@ class RedisShared:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
         await self.redis.aclose()
+
+
+#: Connections each worker keeps to Redis at most, and seconds a command waits for one.
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def _reaching_redis() -> AsyncIterator[None]:
+    """Redis failing or out of reach is a storage error (503), not a crash of the request."""
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StorageError(f"shared state (Redis) unavailable: {exc}") from exc
 
 
 async def _messages(pubsub: Any) -> AsyncIterator[dict[str, Any]]:

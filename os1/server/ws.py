@@ -29,6 +29,7 @@ from os1.server.state import ServerState
 router = APIRouter()
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
 
 
 def ws_token(ws: WebSocket) -> str | None:
@@ -47,8 +48,10 @@ async def accept_session(ws: WebSocket, conversation_id: int) -> Session | None:
         conversation = await state.runtime.store.get_conversation(person, conversation_id)
     except (APIError, OS1Error) as exc:
         # Accept, then close with a reason: a refused handshake tells a browser nothing.
+        # The server failing (its database or Redis out of reach) is "try again later".
+        failing = isinstance(exc, OS1Error) and from_domain(exc).status >= 500
         await ws.accept()
-        await ws.close(code=POLICY_VIOLATION, reason=str(exc)[:120])
+        await ws.close(code=TRY_AGAIN_LATER if failing else POLICY_VIOLATION, reason=str(exc)[:120])
         return None
     await ws.accept()
     return state.default_mind.resume(person, conversation)
