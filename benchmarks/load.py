@@ -484,6 +484,13 @@ async def _turn(ws: Any, message_id: str, result: ClientResult) -> bool:
 
 
 # -- measuring the server --------------------------------------------------------------------
+def machine_busy_s() -> float:
+    """CPU seconds the machine has been busy since boot, all cores (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and waiting for I/O
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class Sampler:
     """Peak RSS and CPU seconds of a process, sampled every half second in a thread."""
 
@@ -493,6 +500,9 @@ class Sampler:
         #: CPU seconds at the start and the end of a window of wall-clock (time.time()) times.
         self.window = window
         self.window_cpu: list[float] = []
+        #: The whole machine's busy CPU seconds at the same edges (every core, every process:
+        #: the load clients, the fake model and PostgreSQL too).
+        self.window_machine: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.cpu_start = self.cpu_end = 0.0
@@ -530,6 +540,12 @@ class Sampler:
             edges = self.window or ()
             if len(self.window_cpu) < len(edges) and time.time() >= edges[len(self.window_cpu)]:
                 self.window_cpu.append(self.cpu_s())
+                self.window_machine.append(machine_busy_s())
+
+    def window_machine_s(self) -> float | None:
+        if len(self.window_machine) < 2:
+            return None
+        return self.window_machine[1] - self.window_machine[0]
 
     def window_cpu_s(self) -> float | None:
         """CPU seconds spent within the window, if it was seen whole."""
@@ -607,6 +623,9 @@ class Level:
     refused_stored: int = 0
     #: The server's CPU seconds while the load ran (connecting excluded), and py-spy's split.
     window_cpu_s: float | None = None
+    #: The whole machine's busy CPU in the same window, % of one core (server, load clients,
+    #: fake model, PostgreSQL: on one machine they share the cores).
+    machine_percent: float | None = None
     parts: Counter[str] | None = None
     #: The share of questions recalled by their words alone, the embedder being too busy.
     questions_by_words: float | None = None
@@ -710,6 +729,11 @@ def run_level(
         refused_stored=sum(1 for m in refused if m in stored),
         replies=replies,
         window_cpu_s=sampler.window_cpu_s(),
+        machine_percent=(
+            100.0 * machine / options.duration
+            if (machine := sampler.window_machine_s()) is not None
+            else None
+        ),
         parts=parts,
         questions_by_words=by_words / (embedded + by_words) if embedded + by_words else None,
         workers=server.workers,
@@ -727,7 +751,8 @@ def _print_level(level: Level) -> None:
         f"{r.errors or ''}, added TTFT p50 {pct(r.added_ms, 50):.1f} p95 "
         f"{pct(r.added_ms, 95):.1f} p99 {pct(r.added_ms, 99):.1f} ms, gap p99 "
         f"{pct(r.gaps_ms, 99):.1f} ms, RSS {level.peak_rss / 2**20:.0f} MiB, CPU "
-        f"{level.cpu_percent:.0f}%, refused as busy {len(r.refused)} (stored anyway "
+        f"{level.cpu_percent:.0f}% (machine {_machine(level)}), refused as busy "
+        f"{len(r.refused)} (stored anyway "
         f"{level.refused_stored}), stored once {level.stored_once}/{level.accepted}, missing "
         f"{level.missing}, duplicated {level.duplicated}, replies {level.replies}, "
         f"questions by words {_share(level.questions_by_words)}",
@@ -790,14 +815,21 @@ def knee(
     return found
 
 
+def _machine(level: Level) -> str:
+    """The machine's busy share while the level ran, of all its cores together."""
+    if level.machine_percent is None:
+        return "-"
+    return f"{level.machine_percent:.0f} of {100 * (os.cpu_count() or 1)}"
+
+
 def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> str:
     rows = [
         "| workers | conversations | think time s | turns/s | errors "
         "| added TTFT p50 / p95 / p99 ms "
         "| gap p99 ms | server RSS MiB | server CPU % | server CPU ms per turn "
-        "| questions by words | refused as busy | stored once / accepted | missing "
-        "| duplicated |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| machine CPU % (all cores) | questions by words | refused as busy "
+        "| stored once / accepted | missing | duplicated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lv in levels:
         r = lv.result
@@ -808,7 +840,8 @@ def section(options: Options, argv: Sequence[str], levels: Sequence[Level]) -> s
             f"| {pct(r.added_ms, 50):.1f} / {pct(r.added_ms, 95):.1f} / "
             f"{pct(r.added_ms, 99):.1f} | {pct(r.gaps_ms, 99):.1f} "
             f"| {lv.peak_rss / 2**20:,.0f} | {lv.cpu_percent:.0f} "
-            f"| {_ms(lv.cpu_ms_per_turn())} | {_share(lv.questions_by_words)} "
+            f"| {_ms(lv.cpu_ms_per_turn())} | {_machine(lv)} "
+            f"| {_share(lv.questions_by_words)} "
             f"| {len(r.refused):,} | {lv.stored_once:,} / {lv.accepted:,} | {lv.missing} "
             f"| {lv.duplicated} |"
         )
