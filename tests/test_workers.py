@@ -336,3 +336,21 @@ async def test_redis_going_away_is_a_storage_error_not_a_crash(redis_db: str) ->
             await shared.replying(1, True)
     finally:
         await shared.close()
+
+
+def test_workers_that_cannot_start_stop_the_supervisor_with_their_reason(
+    tmp_path: Path, pg_url: str
+) -> None:
+    env = worker_env(tmp_path, pg_url, REDIS_URL, "http://127.0.0.1:9/v1")
+    env["OS1_DATABASE_URL"] = pg_url.rsplit("/", 1)[0] + "/no_such_database_here"
+    done = subprocess.run(
+        [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "no_such_database_here" in done.stderr  # each worker says why it could not start
+    assert "workers keep ending as they start" in done.stderr
+    assert "2 workers (process ids" not in done.stderr  # never said to be listening
