@@ -473,3 +473,59 @@ def test_every_mind_shares_one_model_scheduler(api: TestClient, settings: Settin
     minds = [state.mind(name) for name in state.model_names()]
     assert len(minds) > 1
     assert all(m.scheduler is state.default_mind.scheduler for m in minds)
+
+
+class FailingShared:
+    """Shared state whose named calls fail as Redis out of reach does; the rest go through."""
+
+    def __init__(self, real: object, failing: set[str]) -> None:
+        self.real, self.failing = real, failing
+
+    def __getattr__(self, name: str) -> object:
+        if name not in self.failing:
+            return getattr(self.real, name)
+
+        async def fail(*_: object) -> None:
+            from os1.errors import StorageError
+
+            raise StorageError("shared state (Redis) unavailable: connection refused")
+
+        return fail
+
+
+def test_websocket_without_its_shared_state_says_so_and_stores_nothing(
+    api: TestClient, settings: Settings
+) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    state = api.app.state.os1  # type: ignore[attr-defined]
+    real = state.shared
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+        for failing in ({"check"}, {"replying"}, {"cancel"}):
+            state.shared = FailingShared(real, failing)
+            if failing == {"cancel"}:
+                ws.send_json({"type": "cancel"})
+            else:
+                ws.send_json({"type": "message", "content": "are you there?"})
+            error = ws.receive_json()
+            assert error["type"] == "error" and error["code"] == "storage_unavailable", error
+            assert "Redis" in error["message"]
+        state.shared = real  # back: the same socket goes on
+        ws.send_json({"type": "message", "content": "hello again"})
+        while (frame := ws.receive_json())["type"] == "delta":
+            pass
+        assert frame == {"type": "done"}
+    turns = api.get("/v1/export", headers=auth(token)).json()["turns"]
+    assert [t["content"] for t in turns if t["role"] == "user"] == ["hello again"]
+    # Opening a conversation while the shared state is out of reach: "try again later".
+    state.shared = FailingShared(real, {"check"})
+    try:
+        url = f"/v1/conversations/{conv}/ws"
+        with (
+            api.websocket_connect(url, headers=auth(token)) as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            ws.receive_json()
+        assert closed.value.code == 1013
+    finally:
+        state.shared = real

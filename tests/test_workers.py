@@ -322,18 +322,43 @@ async def test_thousands_checking_at_once_wait_for_a_redis_connection_instead_of
         await shared.close()
 
 
-async def test_redis_going_away_is_a_storage_error_not_a_crash(redis_db: str) -> None:
+async def test_redis_out_of_reach_is_a_storage_error_not_a_crash() -> None:
+    import redis.asyncio as aioredis
+
     from os1.errors import StorageError
     from os1.server.shared import RedisShared
 
-    shared = await RedisShared.connect(redis_db, 60.0, 2, lambda _: False)
-    await shared.redis.connection_pool.disconnect()
-    shared.redis.connection_pool.connection_kwargs["port"] = free_port()  # nothing there
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(nothing_there))
+    shared = RedisShared(client, 60.0, 2, lambda _: False)
     try:
         with pytest.raises(StorageError, match="Redis"):
             await shared.check("person:1")
         with pytest.raises(StorageError, match="Redis"):
             await shared.replying(1, True)
+        with pytest.raises(StorageError, match="Redis"):
+            await shared.cancel(1)
+    finally:
+        await shared.close()
+
+
+async def test_every_pooled_connection_busy_past_the_wait_is_a_storage_error(
+    redis_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from os1.errors import StorageError
+    from os1.server import shared as shared_module
+
+    monkeypatch.setattr(shared_module, "REDIS_CONNECTIONS", 2)
+    monkeypatch.setattr(shared_module, "REDIS_WAIT_S", 0.5)
+    shared = await shared_module.RedisShared.connect(redis_db, 60.0, 2, lambda _: False)
+    try:
+        # The cancel listener holds one connection; a blocking command holds the other.
+        blocking = asyncio.create_task(shared.redis.blpop(["os1:test:never"], timeout=3))
+        await asyncio.sleep(0.2)
+        with pytest.raises(StorageError, match="Redis"):
+            await shared.check("person:1")
+        await blocking
+        assert await shared.check("person:1") is None  # free again: it goes ahead
     finally:
         await shared.close()
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from os1.errors import OS1Error
 from os1.mind.conversation import Session
 from os1.server.errors import APIError
 from os1.server.state import ServerState
+
+log = logging.getLogger("os1.server")
 
 
 class ReplyCancelled(Exception):
@@ -32,6 +36,9 @@ async def _cancellable(
     whatever it holds (a connection, the embedded model's lock) is released."""
     conversation_id = session.conversation.id
     with state.inflight.reply(conversation_id) as cancel:
+        # Said first: if the shared state cannot take it (Redis out of reach), nothing of the
+        # reply has started, and the caller's error is the whole story.
+        await state.shared.replying(conversation_id, True)
         queue: asyncio.Queue[object] = asyncio.Queue()
 
         async def produce() -> None:
@@ -48,7 +55,6 @@ async def _cancellable(
         producer.add_done_callback(lambda t: queue.put_nowait(_END) if t.cancelled() else None)
         watcher = asyncio.ensure_future(cancel.wait())
         watcher.add_done_callback(lambda _: queue.put_nowait(_END))
-        await state.shared.replying(conversation_id, True)
         try:
             while True:
                 item = await queue.get()
@@ -63,7 +69,10 @@ async def _cancellable(
         finally:
             watcher.cancel()
             await _stop(producer)
-            await state.shared.replying(conversation_id, False)
+            try:
+                await state.shared.replying(conversation_id, False)
+            except OS1Error as exc:  # the reply's own outcome stands
+                log.warning("could not clear the reply-in-progress mark", extra={"error": str(exc)})
 
 
 class _Failed:

@@ -108,17 +108,16 @@ def _more_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def shared_port_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
-    """A TCP socket on ``host:port`` that other processes may bind too (``SO_REUSEPORT``): the
-    kernel spreads new connections among those of them that listen."""
+def shared_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` that other processes may bind too
+    (``SO_REUSEPORT``): the kernel spreads new connections among those that listen."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        if listen:
-            sock.listen(BACKLOG)
+        sock.listen(BACKLOG)
     except BaseException:
         sock.close()
         raise

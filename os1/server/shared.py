@@ -25,6 +25,7 @@ INFLIGHT_KEY = "os1:inflight"
 
 #: KEYS[1] the bucket; ARGV: burst, rate per second, now (s). Returns 0 or seconds to wait.
 TOKEN_BUCKET = """
+redis.replicate_commands()  -- writes after TIME (the default from Redis 5 on)
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -111,7 +112,11 @@ class RedisShared:
         # Past this many commands in flight, the next waits for a connection (up to
         # REDIS_WAIT_S) instead of failing: thousands of people may connect at once.
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+            url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_WAIT_S,
+            socket_connect_timeout=REDIS_ANSWER_S,
+            socket_timeout=REDIS_ANSWER_S,  # a Redis that stops answering frees the connection
         )
         client = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
         try:
@@ -173,6 +178,8 @@ class RedisShared:
 #: Connections each worker keeps to Redis at most, and seconds a command waits for one.
 REDIS_CONNECTIONS = 64
 REDIS_WAIT_S = 10.0
+#: Seconds Redis has to answer a command (or accept a connection).
+REDIS_ANSWER_S = 10.0
 
 
 @contextlib.asynccontextmanager

@@ -27,7 +27,7 @@ from types import FrameType
 import httpx
 
 from os1.errors import ConfigError
-from os1.server.serve import banner, shared_port_socket
+from os1.server.serve import banner
 from os1.settings import Settings
 
 log = logging.getLogger("os1.server")
@@ -38,6 +38,8 @@ EARLY_S = 10.0
 MAX_EARLY = 3
 #: Seconds to wait before starting a worker that died again.
 RESTART_PAUSE_S = 1.0
+#: Seconds past ``OS1_SHUTDOWN_GRACE`` a stopping worker gets before it is killed.
+STOP_MARGIN_S = 15.0
 
 
 def check(settings: Settings) -> None:
@@ -71,20 +73,22 @@ def supervise(settings: Settings) -> int:
     # Hold the port (bound, never listening, so no connection waits on it): a port of 0 is
     # chosen here once for all the workers, and a port taken by another program is found
     # before any worker starts.
-    try:
-        holder = shared_port_socket(settings.host, settings.port, listen=False)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc}") from exc
+    holder = _hold_port(settings.host, settings.port)
     port = holder.getsockname()[1]
     settings = settings.model_copy(update={"port": port})
     stopping: list[int] = []
+    workers: list[Worker] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)
+        if len(stopping) > 1:  # asked twice: stop now, as a single server does
+            for w in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    w.proc.kill()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    workers = [_start(settings, i) for i in range(settings.workers)]
     try:
+        workers += [_start(settings, i) for i in range(settings.workers)]
         if _wait_listening(settings, workers, stopping):
             sys.stderr.write(
                 banner(settings)
@@ -109,9 +113,10 @@ def supervise(settings: Settings) -> int:
                     stopping.append(0)
                     break
                 time.sleep(RESTART_PAUSE_S)
-                workers[n] = _start(settings, w.index)
+                if not stopping:
+                    workers[n] = _start(settings, w.index)
     finally:
-        codes = _stop(workers)
+        codes = _stop(workers, settings.shutdown_grace + STOP_MARGIN_S)
         holder.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -120,14 +125,40 @@ def supervise(settings: Settings) -> int:
     return 0 if all(c in (0, -signal.SIGTERM) for c in codes) else 1
 
 
+def _hold_port(host: str, port: int) -> socket.socket:
+    """Check that nothing else has ``host:port`` (another ``os1 up`` included), then hold it
+    for the workers: bound with ``SO_REUSEPORT`` only, never listening, so no connection waits
+    on it and no program but the workers can take the port meanwhile."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
+        holder = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            holder.bind((host, port))
+        except BaseException:
+            holder.close()
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return holder
+
+
 def _start(settings: Settings, index: int) -> Worker:
     env = dict(os.environ, OS1_WORKERS="1")
     command = [sys.executable, "-m", "os1", "up", "--worker"]
     command += ["--host", settings.host, "--port", str(settings.port)]
     # Each worker in a session of its own: Ctrl-C in a terminal reaches the supervisor only,
     # which passes one SIGTERM on (a second signal would make a worker drop its replies).
+    supervisor = os.getpid()
     proc = subprocess.Popen(
-        command, env=env, start_new_session=True, preexec_fn=_die_with_supervisor
+        command,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: _die_with_supervisor(supervisor),
     )
     return Worker(index, proc)
 
@@ -139,23 +170,33 @@ def _wait_listening(settings: Settings, workers: list[Worker], stopping: list[in
     while not stopping:
         if all(w.proc.poll() is not None for w in workers):
             return False
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
+        with contextlib.suppress(httpx.HTTPError, httpx.InvalidURL):
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
                 return True
         time.sleep(0.2)
     return False
 
 
-def _stop(workers: list[Worker]) -> list[int]:
-    """SIGTERM each worker once and wait for all; their exit codes."""
+def _stop(workers: list[Worker], grace: float) -> list[int]:
+    """SIGTERM each worker once and wait for all; one still running after ``grace`` seconds
+    is killed. Their exit codes."""
     for w in workers:
         if w.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 w.proc.send_signal(signal.SIGTERM)
-    return [w.proc.wait() for w in workers]
+    deadline = time.monotonic() + grace
+    codes = []
+    for w in workers:
+        try:
+            codes.append(w.proc.wait(max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            log.error("worker did not stop in time; killing it", extra={"pid": w.proc.pid})
+            w.proc.kill()
+            codes.append(w.proc.wait())
+    return codes
 
 
-def _die_with_supervisor() -> None:
+def _die_with_supervisor(supervisor: int) -> None:
     """Run in the worker before it starts: on Linux, it gets SIGTERM should the supervisor
     die, even killed outright, so no worker is left holding the port."""
     if sys.platform.startswith("linux"):
@@ -163,6 +204,8 @@ def _die_with_supervisor() -> None:
             import ctypes
 
             ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != supervisor:  # it died before the line above took effect
+            os._exit(1)
 
 
 PR_SET_PDEATHSIG = 1

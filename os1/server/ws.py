@@ -48,7 +48,7 @@ async def accept_session(ws: WebSocket, conversation_id: int) -> Session | None:
         conversation = await state.runtime.store.get_conversation(person, conversation_id)
     except (APIError, OS1Error) as exc:
         # Accept, then close with a reason: a refused handshake tells a browser nothing.
-        # The server failing (its database or Redis out of reach) is "try again later".
+        # OS1 failing to open it (storage or Redis unavailable, a 5xx) is "try again later".
         failing = isinstance(exc, OS1Error) and from_domain(exc).status >= 500
         await ws.accept()
         await ws.close(code=TRY_AGAIN_LATER if failing else POLICY_VIOLATION, reason=str(exc)[:120])
@@ -72,47 +72,11 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
             if received["type"] == "websocket.disconnect":
                 break
             message = _parse(received.get("text"))
-            if message == "cancel":
-                await state.shared.cancel(session.conversation.id)
-            elif isinstance(message, ValidationError):
-                error = message.errors()[0]
-                text = f"content: {error['msg']}"
-                await _send(ws, {"type": "error", "code": "invalid_message", "message": text})
-            elif not isinstance(message, MessageIn):
-                await _send(
-                    ws,
-                    {
-                        "type": "error",
-                        "code": "bad_frame",
-                        "message": 'send {"type": "message", "content": "..."}',
-                    },
-                )
-            elif state.stopping.is_set():
-                await _send(
-                    ws,
-                    {"type": "error", "code": "stopping", "message": "the server is stopping"},
-                )
-            elif replying is not None and not replying.done():
-                await _send(
-                    ws,
-                    {
-                        "type": "error",
-                        "code": "busy",
-                        "message": "a reply is still being written; cancel it first",
-                    },
-                )
-            elif (wait := await state.shared.check(f"person:{session.person.id}")) is not None:
-                await _send(
-                    ws,
-                    {
-                        "type": "error",
-                        "code": "rate_limited",
-                        "message": f"too many messages; retry in {wait} s",
-                        "retry_after": wait,
-                    },
-                )
-            else:
-                replying = asyncio.create_task(_reply(ws, state, session, message))
+            try:
+                replying = await _handle(ws, state, session, message, replying)
+            except OS1Error as exc:  # the shared state (Redis) out of reach: say so, go on
+                api = from_domain(exc)
+                await _send(ws, {"type": "error", "code": api.code, "message": api.message})
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -123,6 +87,58 @@ async def _serve(ws: WebSocket, state: ServerState, session: Session) -> None:
     if state.stopping.is_set():
         with contextlib.suppress(RuntimeError):
             await ws.close(code=GOING_AWAY)
+
+
+async def _handle(
+    ws: WebSocket,
+    state: ServerState,
+    session: Session,
+    message: str | MessageIn | ValidationError | None,
+    replying: asyncio.Task[None] | None,
+) -> asyncio.Task[None] | None:
+    """Answer one frame; the reply task now being written, if any."""
+    if message == "cancel":
+        await state.shared.cancel(session.conversation.id)
+    elif isinstance(message, ValidationError):
+        error = message.errors()[0]
+        text = f"content: {error['msg']}"
+        await _send(ws, {"type": "error", "code": "invalid_message", "message": text})
+    elif not isinstance(message, MessageIn):
+        await _send(
+            ws,
+            {
+                "type": "error",
+                "code": "bad_frame",
+                "message": 'send {"type": "message", "content": "..."}',
+            },
+        )
+    elif state.stopping.is_set():
+        await _send(
+            ws,
+            {"type": "error", "code": "stopping", "message": "the server is stopping"},
+        )
+    elif replying is not None and not replying.done():
+        await _send(
+            ws,
+            {
+                "type": "error",
+                "code": "busy",
+                "message": "a reply is still being written; cancel it first",
+            },
+        )
+    elif (wait := await state.shared.check(f"person:{session.person.id}")) is not None:
+        await _send(
+            ws,
+            {
+                "type": "error",
+                "code": "rate_limited",
+                "message": f"too many messages; retry in {wait} s",
+                "retry_after": wait,
+            },
+        )
+    else:
+        return asyncio.create_task(_reply(ws, state, session, message))
+    return replying
 
 
 def _parse(frame: str | None) -> str | MessageIn | ValidationError | None:
