@@ -108,6 +108,17 @@ def person(url: str, admin: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {made.json()['token']}"}
 
 
+def send(url: str, conv: int, auth: dict[str, str], text: str) -> None:
+    """One message, its reply written whole."""
+    answer = httpx.post(
+        f"{url}/v1/conversations/{conv}/messages",
+        json={"content": text},
+        headers=auth,
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_a_conversation_continues_on_either_worker(
     workers: tuple[str, str, str], openai_server: OpenAIServer
 ) -> None:
@@ -117,13 +128,7 @@ def test_a_conversation_continues_on_either_worker(
     said = [f"message {i} on worker {'ab'[i % 2]}" for i in range(6)]
     for i, text in enumerate(said):
         url = (a, b)[i % 2]
-        reply = httpx.post(
-            f"{url}/v1/conversations/{conv}/messages",
-            json={"content": text},
-            headers=auth,
-            timeout=30,
-        )
-        assert reply.status_code == 200, reply.text
+        send(url, conv, auth, text)
     for url in (a, b):
         turns = httpx.get(f"{url}/v1/conversations/{conv}", headers=auth).json()["turns"]
         users = [t["content"] for t in turns if t["role"] == "user"]
@@ -226,13 +231,7 @@ def test_workers_share_one_port_and_one_that_dies_is_started_again(
         conv = httpx.post(f"{url}/v1/conversations", json={}, headers=auth).json()["id"]
         said = [f"message {i}" for i in range(6)]
         for text in said:
-            answer = httpx.post(
-                f"{url}/v1/conversations/{conv}/messages",
-                json={"content": text},
-                headers=auth,
-                timeout=30,
-            )
-            assert answer.status_code == 200, answer.text
+            send(url, conv, auth, text)
         turns = httpx.get(f"{url}/v1/conversations/{conv}", headers=auth).json()["turns"]
         assert [t["content"] for t in turns if t["role"] == "user"] == said
         # A worker killed outright is replaced; the other goes on answering meanwhile.
@@ -257,6 +256,17 @@ def test_workers_share_one_port_and_one_that_dies_is_started_again(
         s.bind(("127.0.0.1", port))
 
 
+def up_two_workers(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """`os1 up --workers 2` expected to end by itself (refused, or failing to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -271,13 +281,7 @@ def test_several_workers_without_what_they_share_are_refused(
     for key, value in change.items():
         if value is None:
             env.pop(key)
-    done = subprocess.run(
-        [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = up_two_workers(env, free_port())
     assert done.returncode == 2
     assert says in done.stderr and "Traceback" not in done.stderr
 
@@ -290,13 +294,7 @@ def test_a_port_taken_by_another_program_is_refused_before_any_worker_starts(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(port)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = up_two_workers(env, port)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
 
@@ -368,13 +366,7 @@ def test_workers_that_cannot_start_stop_the_supervisor_with_their_reason(
 ) -> None:
     env = worker_env(tmp_path, pg_url, REDIS_URL, "http://127.0.0.1:9/v1")
     env["OS1_DATABASE_URL"] = pg_url.rsplit("/", 1)[0] + "/no_such_database_here"
-    done = subprocess.run(
-        [sys.executable, "-m", "os1", "up", "--workers", "2", "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = up_two_workers(env, free_port())
     assert done.returncode == 1
     assert "no_such_database_here" in done.stderr  # each worker says why it could not start
     assert "workers keep ending as they start" in done.stderr

@@ -109,23 +109,20 @@ def _more_open_files() -> None:
 
 
 def shared_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket listening on ``host:port`` that other processes may bind too
-    (``SO_REUSEPORT``): the kernel spreads new connections among those that listen."""
+    """A TCP socket bound to ``host:port`` that other processes may bind too
+    (``SO_REUSEPORT``): the kernel spreads new connections among those that listen. It is
+    left to uvicorn to listen once the app has started, so a worker starting (again) takes no
+    connection before it can answer it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(BACKLOG)
     except BaseException:
         sock.close()
         raise
     return sock
-
-
-#: Connections waiting to be accepted (uvicorn's default).
-BACKLOG = 2048
 
 
 async def serve(settings: Settings, *, worker: bool = False) -> int:
@@ -150,7 +147,6 @@ async def serve(settings: Settings, *, worker: bool = False) -> int:
         limit_concurrency=settings.max_connections,
         ws="websockets-sansio",
         lifespan="on",
-        backlog=BACKLOG,
     )
     server = GracefulServer(config, app, settings, quiet=worker, own_process=True)
     try:
