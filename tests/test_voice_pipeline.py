@@ -253,14 +253,15 @@ async def test_speaking_over_the_reply_interrupts_it_and_stores_what_was_heard(
     over = say("Wait, actually")
     # Piper's speech begins after some 40-50 ms of its own quiet, varying from one synthesis
     # to the next: the onset is where the voice begins, not where the clip does.
-    onset = clock[0] + voice_onset_s(over)
+    lead = voice_onset_s(over)
+    onset = clock[0] + lead
     await h.feed(over)
     interrupted = [(t, e) for t, e in h.seen if isinstance(e, Interrupted)]
     assert len(interrupted) == 1
     at, event = interrupted[0]
     assert isinstance(event, Interrupted)
     assert at - onset <= 0.150  # audio stopped within 150 ms of the speech's onset
-    assert 1.4 <= event.played_s <= 1.5 + 0.150
+    assert 1.4 <= event.played_s <= 1.5 + lead + 0.150  # 1.5 s of her reply, then the onset
     assert event.heard and LONG_REPLY.startswith(event.heard.rstrip(".,"))
     assert len(event.heard) < len(LONG_REPLY) / 2
     # No audio of the cut reply is sent after the interruption, and it never finishes.
