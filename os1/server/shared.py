@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from os1.errors import StorageError
@@ -23,16 +23,14 @@ log = logging.getLogger("os1.server")
 CANCEL_CHANNEL = "os1:cancel"
 INFLIGHT_KEY = "os1:inflight"
 
-#: KEYS[1] the bucket; ARGV: burst, rate per second, now (s). Returns 0 or seconds to wait.
+#: KEYS[1] the bucket; ARGV: burst, rate per second. Returns 0 or seconds to wait. The time is
+#: Redis's own, the same for every worker.
 TOKEN_BUCKET = """
 redis.replicate_commands()  -- writes after TIME (the default from Redis 5 on)
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
 local tokens = tonumber(state[1]) or burst
 local stamp = tonumber(state[2]) or now
@@ -91,7 +89,6 @@ class RedisShared:
         per_minute: float,
         burst: int,
         cancel_here: Callable[[int], bool],
-        clock: Callable[[], Awaitable[float]] | None = None,
     ) -> None:
         self.redis = client
         self.rate = per_minute / 60.0
@@ -99,8 +96,6 @@ class RedisShared:
         self._cancel_here = cancel_here
         self._bucket = client.register_script(TOKEN_BUCKET)
         self._listener: asyncio.Task[None] | None = None
-        #: Without a clock, the script reads Redis's own, the same for every worker.
-        self._clock = clock
 
     @classmethod
     async def connect(
@@ -129,11 +124,8 @@ class RedisShared:
         return shared
 
     async def check(self, key: str) -> int | None:
-        args: list[float] = [self.burst, self.rate]
-        if self._clock is not None:
-            args.append(await self._clock())
         async with _reaching_redis():
-            wait = int(await self._bucket(keys=[f"os1:rate:{key}"], args=args))
+            wait = int(await self._bucket(keys=[f"os1:rate:{key}"], args=[self.burst, self.rate]))
         return wait or None
 
     async def replying(self, conversation_id: int, started: bool) -> None:

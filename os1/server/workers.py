@@ -78,6 +78,7 @@ def supervise(settings: Settings) -> int:
     settings = settings.model_copy(update={"port": port})
     stopping: list[int] = []
     workers: list[Worker] = []
+    gave_up = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)
@@ -97,7 +98,7 @@ def supervise(settings: Settings) -> int:
                 + ")\n"
             )
         early = 0
-        while not stopping:
+        while not stopping and not gave_up:
             time.sleep(0.2)
             for n, w in enumerate(workers):
                 code = w.proc.poll()
@@ -110,7 +111,7 @@ def supervise(settings: Settings) -> int:
                 )
                 if early >= MAX_EARLY:
                     log.error("workers keep ending as they start; stopping")
-                    stopping.append(0)
+                    gave_up = True
                     break
                 time.sleep(RESTART_PAUSE_S)
                 if not stopping:
@@ -120,7 +121,7 @@ def supervise(settings: Settings) -> int:
         holder.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    if stopping and stopping[0] == 0:
+    if gave_up:
         return 1
     return 0 if all(c in (0, -signal.SIGTERM) for c in codes) else 1
 
