@@ -484,6 +484,11 @@ async def _turn(ws: Any, message_id: str, result: ClientResult) -> bool:
 
 
 # -- measuring the server --------------------------------------------------------------------
+def _span(marks: list[float]) -> float | None:
+    """The change between a window's two marks, or None before both are taken."""
+    return marks[1] - marks[0] if len(marks) >= 2 else None
+
+
 def machine_busy_s() -> float:
     """CPU seconds the machine has been busy since boot, all cores (``/proc/stat``)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -542,16 +547,13 @@ class Sampler:
                 self.window_cpu.append(self.cpu_s())
                 self.window_machine.append(machine_busy_s())
 
-    def window_machine_s(self) -> float | None:
-        if len(self.window_machine) < 2:
-            return None
-        return self.window_machine[1] - self.window_machine[0]
-
     def window_cpu_s(self) -> float | None:
-        """CPU seconds spent within the window, if it was seen whole."""
-        if len(self.window_cpu) < 2:
-            return None
-        return self.window_cpu[1] - self.window_cpu[0]
+        """The server's CPU seconds within the window, if it was seen whole."""
+        return _span(self.window_cpu)
+
+    def window_machine_s(self) -> float | None:
+        """The machine's busy CPU seconds within the window, if it was seen whole."""
+        return _span(self.window_machine)
 
     def __enter__(self) -> Sampler:
         self.cpu_start, self.wall_start = self.cpu_s(), time.monotonic()
@@ -765,8 +767,8 @@ def _print_level(level: Level) -> None:
 # -- the whole run ---------------------------------------------------------------------------------
 def run(options: Options) -> list[Level]:
     levels: list[Level] = []
-    for workers in options.workers:
-        levels += run_with(options, workers, last=workers == options.workers[-1])
+    for i, workers in enumerate(options.workers):
+        levels += run_with(options, workers, last=i == len(options.workers) - 1)
     return levels
 
 
