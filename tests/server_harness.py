@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from os1.memory.accounts import create_token
 from os1.runtime import open_store
 from os1.server.app import create_app
-from os1.server.serve import GracefulServer
+from os1.server.serve import GracefulServer, WebSocketProtocol
 from os1.settings import Settings
 
 
@@ -68,7 +68,7 @@ def live_server(settings: Settings) -> Iterator[tuple[str, uvicorn.Server]]:
         port=port,
         log_config=None,
         access_log=False,
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
     server = GracefulServer(config, app, settings)

@@ -417,3 +417,46 @@ def test_shutdown_lets_a_websocket_reply_finish(settings: Settings) -> None:
             while (frame := json.loads(ws.recv(timeout=10)))["type"] == "delta":
                 pass
         assert frame == {"type": "done"}
+
+
+class _Transport:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_websocket_the_app_already_closed_gets_no_second_close_frame_at_shutdown() -> None:
+    """uvicorn's shutdown sends every WebSocket a close frame; one the app had closed itself
+    (OS1 sends 1001 as it stops) made the websockets library raise, ending the shutdown
+    halfway. The server's protocol closes such a socket's transport instead."""
+    import uvicorn
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState as UvicornState
+    from websockets.exceptions import InvalidState
+    from websockets.protocol import State
+
+    from os1.server.serve import WebSocketProtocol
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+
+    def closing(kind: type[WebSocketsSansIOProtocol]) -> WebSocketsSansIOProtocol:
+        config = uvicorn.Config(app=app)
+        config.load()
+        protocol = kind(config=config, server_state=UvicornState(), app_state={}, _loop=loop)
+        protocol.transport = _Transport()  # type: ignore[assignment]
+        protocol.handshake_complete = True
+        protocol.conn.state = State.CLOSING  # the app sent its close frame
+        return protocol
+
+    try:
+        with pytest.raises(InvalidState):  # what uvicorn's own protocol does
+            closing(WebSocketsSansIOProtocol).shutdown()
+        ours = closing(WebSocketProtocol)
+        ours.shutdown()
+        assert ours.transport.closed  # type: ignore[attr-defined]
+    finally:
+        loop.close()

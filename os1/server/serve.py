@@ -19,6 +19,8 @@ import time
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from os1.server.app import create_app
 from os1.server.state import ServerState
@@ -90,6 +92,19 @@ async def _let_replies_finish(state: ServerState, grace: float) -> float:
     return max(deadline - time.monotonic(), 0.0)
 
 
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, but a socket the app has already closed (OS1
+    closes its conversations with 1001 when it stops) is not sent a second close frame at
+    shutdown: uvicorn 0.54 does, the websockets library refuses, and the exception ended the
+    server's shutdown halfway (the app's own shutdown skipped)."""
+
+    def shutdown(self) -> None:
+        if self.handshake_complete and self.conn.state is not State.OPEN:
+            self.transport.close()
+            return
+        super().shutdown()
+
+
 def _freeze_startup_objects() -> None:
     """Leave what startup made (models, schemas, routes: most of the heap) out of the garbage
     collector's full passes, which otherwise walk all of it and stop the event loop for
@@ -145,7 +160,7 @@ async def serve(settings: Settings, *, worker: bool = False) -> int:
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
         limit_concurrency=settings.max_connections,
-        ws="websockets-sansio",
+        ws=WebSocketProtocol,
         lifespan="on",
     )
     server = GracefulServer(config, app, settings, quiet=worker, own_process=True)
