@@ -97,3 +97,13 @@ def test_partial_files_left_by_a_stopped_process_are_removed(tmp_path: Path) -> 
     cached.unlink()
     MiniLMEmbedder(cache=tmp_path)._passages(SENTENCES[:1])
     assert not stale.exists() and recent.exists()
+
+
+def test_passages_spread_over_the_cores_match_one_call_at_a_time(tmp_path: Path) -> None:
+    """Each slice is one model call on its own thread; the vectors are those of the same
+    calls made one after another on one thread."""
+    texts = [f"{s} ({i})" for i in range(8) for s in SENTENCES]
+    spread = MiniLMEmbedder(cache=tmp_path)
+    single = MiniLMEmbedder(threads=1, cache=tmp_path)
+    spread._slices = 2  # as on a machine with two cores or more
+    assert np.allclose(spread._passages(texts), single._passages(texts), atol=1e-6)

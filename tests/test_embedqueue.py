@@ -72,6 +72,34 @@ async def test_past_its_budget_questions_are_answered_by_words_and_turns_wait() 
     assert queue.pending == 4
 
 
+class SlowToLoad(HashingEmbedder):
+    """Like the real embedders: the first call loads the model, which takes a while."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.loads = 0
+
+    async def load(self) -> None:
+        if not self.loads:
+            self.loads += 1
+            await asyncio.sleep(self.seconds)
+
+    async def query(self, text: str) -> Vectors:
+        await self.load()
+        return await super().query(text)
+
+
+async def test_loading_the_model_is_not_charged_to_the_budget() -> None:
+    """A slow first load (seconds, on a slow machine) must not leave the next questions
+    without vectors, as if the embedder had been busy all that time."""
+    embedder = SlowToLoad(0.3)
+    queue = EmbedQueue(embedder, Written(), share=0.1, burst=0.2)
+    answered = [await queue.query(f"question {i}") for i in range(3)]
+    assert all(v is not None for v in answered) and queue.skipped_questions == 0
+    assert embedder.loads == 1
+
+
 def test_the_budget_drains_at_its_share() -> None:
     budget = Budget(share=0.5, burst=1.0)
     budget.spend(2.0)

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from os1.memory import recall
 from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
+from os1.memory.fake import HashingEmbedder
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.models import NewTurn, Person, Role
-from os1.memory.query import analyze
+from os1.memory.query import analyze, without_speakers
 from os1.memory.store import SqlStore
 from os1.memory.tables import turn_vectors
 from os1.memory.when import spans
@@ -150,6 +151,54 @@ def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
     other_final, _ = recall.score(index, analyze("What did Melanie paint?", index), None)
     assert final[1] - other_final[1] == pytest.approx(recall.WEIGHTS.speaker)
     assert final[1] > final[2]  # the other turn of the named speaker
+
+
+def test_speakers_names_can_be_taken_out_of_a_question() -> None:
+    index = build(("hi", "Caroline Smith"), ("hello", "Mel"))
+    assert without_speakers("What did Caroline paint?", index) == "What did paint?"
+    assert without_speakers("Is Mel's dog older than Caroline\u2019s cat?", index) == (
+        "Is dog older than cat?"
+    )
+    assert without_speakers("What  is   art?", index) == "What  is   art?"  # untouched
+    assert without_speakers("Caroline Smith", index) == ""
+    assert without_speakers("Where is Carolina?", index) == "Where is Carolina?"
+
+
+class Asked(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    async def query(self, text: str) -> np.ndarray:
+        self.asked.append(text)
+        return await super().query(text)
+
+
+async def test_a_question_naming_a_speaker_is_embedded_with_and_without_the_name() -> None:
+    """The two vectors are averaged: with the name alone, a turn that merely greets the
+    person ("Caroline, good morning!") would outrank the answer for the embedding."""
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
+    await migrate(engine)
+    embedder = Asked()
+    store = SqlStore(engine, embedder)
+    try:
+        alice = await store.ensure_person("alice")
+        conv = await store.start_conversation(alice)
+        await store.add_turn(conv, turn("Caroline, good morning Caroline!", 0, speaker="Mel"))
+        await store.add_turn(conv, turn("a sunset over the lake", 1, speaker="Caroline"))
+        assert await store.settle(30)
+        await store.recall(alice, "Which sunset did Caroline paint?", 2)
+        assert embedder.asked == ["Which sunset did Caroline paint?", "Which sunset did paint?"]
+        embedder.asked.clear()
+        await store.recall(alice, "Which sunset over the lake?", 2)
+        assert embedder.asked == ["Which sunset over the lake?"]  # names nobody: once
+        mixed = await store._without_names(
+            "Caroline lake", store.indexes._items[alice.id].index, await embedder.query("x")
+        )
+        assert mixed is not None and float(np.linalg.norm(mixed)) == pytest.approx(1.0)
+    finally:
+        await store.close(5)
+        await engine.dispose()
 
 
 def test_repeated_words_go_below_the_rest() -> None:

@@ -107,6 +107,7 @@ class EmbedQueue:
         self._no_questions.clear()
         try:
             async with self._busy:
+                await self.embedder.load()  # the first load is not embedding work
                 started = time.monotonic()
                 try:
                     vector = await self.embedder.query(text)
@@ -140,6 +141,7 @@ class EmbedQueue:
                     self.reused += len(known)
                 if todo:
                     async with self._busy:
+                        await self.embedder.load()
                         started = time.monotonic()
                         try:
                             vectors = await self.embedder.passages([passage(t) for t in todo])

@@ -29,6 +29,9 @@ class HashingEmbedder:
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm else vec
 
+    async def load(self) -> None:
+        return None
+
     async def passages(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

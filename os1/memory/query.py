@@ -2,11 +2,15 @@
 
 A speaker named in the question ("What did Caroline paint?") is a strong hint about *who said*
 the answer, but a weak one about its words: people seldom say their own name. So a speaker's
-name leaves the word query and becomes a preference for that speaker's turns instead.
+name leaves the word query and becomes a preference for that speaker's turns instead. For the
+same reason the question is embedded twice when it names a speaker, as asked and with the names
+taken out (``without_speakers``), and recall uses the mean of the two vectors: with the name
+alone, the embedding leans towards turns that merely address that person ("Hey Caroline!").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +21,8 @@ from os1.memory.when import spans
 
 #: Weight of a word brought in by query expansion, against 1 for the question's own words.
 EXPANSION_WEIGHT = 0.35
+#: A word, with the possessive that may follow it ("Caroline's").
+_WORD_AND_POSSESSIVE = re.compile(r"([^\W_]+)(?:['\u2019]s\b)?", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +53,22 @@ def analyze(text: str, index: PersonIndex) -> Query:
     now = datetime.fromtimestamp(newest, UTC)
     found = tuple((a.timestamp(), b.timestamp()) for a, b in spans(text, now))
     return Query(text, tuple(weights.items()), frozenset(speakers), found)
+
+
+def without_speakers(text: str, index: PersonIndex) -> str:
+    """``text`` with every word of a speaker's name (and its possessive) taken out, spaces
+    collapsed; ``text`` itself when it names no speaker."""
+    names = index.speaker_words()
+    if not names:
+        return text
+    named = False
+
+    def drop(match: re.Match[str]) -> str:
+        nonlocal named
+        if match.group(1).lower() in names:
+            named = True
+            return ""
+        return match.group(0)
+
+    kept = _WORD_AND_POSSESSIVE.sub(drop, text)
+    return " ".join(kept.split()) if named else text

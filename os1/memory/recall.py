@@ -35,7 +35,7 @@ from os1.memory.query import Query
 @dataclass(frozen=True, slots=True)
 class Weights:
     lexical: float = 1.0
-    dense: float = 0.5
+    dense: float = 0.65
     previous: float = 0.45
     following: float = 0.3
     passage: float = 0.6

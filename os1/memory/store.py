@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
 from sqlalchemy import Insert, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -39,7 +40,7 @@ from os1.memory.models import (
     Relationship,
     Turn,
 )
-from os1.memory.query import analyze
+from os1.memory.query import analyze, without_speakers
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
     conversations,
@@ -56,6 +57,9 @@ from os1.memory.validation import (
     check_fact_text,
     check_person_name,
 )
+
+#: Turns embedded together by an import.
+IMPORT_EMBED_GROUP = 512
 
 log = logging.getLogger("os1.memory")
 #: Turns without a vector that one recall queues for embedding, at most.
@@ -363,20 +367,30 @@ class SqlStore(MemoryStore):
     async def _insert_turn(
         self, conn: AsyncConnection, conversation: Conversation, turn: NewTurn
     ) -> Turn:
+        return (await self._insert_turns(conn, [(conversation, turn)]))[0]
+
+    async def _insert_turns(
+        self, conn: AsyncConnection, new: Sequence[tuple[Conversation, NewTurn]]
+    ) -> list[Turn]:
+        """Insert turns in a few statements (SQLAlchemy batches the rows), in order."""
+        if not new:
+            return []
+        rows = [
+            {
+                "person_id": conversation.person_id,
+                "conversation_id": conversation.id,
+                "role": turn.role,
+                "speaker": turn.speaker,
+                "content": turn.content,
+                "created_at": turn.time,
+                "external_id": turn.external_id,
+            }
+            for conversation, turn in new
+        ]
         result = await conn.execute(
-            insert(turns)
-            .values(
-                person_id=conversation.person_id,
-                conversation_id=conversation.id,
-                role=turn.role,
-                speaker=turn.speaker,
-                content=turn.content,
-                created_at=turn.time,
-                external_id=turn.external_id,
-            )
-            .returning(turns)
+            insert(turns).returning(turns, sort_by_parameter_order=True), rows
         )
-        return _turn(result.one())
+        return [_turn(r) for r in result.all()]
 
     async def _embed(self, stored: Sequence[Turn]) -> None:
         """Embed turns now (imports, edits), rather than in the background."""
@@ -410,7 +424,7 @@ class SqlStore(MemoryStore):
             if rows:
                 await conn.execute(_write_vector_rows(conn), rows)
 
-    async def reembed(self, person: Person, *, batch: int = 64) -> int:
+    async def reembed(self, person: Person, *, batch: int = IMPORT_EMBED_GROUP) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
         another model made (after the ``embedder`` setting changed). Returns how many turns
         were embedded; 0 when all were current or there is no embedder."""
@@ -529,6 +543,7 @@ class SqlStore(MemoryStore):
                 index = await self.indexes.get(conn, person.id)
                 await self._heal(conn, index)
                 question = await vector if vector is not None else None
+                question = await self._without_names(query, index, question)
                 final, base = recall.score(index, analyze(query, index), question)
                 near = self.embedder.near_duplicate if self.embedder is not None else None
                 ranked = recall.top(index, final, base, k, set(exclude), near)
@@ -544,6 +559,24 @@ class SqlStore(MemoryStore):
             if vector is not None and not vector.done():
                 vector.cancel()
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
+
+    async def _without_names(
+        self, query: str, index: PersonIndex, question: Vectors | None
+    ) -> Vectors | None:
+        """The question's vector averaged with that of its words without the speakers' names
+        (see ``os1.memory.query``); ``question`` itself when it names nobody, or when the
+        embedder is too busy for the second vector."""
+        if question is None or self.embedding is None:
+            return question
+        plain = without_speakers(query, index)
+        if plain == query or not plain.strip():
+            return question
+        other = await self.embedding.query(plain)
+        if other is None:
+            return question
+        mean = question + other
+        norm = float(np.linalg.norm(mean))
+        return (mean / norm).astype(np.float32) if norm else question
 
     async def _heal(self, conn: AsyncConnection, index: PersonIndex) -> None:
         """Queue the newest turns that have no vector (their embedding was shed under load, or
@@ -932,8 +965,10 @@ class SqlStore(MemoryStore):
             result, stored = await self._import_once(person, batch)
         except IntegrityError:
             result, stored = await self._import_once(person, batch)
-        for start in range(0, len(stored), 64):
-            await self._embed(stored[start : start + 64])
+        # Large groups: the embedder sorts each group by length, so the larger the group the
+        # less of each model call is padding (64 turns at a time embed about 0.7 times as fast).
+        for start in range(0, len(stored), IMPORT_EMBED_GROUP):
+            await self._embed(stored[start : start + IMPORT_EMBED_GROUP])
         return result
 
     async def _import_once(
@@ -943,7 +978,7 @@ class SqlStore(MemoryStore):
         async with self.engine.begin() as conn:
             known = await self._known_ids(conn, person, [t.external_id for _, t in batch])
             sessions: dict[str | None, Conversation] = {}
-            stored: list[Turn] = []
+            fresh: list[tuple[Conversation, NewTurn]] = []
             for label, turn in batch:
                 if turn.external_id in known:
                     result.skipped_existing += 1
@@ -954,7 +989,8 @@ class SqlStore(MemoryStore):
                     conn, person, label, turn.time
                 )
                 sessions[label] = conv
-                stored.append(await self._insert_turn(conn, conv, turn))
+                fresh.append((conv, turn))
+            stored = await self._insert_turns(conn, fresh)
             await fulltext.index(conn, [(t.id, t.content) for t in stored])
         result.imported = len(stored)
         result.sessions = [s for s in sessions if s is not None]
