@@ -65,8 +65,22 @@ def relevance(index: PersonIndex, query: Query, vector: Floats | None, w: Weight
     if vector is not None and index.has_vector.view.any():
         cosine = index.cosine(vector)
         have = index.has_vector.view
-        own += w.dense * np.where(have, scale(cosine, float(np.median(cosine[have]))), 0.0)
+        own += w.dense * np.where(have, scale(cosine, _median(cosine, have)), 0.0)
     return own.astype(np.float32)
+
+
+#: Above this many turns the median cosine is taken from an even sample of about this many.
+MEDIAN_SAMPLE = 4096
+
+
+def _median(values: Floats, have: np.ndarray) -> float:
+    """The median of ``values`` where ``have``: exact for up to :data:`MEDIAN_SAMPLE` turns,
+    else from every n-th of them (a sort of 100,000 cosines costs about 2 ms, more than all
+    the rest of the dense scoring but the product itself; the sampled median moves the
+    scale's floor by a few thousandths)."""
+    chosen = values if have.all() else values[have]
+    step = len(chosen) // MEDIAN_SAMPLE
+    return float(np.median(chosen[::step] if step > 1 else chosen))
 
 
 def score(
