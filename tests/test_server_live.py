@@ -242,6 +242,7 @@ def test_graceful_shutdown_lets_a_stream_finish(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("who", ["person", "admin", "letters"])
+@pytest.mark.timeout(300)  # the run itself may take up to 240 s on a slow machine
 def test_schemathesis_finds_nothing(who: str, tmp_path: Path) -> None:
     """The HTTP contract: no 5xx, no response outside the schema, every schema-valid request
     accepted and every invalid one refused. Full-text recall only, to keep it quick."""
