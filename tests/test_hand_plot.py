@@ -110,6 +110,22 @@ def test_strokes_run_along_the_ink_and_cover_it(dkg: Hand) -> None:
         assert np.mean(to_stroke[mask > 0] <= 6) > 0.95, char  # ...and reach all of it
 
 
+def test_a_short_bar_across_a_stroke_is_drawn() -> None:
+    """A ``t``'s or ``f``'s bar whose arms are shorter than a spur: both arms stay, as one
+    stroke across the stem (they were pruned as spurs, and a plotted ``t`` read as ``l``)."""
+    ink = np.zeros((80, 60), np.uint8)
+    cv2.line(ink, (30, 8), (30, 72), 255, 4, cv2.LINE_AA)
+    cv2.line(ink, (23, 30), (37, 30), 255, 4, cv2.LINE_AA)  # arms of 5 px; spurs are < 6.4
+    points = np.concatenate([_dense(p) for p in centerlines(ink)])
+    for end in ((25.5, 30.5), (35.5, 30.5)):
+        assert np.linalg.norm(points - end, axis=1).min() < 2.5, end
+    # The blunt end of a thick stroke still gets no twigs to its corners.
+    thick = np.zeros((80, 60), np.uint8)
+    cv2.line(thick, (30, 12), (30, 68), 255, 9, cv2.LINE_8)
+    (stroke,) = centerlines(thick)
+    assert np.abs(stroke[:, 0] - 30.5).max() < 1.5
+
+
 def _dense(path: np.ndarray) -> np.ndarray:
     """Points every half pixel along ``path``."""
     parts = [

@@ -10,7 +10,8 @@
    (touching junction pixels count as one); the runs of pixels between them are the edges, and
    runs with no end at all are closed loops.
 4. **Clean.** Spurs (a short edge from a junction to a free end, shorter than 8% of the glyph's
-   height or about a stroke width, that does not carry another edge straight on) are pruned,
+   height or about a stroke width, that does not carry another edge straight on, and is not
+   one of two arms of a short bar across a stroke, as in a ``t`` or an ``f``) are pruned,
    and two junctions closer than a stroke width are joined, so that an ``x`` has one crossing
    rather than two forks.
 5. **Strokes.** At each junction the edges that carry on with little turn are paired; following
@@ -140,7 +141,10 @@ class _Graph:
             pruned: list[_Edge] = []
             for edge in spurs:
                 junction = edge.a if degrees[edge.a] >= 3 else edge.b
-                keep = edge.length > arm and self._carries_on(edge, junction, spurs, reach)
+                keep = edge.length > arm and (
+                    self._carries_on(edge, junction, spurs, reach)
+                    or self._crossbar(edge, junction, spurs, reach, degrees)
+                )
                 if degrees[junction] > 2 and not keep:
                     degrees[junction] -= 1
                     pruned.append(edge)
@@ -165,6 +169,23 @@ class _Graph:
             if node == junction
         ]
         return any(_turn(head, other) < STRAIGHT for other in others)
+
+    def _crossbar(
+        self, spur: _Edge, junction: int, spurs: list[_Edge], reach: float, degrees: list[int]
+    ) -> bool:
+        """Whether ``spur`` is half of a short bar across a stroke (a ``t``'s or an ``f``'s):
+        another spur at the same junction carries it on straight, and
+        the stroke it crosses goes on through the junction (two more edges). At the blunt end
+        of a thick stroke the two twigs to its corners lie in line too, but there the junction
+        has one edge besides them."""
+        if degrees[junction] < 4:
+            return False
+        head = _heading(spur, 0 if spur.a == junction else 1, reach)
+        return any(
+            _turn(head, _heading(other, 0 if other.a == junction else 1, reach)) < STRAIGHT
+            for other in spurs
+            if other is not spur and junction in (other.a, other.b)
+        )
 
     def join_junctions(self, closest: float) -> None:
         """Merge junctions joined by an edge shorter than ``closest`` into one junction."""
