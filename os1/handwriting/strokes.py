@@ -160,7 +160,7 @@ class _Graph:
     def _carries_on(self, spur: _Edge, junction: int, spurs: list[_Edge], reach: float) -> bool:
         """Whether ``spur`` continues an edge at ``junction`` that is no spur almost straight
         (two spurs in line are the fork at the blunt end of a thick stroke)."""
-        head = _heading(spur, 0 if spur.a == junction else 1, reach)
+        head = _heading_at(spur, junction, reach)
         others = [
             _heading(e, side, reach)
             for e in self.edges
@@ -174,15 +174,15 @@ class _Graph:
         self, spur: _Edge, junction: int, spurs: list[_Edge], reach: float, degrees: list[int]
     ) -> bool:
         """Whether ``spur`` is half of a short bar across a stroke (a ``t``'s or an ``f``'s):
-        another spur at the same junction carries it on straight, and
-        the stroke it crosses goes on through the junction (two more edges). At the blunt end
-        of a thick stroke the two twigs to its corners lie in line too, but there the junction
-        has one edge besides them."""
+        another spur at the same junction carries it on straight, and the stroke it crosses
+        goes on through the junction (two more edges). At the blunt end of a thick stroke the
+        two twigs to its corners lie in line too, but there the junction has one edge besides
+        them."""
         if degrees[junction] < 4:
             return False
-        head = _heading(spur, 0 if spur.a == junction else 1, reach)
+        head = _heading_at(spur, junction, reach)
         return any(
-            _turn(head, _heading(other, 0 if other.a == junction else 1, reach)) < STRAIGHT
+            _turn(head, _heading_at(other, junction, reach)) < STRAIGHT
             for other in spurs
             if other is not spur and junction in (other.a, other.b)
         )
@@ -266,6 +266,11 @@ def _pair_ends(graph: _Graph, reach: float) -> dict[tuple[int, int], tuple[int, 
             if turn < MAX_TURN and p not in pairs and q not in pairs:
                 pairs[p], pairs[q] = q, p
     return pairs
+
+
+def _heading_at(edge: _Edge, node: int, reach: float) -> np.ndarray:
+    """:func:`_heading` of ``edge`` from its end at ``node``."""
+    return _heading(edge, 0 if edge.a == node else 1, reach)
 
 
 def _heading(edge: _Edge, side: int, reach: float) -> np.ndarray:
