@@ -225,6 +225,11 @@ def test_stems_match_other_forms_of_a_word() -> None:
         ("two weeks ago", "2023-08-03", "2023-08-10"),
         ("in 2022", "2022-01-01", "2023-01-01"),
         ("last weekend", "2023-08-19", "2023-08-21"),
+        ("what did she start, as mentioned on 3 June, 2023?", "2023-06-03", "2023-06-04"),
+        ("who came to dinner on May 3, 2023", "2023-05-03", "2023-05-04"),
+        ("June 3rd", "2023-06-03", "2023-06-04"),
+        ("on the 3rd of September", "2022-09-03", "2022-09-04"),
+        ("what happened on 2023-06-03?", "2023-06-03", "2023-06-04"),
     ],
 )
 def test_time_expressions_resolve_against_the_conversations_own_dates(
@@ -236,7 +241,17 @@ def test_time_expressions_resolve_against_the_conversations_own_dates(
     ]
 
 
-@pytest.mark.parametrize("text", ["you may go", "what happened?", "100000 years ago", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you may go",
+        "what may 5 people do",
+        "on 31 February 2023",
+        "what happened?",
+        "100000 years ago",
+        "",
+    ],
+)
 def test_no_time_expression_no_span(text: str) -> None:
     assert spans(text, datetime(2023, 8, 20, tzinfo=UTC)) == []
 
@@ -248,6 +263,20 @@ def test_a_span_prefers_turns_inside_it() -> None:
     assert query.spans
     _final, base = recall.score(index, query, None)
     assert np.all(base > 0)
+
+
+def test_a_named_day_is_a_stronger_hint_than_its_month() -> None:
+    """Turns a day apart: one on the named day, one in the same month. A named day lifts its
+    own turns by ``Weights.day``; the month's other turns get nothing from it, where a question
+    naming only the month lifts both by ``Weights.time``."""
+    index = build(("the garden party", None), ("the garden party again", None), apart=True)
+    first = datetime.fromtimestamp(float(index.times.view[0]), UTC)
+    plain, _ = recall.score(index, analyze("the garden party", index), None)
+    by_day, _ = recall.score(index, analyze(f"the garden party on {first:%d %B %Y}", index), None)
+    by_month, _ = recall.score(index, analyze(f"the garden party in {first:%B %Y}", index), None)
+    assert by_day - plain == pytest.approx([recall.WEIGHTS.day, 0.0])
+    assert by_month - plain == pytest.approx([recall.WEIGHTS.time] * 2)
+    assert recall.WEIGHTS.day > recall.WEIGHTS.time
 
 
 async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> None:

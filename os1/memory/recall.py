@@ -11,7 +11,8 @@ Each turn gets, in order:
 3. a share of the best relevance within two turns either side, so a passage that is about the
    question as a whole rises together;
 4. a preference for turns spoken by a speaker the question names, and for turns inside a span
-   of time the question names ("last week", "in May");
+   of time the question names ("last week", "in May"), a stronger one for a named day ("on 3
+   June, 2023");
 5. a very small preference for newer turns, which breaks near-ties in favour of the latest
    statement of a fact.
 
@@ -41,13 +42,17 @@ class Weights:
     passage: float = 0.6
     passage_reach: int = 2
     speaker: float = 0.5
-    time: float = 0.5
+    time: float = 0.75
+    #: The same for a span of at most a few days ("on 3 June"): a named date is a sharper hint.
+    day: float = 1.5
     #: Largest bonus a brand-new turn gets over a very old one.
     recency: float = 0.01
     recency_half_life_days: float = 30.0
 
 
 WEIGHTS = Weights()
+#: Spans up to this long count as a named day for :attr:`Weights.day`.
+SHORT_SPAN_S = 3 * 86_400
 
 
 def scale(values: Floats, floor: float = 0.0) -> Floats:
@@ -97,10 +102,11 @@ def score(
         final += w.speaker * np.isin(index.speaker_codes.view, list(query.speakers))
     if query.spans:
         times = index.times.view
-        inside = np.zeros(len(times), dtype=bool)
+        bonus = np.zeros(len(times), dtype=np.float32)
         for start, end in query.spans:
-            inside |= (times >= start) & (times < end)
-        final += w.time * inside
+            weight = w.day if end - start <= SHORT_SPAN_S else w.time
+            bonus = np.maximum(bonus, weight * ((times >= start) & (times < end)))
+        final += bonus
     if len(index):
         age_days = (index.times.view.max() - index.times.view) / 86_400
         final += w.recency * np.power(0.5, age_days / w.recency_half_life_days)

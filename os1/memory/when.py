@@ -1,10 +1,11 @@
 """Time expressions in a question, resolved to a span of time by rule.
 
-"last week", "yesterday", "three days ago", "in May", "in May 2023", "in 2022", "this month":
-each becomes a (start, end) span measured against a reference moment, which recall takes from
-the conversation itself (its newest turn), so an imported conversation from years ago resolves
-"last week" against its own dates, not today's. Only whole expressions are read; anything else
-in the question is ignored.
+"last week", "yesterday", "three days ago", "in May", "in May 2023", "in 2022", "this month",
+and whole dates ("on 3 June, 2023", "May 3rd", "2023-06-03"): each becomes a (start, end)
+span measured against a reference moment, which recall takes from the conversation itself (its
+newest turn), so an imported conversation from years ago resolves "last week" against its own
+dates, not today's. A whole date is a span of that one day. Only whole expressions are read;
+anything else in the question is ignored.
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple": 2, "few": 3,
 }  # fmt: skip
+#: Days after a named date that still count as "on" it: a thing done on the 3rd is often told
+#: of a day or two later.
+DAY_SLACK = 0
 UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _MONTH_YEAR = re.compile(rf"\b(?:in|during|of|since)?\s*({_MONTH})\b\.?,?\s*(\d{{4}})?", re.I)
 _YEAR = re.compile(r"\b(?:in|during|of)\s+(\d{4})\b", re.I)
+_ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_MONTH = re.compile(rf"\b{_ORDINAL}\s+(?:of\s+)?({_MONTH})\b\.?,?(?:\s*(\d{{4}})\b)?", re.I)
+_MONTH_DAY = re.compile(rf"\b({_MONTH})\.?\s+{_ORDINAL}\b,?(?:\s*(\d{{4}})\b)?", re.I)
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _AGO = re.compile(r"\b(\d+|[a-z]+)\s+(day|week|month|year)s?\s+ago\b", re.I)
 _LAST = re.compile(r"\b(last|this|past|previous)\s+(day|week|month|year|weekend)\b", re.I)
 _SIMPLE = re.compile(r"\b(yesterday|today|tonight|last night)\b", re.I)
@@ -51,6 +59,8 @@ def spans(text: str, now: datetime) -> list[Span]:
         found.append((centre - slack, centre + slack + timedelta(days=1)))
     for m in _LAST.finditer(text):
         found.append(_recent(m[1].lower(), m[2].lower(), day))
+    dated, text = _days(text, now)
+    found += dated
     for m in _MONTH_YEAR.finditer(text):
         if m[1].lower() == "may" and not m[2] and not m[0].lower().startswith(("in", "during")):
             continue  # "may" the verb
@@ -60,6 +70,46 @@ def spans(text: str, now: datetime) -> list[Span]:
         if 1900 <= year <= 2200:
             found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
     return found
+
+
+def _days(text: str, now: datetime) -> tuple[list[Span], str]:
+    """Spans of the whole dates in ``text`` ("3 June, 2023", "June 3rd", "2023-06-03"), and
+    the text with those dates blanked out, so their months are not read again as months."""
+    found: list[Span] = []
+
+    def take(year: str | None, month: int, day: str) -> None:
+        start = _day(int(year) if year else None, month, int(day), now)
+        if start is not None:
+            found.append((start, start + timedelta(days=DAY_SLACK + 1)))
+
+    def blank(match: re.Match[str]) -> str:
+        return " " * len(match[0])
+
+    for m in _ISO_DAY.finditer(text):
+        take(m[1], int(m[2]), m[3])
+    text = _ISO_DAY.sub(blank, text)
+    for m in _DAY_MONTH.finditer(text):
+        take(m[3], MONTHS[m[2].lower()], m[1])
+    text = _DAY_MONTH.sub(blank, text)
+    for m in _MONTH_DAY.finditer(text):
+        if m[1] == "may":
+            continue  # the verb, as in "what may 5 people do"; the month is written "May"
+        take(m[3], MONTHS[m[1].lower()], m[2])
+        text = text[: m.start()] + blank(m) + text[m.end() :]
+    return found, text
+
+
+def _day(year: int | None, month: int, day: int, now: datetime) -> datetime | None:
+    """Midnight of that date (the most recent one when the year is not given), or None when
+    there is no such date."""
+    if not 1 <= month <= 12:
+        return None
+    if year is None:
+        year = now.year if (month, day) <= (now.month, now.day) else now.year - 1
+    try:
+        return datetime(year, month, day, tzinfo=UTC) if 1900 <= year <= 2200 else None
+    except ValueError:
+        return None
 
 
 def _recent(which: str, unit: str, day: datetime) -> Span:
