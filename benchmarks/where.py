@@ -35,7 +35,10 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("database (SQLAlchemy, asyncpg)", ("sqlalchemy", "asyncpg", "aiosqlite")),
-    ("model client (HTTP stream)", ("httpx", "httpcore", "h11", "anyio", "backends/")),
+    (
+        "model client (HTTP stream)",
+        ("aiohttp", "yarl", "multidict", "httpx", "httpcore", "h11", "anyio", "backends/"),
+    ),
     ("prompt", ("os1/mind/context", "os1/mind/persona")),
     ("scheduling", ("os1/mind/scheduler", "os1/server/shared", "os1/server/limits")),
     (

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-MODES = ("ok", "error500", "die_midstream", "truncated", "slow", "garbage")
+MODES = ("ok", "error500", "die_midstream", "truncated", "slow", "garbage", "json")
 CREATED = 1_700_000_000
 
 
@@ -130,7 +130,7 @@ class OpenAIServer:
         if self.mode == "error500":
             return openai_error(500, "the model crashed while thinking", "server_error")
         reply = self.reply if self.reply is not None else heard(body.get("messages", []))
-        if not body.get("stream"):
+        if not body.get("stream") or self.mode == "json":
             return JSONResponse(self._completion(body, reply))
         return SSEResponse(self._events(body, reply), drop=self.mode == "die_midstream")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 from openai_server import OpenAIServer
 from pydantic import SecretStr
@@ -14,7 +13,6 @@ from os1.errors import ConfigError, LLMStreamBroken, LLMTimeout, LLMUnavailable
 from os1.mind.backends.openai_compat import (
     OpenAICompatLLM,
     error_detail,
-    response_pieces,
     sse_pieces,
 )
 from os1.mind.llm import LLM, Message, Sampling, complete
@@ -249,14 +247,15 @@ async def test_sse_error_object_mid_stream_is_stream_broken() -> None:
         await anext(sse_pieces(lines('data: {"error": {"message": "out of memory"}}')))
 
 
-async def test_plain_json_answer_is_accepted() -> None:
-    body = {"choices": [{"message": {"role": "assistant", "content": "whole"}}]}
-    response = httpx.Response(200, json=body)
-    assert [p async for p in response_pieces(response)] == ["whole"]
+async def test_plain_json_answer_to_a_streaming_request_is_accepted(
+    llm: OpenAICompatLLM, openai_server: OpenAIServer
+) -> None:
+    openai_server.mode = "json"
+    assert await pieces(llm) == ["Server heard: hello there, old friend"]
 
 
 def test_error_detail_is_short() -> None:
-    assert len(error_detail(httpx.Response(502, text="<html>" + "x" * 5000))) <= 200
-    assert error_detail(httpx.Response(500, json={"error": "model is loading"})) == (
-        "model is loading"
-    )
+    assert len(error_detail("<html>" + "x" * 5000)) <= 200
+    assert error_detail('{"error": "model is loading"}') == "model is loading"
+    assert error_detail('{"error": {"message": "no such model"}}') == "no such model"
+    assert error_detail("", "Bad Gateway") == "Bad Gateway"
