@@ -135,6 +135,67 @@ async def test_a_newcomer_beside_a_flood_starts_at_once() -> None:
     assert len(waits[1]) == 10 and scheduler.in_use == 0 and scheduler.waiting == 0
 
 
+async def test_a_flood_leaves_free_what_people_talking_used_at_their_busiest() -> None:
+    """Five people asking one thing each held five of eight slots at once a moment ago: a
+    flood then takes slots only while more than five are free, though the reserve is two,
+    and someone talking still takes any free slot."""
+    scheduler = ModelScheduler(8, 100)
+    assert scheduler.reserve == 2
+    talking = asyncio.Event()
+    flood_gate = asyncio.Event()
+
+    async def call(person: int, gate: asyncio.Event) -> None:
+        async with scheduler.use(person):
+            await gate.wait()
+
+    people = [asyncio.create_task(call(p, talking)) for p in range(1, 6)]
+    await asyncio.sleep(0.01)
+    assert scheduler.in_use == 5
+    talking.set()
+    await asyncio.gather(*people)
+    flood = [asyncio.create_task(call(99, flood_gate)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    # The flood's first call is one at a time as far as anyone can tell; from its second on
+    # it is a backlog, and waits while no more than five slots are free.
+    assert (scheduler.in_use, scheduler.waiting) == (3, 7)
+    async with scheduler.use(7) as ticket:
+        assert ticket.waited_s < 0.005 and scheduler.in_use == 4
+    flood_gate.set()
+    await asyncio.gather(*flood)
+    assert scheduler.in_use == 0 and scheduler.waiting == 0
+
+
+async def test_a_backlogs_low_counter_lets_no_one_returning_bank_credit() -> None:
+    """A backlog that has waited all along keeps a low counter, while the people talking now
+    have high ones. Person 2, who talked long ago, arrives: they are lifted to the lowest
+    counter of those talking now, not to the backlog's, so they queue behind person 1, who
+    came first, rather than jumping ahead on credit from long ago."""
+    scheduler = ModelScheduler(1, 100, reserve=0)
+    gate = asyncio.Event()
+    order: list[int] = []
+
+    async def call(person: int) -> None:
+        async with scheduler.use(person):
+            order.append(person)
+            await gate.wait()
+
+    holder = asyncio.create_task(call(3))
+    await asyncio.sleep(0.01)
+    flood = [asyncio.create_task(call(99)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    # Time passes: the holder's share grows, the waiting backlog's does not.
+    scheduler.counters.update({3: 5000.0, 1: 5000.0, 2: 50.0})
+    first = asyncio.create_task(call(1))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(call(2))
+    await asyncio.sleep(0.01)
+    assert scheduler.counters[99] < 1000.0
+    assert scheduler.counters[2] == scheduler.counters[1] == 5000.0
+    gate.set()
+    await asyncio.gather(holder, first, second, *flood)
+    assert order.index(1) < order.index(2)
+
+
 async def test_background_work_leaves_the_reserve_free() -> None:
     scheduler = ModelScheduler(4, 100)
     gate = asyncio.Event()

@@ -9,14 +9,16 @@ waiting and chooses the order:
    Serving Large Language Models" (OSDI 2024): each person has a counter of the model's work
    done for them (prompt tokens plus, weighted, reply tokens), and the waiting request of the
    person with the lowest counter goes next. A person who starts asking is lifted to the lowest
-   counter among those already waiting or served, so time away banks no credit; a person
-   sending a hundred messages only ever competes with their own counter.
-3. **Room for newcomers.** A quarter of the slots (``reserve``) is kept for people with no
-   call in progress: a person who already has one, background work, and a person far ahead
-   of everyone else asking now (``AHEAD``), take a slot only while more than that many are
-   free. The model is not kept idle when nobody else asks (one person alone still gets three
-   quarters of it), but a person arriving beside a flood finds a slot free at once instead of
-   waiting for one of the flood's calls to end.
+   counter among those being served or waiting for one call, so time away banks no credit; a
+   person sending a hundred messages only ever competes with their own counter.
+3. **Room for people asking one thing at a time.** Calls are not preempted, so a slot a flood
+   holds is one that a person talking may wait up to a whole call for. A person with another
+   call in progress or waiting, and background work, take a slot only while more than the
+   *headroom* are free: a quarter of the slots (``reserve``), or as many as people asking one
+   thing at a time held at once in the last ``PEAK_WINDOW_S`` seconds, if more. A person asking
+   one thing at a time takes any free slot. So the model is not kept idle when nobody else
+   asks (one person alone still gets three quarters of it), and beside a flood the people
+   talking find their usual share free: the flood gets what their busiest moments lately left.
 4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, or when a new one would
    wait longer than ``OS1_MAX_QUEUE_WAIT`` seconds at the pace calls have been ending, it is
    refused at once with ``BusyError`` (HTTP 503 with ``Retry-After``), never left to hang.
@@ -40,13 +42,12 @@ from os1.errors import BusyError
 Kind = Literal["interactive", "background"]
 #: A reply token costs this many prompt tokens (generation is the slow part).
 OUTPUT_WEIGHT = 2.0
-#: A person whose counter is more than this many typical calls above the lowest among those
-#: asking now has had their share: they use only slots beyond the reserve.
-AHEAD = 4.0
 #: The pace of the service is measured over the last this many calls to end, once at least
 #: PACE_MIN have.
 PACE_WINDOW, PACE_MIN = 64, 8
 MAX_RETRY_AFTER = 600
+#: How far back the most people asking one thing at a time is remembered (seconds).
+PEAK_WINDOW_S = 30.0
 
 
 @dataclass
@@ -97,6 +98,10 @@ class ModelScheduler:
             "background": {},
         }
         self._waiting = 0
+        #: People whose one call in progress is all they asked for, and how many there were
+        #: at each start of such a call (time, count), for ``_headroom``.
+        self._solo_people: set[int] = set()
+        self._solo_log: deque[tuple[float, int]] = deque()
         #: What a call is charged when it starts (the mean cost so far); corrected at the end.
         self._mean_cost = 100.0
 
@@ -109,10 +114,12 @@ class ModelScheduler:
         return self._busy
 
     def _floor(self) -> float:
-        """The lowest counter among people waiting or being served now."""
+        """The lowest counter among people being served now or waiting for one interactive
+        call. A backlog does not count: held back by the headroom (``_headroom``), its counter
+        stays low, and the people talking would then never be lifted, so the order among them
+        would follow who talked most all day instead of who is owed a turn now."""
         people = set(self._active)
-        for queue in self._queues.values():
-            people.update(queue)
+        people.update(p for p, waiting in self._queues["interactive"].items() if len(waiting) == 1)
         return min((self.counters.get(p, 0.0) for p in people), default=0.0)
 
     def _lift(self, person: int, floor: float) -> None:
@@ -120,18 +127,33 @@ class ModelScheduler:
         if not busy:
             self.counters[person] = max(self.counters.get(person, 0.0), floor)
 
-    def _may_start(self, person: int, kind: Kind, floor: float) -> bool:
-        """Whether a call may take a slot now: any free slot for a person's first call, only
-        slots beyond the reserve for a further call of theirs, for background work, and for
-        someone who has had far more than the others asking now (counter above ``floor``)."""
+    def _may_start(self, person: int, kind: Kind, waiting: bool = False) -> bool:
+        """Whether a call may take a slot now: any free slot for someone asking one thing at a
+        time; for a person with more calls in progress or waiting, and for background work,
+        only slots beyond the headroom kept for the others (``_headroom``). ``waiting``: the
+        call is queued already."""
         free = self.slots - self._busy
-        if (
-            kind == "interactive"
-            and not self._active.get(person)
-            and self.counters.get(person, 0.0) - floor <= AHEAD * self._mean_cost
-        ):
+        if self._solo(person, kind, waiting):
             return free > 0
-        return free > self.reserve
+        return free > self._headroom()
+
+    def _solo(self, person: int, kind: Kind, waiting: bool = False) -> bool:
+        """Whether this is an interactive call of someone asking one thing at a time, as people
+        talking do: nothing else of theirs waiting, and at most one call in progress (the reply
+        before, still finishing as they answer it)."""
+        queued = len(self._queues[kind].get(person, ())) - (1 if waiting else 0)
+        return kind == "interactive" and not queued and self._active.get(person, 0) <= 1
+
+    def _headroom(self) -> int:
+        """Slots kept free for people asking one thing at a time: the reserve, or as many as
+        such people held at once lately (within ``PEAK_WINDOW_S``), whichever is more, so a
+        burst like the last one finds its slots free, not held by a flood's calls."""
+        now = time.monotonic()
+        log = self._solo_log
+        while log and log[0][0] < now - PEAK_WINDOW_S:
+            log.popleft()
+        peak = max((n for _, n in log), default=0)
+        return max(self.reserve, min(self.slots - 1, max(peak, len(self._solo_people))))
 
     def admit(self) -> None:
         """Raise BusyError if a request made now would be refused; for checking before work
@@ -153,8 +175,8 @@ class ModelScheduler:
         self._lift(person, floor)
         # Whoever waits could not start when they came or at the last release (see _dispatch),
         # so a request that may start now jumps no one who may.
-        if self._may_start(person, kind, floor):
-            charged = self._take(person)
+        if self._may_start(person, kind):
+            charged = self._take(person, self._solo(person, kind))
         else:
             if refuse and (self._waiting >= self.max_waiting or self._too_long()):
                 raise BusyError(self._retry_after())
@@ -178,9 +200,13 @@ class ModelScheduler:
             self._mean_cost += 0.05 * (max(cost, 1.0) - self._mean_cost)
             self._finish(person)
 
-    def _take(self, person: int) -> float:
+    def _take(self, person: int, solo: bool = False) -> float:
         """Give ``person`` a slot, charged as it starts so that queued calls of one person do
-        not all look cheap; returns the charge."""
+        not all look cheap; returns the charge. ``solo``: the person asks one thing at a time
+        (see ``_headroom``)."""
+        if solo:
+            self._solo_people.add(person)
+            self._solo_log.append((time.monotonic(), len(self._solo_people)))
         self._busy += 1
         self._active[person] = self._active.get(person, 0) + 1
         self.counters[person] = self.counters.get(person, 0.0) + self._mean_cost
@@ -188,6 +214,7 @@ class ModelScheduler:
 
     def _finish(self, person: int) -> None:
         self._ended.append(time.monotonic())
+        self._solo_people.discard(person)
         self._busy -= 1
         self._active[person] -= 1
         if not self._active[person]:
@@ -213,17 +240,17 @@ class ModelScheduler:
                 return
             kind, person = chosen
             queues = self._queues[kind]
+            solo = self._solo(person, kind, waiting=True)
             future = queues[person].popleft()
             self._waiting -= 1
             if not queues[person]:
                 del queues[person]
             if not future.done():
-                future.set_result(self._take(person))
+                future.set_result(self._take(person, solo))
 
     def _next(self) -> tuple[Kind, int] | None:
-        floor = self._floor()
         for kind in ("interactive", "background"):
-            ready = [p for p in self._queues[kind] if self._may_start(p, kind, floor)]
+            ready = [p for p in self._queues[kind] if self._may_start(p, kind, waiting=True)]
             if ready:
                 person = min(
                     ready, key=lambda p: (self.counters.get(p, 0.0), self._active.get(p, 0))
