@@ -12,11 +12,12 @@ waiting and chooses the order:
    counter among those being served or waiting for one call, so time away banks no credit; a
    person sending a hundred messages only ever competes with their own counter.
 3. **Room for people asking one thing at a time.** Calls are not preempted, so a slot a flood
-   holds is one that a person talking may wait up to a whole call for. A person with another
-   call in progress or waiting, and background work, take a slot only while more than the
-   *headroom* are free: a quarter of the slots (``reserve``), or as many as people asking one
-   thing at a time held at once in the last ``PEAK_WINDOW_S`` seconds, if more. A person asking
-   one thing at a time takes any free slot. So the model is not kept idle when nobody else
+   holds is one that a person talking may wait up to a whole call for. A backlog (a person
+   with other calls waiting, or two in progress already) and background work take a slot only
+   while more than the *headroom* are free: a quarter of the slots (``reserve``), or as many as
+   people asking one thing at a time held at once in the last ``PEAK_WINDOW_S`` seconds if
+   more, but never all of them. A person asking one thing at a time (the reply before may
+   still be finishing) takes any free slot. So the model is not kept idle when nobody else
    asks (one person alone still gets three quarters of it), and beside a flood the people
    talking find their usual share free: the flood gets what their busiest moments lately left.
 4. **Admission control.** Past ``OS1_LLM_QUEUE`` waiting requests, or when a new one would
