@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-MODES = ("ok", "error500", "die_midstream", "truncated", "slow", "garbage", "json")
+MODES = ("ok", "error500", "die_midstream", "truncated", "slow", "garbage", "json", "huge")
 CREATED = 1_700_000_000
 
 
@@ -184,6 +184,9 @@ class OpenAIServer:
         if mode == "slow":
             await self._pause(self.delay)
         yield self._chunk(body, {"role": "assistant", "content": ""}, None)
+        if mode == "huge":  # one event far longer than any real one, with no line end
+            yield b"data: " + b"x" * (9 * 2**20)
+            return
         pieces = words(reply)
         if mode in ("die_midstream", "truncated"):
             pieces = pieces[:2]

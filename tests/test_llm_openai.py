@@ -149,6 +149,14 @@ async def test_malformed_chunk_is_stream_broken(
         await pieces(llm)
 
 
+async def test_an_endless_line_is_stream_broken_not_held_in_memory(
+    llm: OpenAICompatLLM, openai_server: OpenAIServer
+) -> None:
+    openai_server.mode = "huge"
+    with pytest.raises(LLMStreamBroken, match="broke mid-reply"):
+        await pieces(llm)
+
+
 async def test_dead_port_is_unavailable(dead_url: str) -> None:
     brain = OpenAICompatLLM(dead_url, model="m", timeout=2)
     try:

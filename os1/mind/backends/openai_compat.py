@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from os1.errors import ConfigError, LLMStreamBroken, LLMTimeout, LLMUnavailable
 from os1.mind.llm import BrainInfo, Message, Sampling
@@ -100,8 +101,9 @@ class OpenAICompatLLM:
                     yield piece
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors (and ClientErrors)
             raise self._timeout_error(exc) from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            # ValueError: a URL aiohttp cannot use, or a line longer than MAX_LINE.
+        except (aiohttp.ClientError, HttpProcessingError, ValueError) as exc:
+            # ValueError: a URL aiohttp cannot use; HttpProcessingError: a malformed answer, or
+            # a line longer than MAX_LINE.
             if started:
                 raise LLMStreamBroken(
                     f"the connection to the language model at {self.base_url} broke "
@@ -123,7 +125,7 @@ class OpenAICompatLLM:
                 text = await read_text(response, MAX_ANSWER)
         except TimeoutError as exc:
             raise self._timeout_error(exc) from exc
-        except (aiohttp.ClientError, ValueError) as exc:
+        except (aiohttp.ClientError, HttpProcessingError, ValueError) as exc:
             raise self._unreachable_error(exc) from exc
         if status in (401, 403):
             raise LLMUnavailable(
