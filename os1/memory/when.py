@@ -22,9 +22,6 @@ NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple": 2, "few": 3,
 }  # fmt: skip
-#: Days after a named date that still count as "on" it: a thing done on the 3rd is often told
-#: of a day or two later.
-DAY_SLACK = 0
 UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
@@ -80,7 +77,7 @@ def _days(text: str, now: datetime) -> tuple[list[Span], str]:
     def take(year: str | None, month: int, day: str) -> None:
         start = _day(int(year) if year else None, month, int(day), now)
         if start is not None:
-            found.append((start, start + timedelta(days=DAY_SLACK + 1)))
+            found.append((start, start + timedelta(days=1)))
 
     def blank(match: re.Match[str]) -> str:
         return " " * len(match[0])

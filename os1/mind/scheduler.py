@@ -100,7 +100,8 @@ class ModelScheduler:
         }
         self._waiting = 0
         #: People whose one call in progress is all they asked for, and how many there were
-        #: at each start of such a call (time, count), for ``_headroom``.
+        #: at the starts of such calls (time, count), kept as a sliding-window maximum over
+        #: ``PEAK_WINDOW_S`` for ``_headroom``.
         self._solo_people: set[int] = set()
         self._solo_log: deque[tuple[float, int]] = deque()
         #: What a call is charged when it starts (the mean cost so far); corrected at the end.
@@ -128,15 +129,15 @@ class ModelScheduler:
         if not busy:
             self.counters[person] = max(self.counters.get(person, 0.0), floor)
 
-    def _may_start(self, person: int, kind: Kind, waiting: bool = False) -> bool:
+    def _may_start(self, person: int, kind: Kind, headroom: int, waiting: bool = False) -> bool:
         """Whether a call may take a slot now: any free slot for someone asking one thing at a
         time; for a person with more calls in progress or waiting, and for background work,
-        only slots beyond the headroom kept for the others (``_headroom``). ``waiting``: the
-        call is queued already."""
+        only slots beyond the ``headroom`` kept for the others (``_headroom``). ``waiting``:
+        the call is queued already."""
         free = self.slots - self._busy
         if self._solo(person, kind, waiting):
             return free > 0
-        return free > self._headroom()
+        return free > headroom
 
     def _solo(self, person: int, kind: Kind, waiting: bool = False) -> bool:
         """Whether this is an interactive call of someone asking one thing at a time, as people
@@ -149,11 +150,10 @@ class ModelScheduler:
         """Slots kept free for people asking one thing at a time: the reserve, or as many as
         such people held at once lately (within ``PEAK_WINDOW_S``), whichever is more, so a
         burst like the last one finds its slots free, not held by a flood's calls."""
-        now = time.monotonic()
         log = self._solo_log
-        while log and log[0][0] < now - PEAK_WINDOW_S:
+        while log and log[0][0] < time.monotonic() - PEAK_WINDOW_S:
             log.popleft()
-        peak = max((n for _, n in log), default=0)
+        peak = log[0][1] if log else 0
         return max(self.reserve, min(self.slots - 1, max(peak, len(self._solo_people))))
 
     def admit(self) -> None:
@@ -176,7 +176,7 @@ class ModelScheduler:
         self._lift(person, floor)
         # Whoever waits could not start when they came or at the last release (see _dispatch),
         # so a request that may start now jumps no one who may.
-        if self._may_start(person, kind):
+        if self._may_start(person, kind, self._headroom()):
             charged = self._take(person, self._solo(person, kind))
         else:
             if refuse and (self._waiting >= self.max_waiting or self._too_long()):
@@ -207,7 +207,12 @@ class ModelScheduler:
         (see ``_headroom``)."""
         if solo:
             self._solo_people.add(person)
-            self._solo_log.append((time.monotonic(), len(self._solo_people)))
+            # A sliding-window maximum: an entry no larger than a newer one can never be the
+            # peak again, so the counts left run from the largest (the front) down.
+            count, log = len(self._solo_people), self._solo_log
+            while log and log[-1][1] <= count:
+                log.pop()
+            log.append((time.monotonic(), count))
         self._busy += 1
         self._active[person] = self._active.get(person, 0) + 1
         self.counters[person] = self.counters.get(person, 0.0) + self._mean_cost
@@ -250,8 +255,9 @@ class ModelScheduler:
                 future.set_result(self._take(person, solo))
 
     def _next(self) -> tuple[Kind, int] | None:
+        headroom = self._headroom()
         for kind in ("interactive", "background"):
-            ready = [p for p in self._queues[kind] if self._may_start(p, kind, waiting=True)]
+            ready = [p for p in self._queues[kind] if self._may_start(p, kind, headroom, True)]
             if ready:
                 person = min(
                     ready, key=lambda p: (self.counters.get(p, 0.0), self._active.get(p, 0))
