@@ -20,7 +20,7 @@ from os1.memory.models import NewTurn, Person, Role
 from os1.memory.query import analyze, without_speakers
 from os1.memory.store import SqlStore
 from os1.memory.tables import turn_vectors
-from os1.memory.when import spans
+from os1.memory.when import asks_when, says_when, spans
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -277,6 +277,57 @@ def test_a_named_day_is_a_stronger_hint_than_its_month() -> None:
     assert by_day - plain == pytest.approx([recall.WEIGHTS.day, 0.0])
     assert by_month - plain == pytest.approx([recall.WEIGHTS.time] * 2)
     assert recall.WEIGHTS.day > recall.WEIGHTS.time
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yesterday I took my dogs to the beach", True),
+        ("Last Friday I went to the car show", True),
+        ("I adopted another dog the other day", True),
+        ("Been playing it for a month now", True),
+        ("We moved in March", True),
+        ("back in 2019, before the move", True),
+        ("I'm leaving the day after tomorrow", True),
+        ("I may go to the beach", False),
+        ("they march on", False),
+        ("it cost 2500 dollars", False),
+        ("I love painting sunsets", False),
+        ("", False),
+    ],
+)
+def test_a_turn_that_names_a_time_is_told_apart(text: str, expected: bool) -> None:
+    assert says_when(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did James meet Samantha?", True),
+        ("In which year did he move to Berlin?", True),
+        ("What date was the party?", True),
+        ("Since when has she painted?", True),
+        ("How long ago did we meet?", True),
+        ("What did Caroline paint?", False),
+        ("Who was there when I fell?", False),
+    ],
+)
+def test_a_question_asking_when_is_told_apart(question: str, expected: bool) -> None:
+    assert asks_when(question) is expected
+
+
+def test_a_question_asking_when_prefers_turns_that_name_a_time() -> None:
+    """Two turns about the move, one saying when it happened: asked "when", that one gains
+    ``Weights.when``; asked anything else, neither gains."""
+    index = build(
+        ("Berlin! We moved to Berlin, I love moving", None),
+        ("We moved to Berlin last week, the week was chaos", None),
+    )
+    when, base = recall.score(index, analyze("When did I move to Berlin?", index), None)
+    plain, _ = recall.score(index, analyze("Did I move to Berlin?", index), None)
+    assert when - plain == pytest.approx([0.0, recall.WEIGHTS.when])
+    assert [t for t, _ in recall.top(index, plain, base, 2)] == [1, 2]
+    assert [t for t, _ in recall.top(index, when, base, 2)] == [2, 1]
 
 
 async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from os1.memory import terms as lex
+from os1.memory.when import says_when
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -92,6 +93,8 @@ class PersonIndex:
         self.max_vector_id = 0
         #: A hash of each turn's words, to spot turns that say the same thing.
         self.text_hash = _Grow(np.int64)
+        #: Whether the turn names a time ("last week", "in March"): see ``when.says_when``.
+        self.says_when = _Grow(np.bool_)
 
     def __len__(self) -> int:
         return self.ids.size
@@ -132,6 +135,7 @@ class PersonIndex:
         self.vectors.extend(np.zeros((len(batch), max(self.dim, 1)), dtype=np.float32))
         self.has_vector.extend(np.zeros(len(batch), dtype=np.bool_))
         self.text_hash.extend(hashes)
+        self.says_when.extend([says_when(e.text) for e in batch])
 
     def _post(self, at: int, stems: list[str]) -> None:
         """Add the turn at position ``at`` to the postings of its stems."""

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from os1.memory import terms as lex
 from os1.memory.expand import related
 from os1.memory.index import PersonIndex
-from os1.memory.when import spans
+from os1.memory.when import asks_when, spans
 
 #: Weight of a word brought in by query expansion, against 1 for the question's own words.
 EXPANSION_WEIGHT = 0.35
@@ -31,6 +31,8 @@ class Query:
     terms: tuple[tuple[str, float], ...]
     speakers: frozenset[int] = frozenset()
     spans: tuple[tuple[float, float], ...] = field(default=())
+    #: The question asks when something happened.
+    asks_when: bool = False
 
 
 def analyze(text: str, index: PersonIndex) -> Query:
@@ -52,7 +54,7 @@ def analyze(text: str, index: PersonIndex) -> Query:
     newest = float(index.times.view.max()) if len(index) else datetime.now(UTC).timestamp()
     now = datetime.fromtimestamp(newest, UTC)
     found = tuple((a.timestamp(), b.timestamp()) for a, b in spans(text, now))
-    return Query(text, tuple(weights.items()), frozenset(speakers), found)
+    return Query(text, tuple(weights.items()), frozenset(speakers), found, asks_when(text))
 
 
 def without_speakers(text: str, index: PersonIndex) -> str:

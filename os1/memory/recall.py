@@ -13,7 +13,10 @@ Each turn gets, in order:
 4. a preference for turns spoken by a speaker the question names, and for turns inside a span
    of time the question names ("last week", "in May"), a stronger one for a named day ("on 3
    June, 2023");
-5. a very small preference for newer turns, which breaks near-ties in favour of the latest
+5. for a question asking *when* something happened, a preference for turns that name a time
+   ("last Friday", "in March", "two years ago"): the answer to "When did she move?" is
+   more often "We moved last week!" than the turns that only talk about the move;
+6. a very small preference for newer turns, which breaks near-ties in favour of the latest
    statement of a fact.
 
 Turns with no relevance of their own or from their neighbours are never returned, and a turn
@@ -45,6 +48,8 @@ class Weights:
     time: float = 0.75
     #: The same for a span of at most a few days ("on 3 June"): a named date is a sharper hint.
     day: float = 1.5
+    #: For a question asking when: turns that name a time.
+    when: float = 0.75
     #: Largest bonus a brand-new turn gets over a very old one.
     recency: float = 0.01
     recency_half_life_days: float = 30.0
@@ -107,6 +112,8 @@ def score(
             weight = w.day if end - start <= SHORT_SPAN_S else w.time
             bonus = np.maximum(bonus, weight * ((times >= start) & (times < end)))
         final += bonus
+    if query.asks_when:
+        final += w.when * index.says_when.view
     if len(index):
         age_days = (index.times.view.max() - index.times.view) / 86_400
         final += w.recency * np.power(0.5, age_days / w.recency_half_life_days)

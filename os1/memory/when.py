@@ -6,6 +6,11 @@ span measured against a reference moment, which recall takes from the conversati
 newest turn), so an imported conversation from years ago resolves "last week" against its own
 dates, not today's. A whole date is a span of that one day. Only whole expressions are read;
 anything else in the question is ignored.
+
+Two coarser readings serve questions that ask *when* something happened ("When did she move to
+Berlin?"): :func:`asks_when` tells such a question apart, and :func:`says_when` tells a turn
+that says when something happened ("I moved last week", "we met on Friday", "back in 2019")
+from one that does not, so recall can prefer the second for the first.
 """
 
 from __future__ import annotations
@@ -36,6 +41,38 @@ _LAST = re.compile(r"\b(last|this|past|previous)\s+(day|week|month|year|weekend)
 _SIMPLE = re.compile(r"\b(yesterday|today|tonight|last night)\b", re.I)
 
 Span = tuple[datetime, datetime]
+
+_WEEKDAY = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_PART = (
+    "days?|weeks?|weekend|months?|years?|night|morning|evening|afternoon|"
+    f"summer|winter|spring|fall|autumn|{_WEEKDAY}"
+)
+_COUNT = r"a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|couple of|\d+"
+#: A time a turn can name. Month names count only capitalised ("in March"), not as the verbs
+#: "may" and "march"; "May" itself is left out, being also the start of many sentences.
+_SAYS_WHEN = re.compile(
+    rf"\b(?i:yesterday|today|tonight|tomorrow|ago|recently|lately|earlier|"
+    rf"the other (?:day|night|week)|"
+    rf"(?:last|next|this|past|coming|few|couple of|that) (?:\w+ )?(?:{_PART})|"
+    rf"{_WEEKDAY}|(?:since|for|in) (?:{_COUNT}) (?:days?|weeks?|months?|years?))\b"
+    r"|\b(?:January|February|March|April|June|July|August|September|October|November|"
+    r"December)\b|\b(?:19|20)\d\d\b"
+)
+_ASKS_WHEN = re.compile(
+    r"^\W*when\b|\bwhen (?:did|was|is|will|were|does|do|has|had)\b"
+    r"|\b(?:what|which) (?:date|day|year|month|week|time)\b|\bhow long ago\b",
+    re.I,
+)
+
+
+def asks_when(question: str) -> bool:
+    """Whether ``question`` asks when something happened."""
+    return _ASKS_WHEN.search(question) is not None
+
+
+def says_when(text: str) -> bool:
+    """Whether ``text`` names a time: a day, a date, a month, a year or a relative time."""
+    return _SAYS_WHEN.search(text) is not None
 
 
 def spans(text: str, now: datetime) -> list[Span]:
