@@ -308,6 +308,7 @@ def test_a_turn_that_names_a_time_is_told_apart(text: str, expected: bool) -> No
         ("What date was the party?", True),
         ("Since when has she painted?", True),
         ("How long ago did we meet?", True),
+        ("For how long has Nate had his turtles?", True),
         ("What did Caroline paint?", False),
         ("Who was there when I fell?", False),
     ],

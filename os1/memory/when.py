@@ -7,8 +7,9 @@ newest turn), so an imported conversation from years ago resolves "last week" ag
 dates, not today's. A whole date is a span of that one day. Only whole expressions are read;
 anything else in the question is ignored.
 
-Two coarser readings serve questions that ask *when* something happened ("When did she move to
-Berlin?"): :func:`asks_when` tells such a question apart, and :func:`says_when` tells a turn
+Two coarser readings serve questions that ask *when* something happened or for how long ("When
+did she move to Berlin?", "How long has he had the dog?"): :func:`asks_when` tells such a
+question apart, and :func:`says_when` tells a turn
 that says when something happened ("I moved last week", "we met on Friday", "back in 2019")
 from one that does not, so recall can prefer the second for the first.
 """
@@ -60,13 +61,13 @@ _SAYS_WHEN = re.compile(
 )
 _ASKS_WHEN = re.compile(
     r"^\W*when\b|\bwhen (?:did|was|is|will|were|does|do|has|had)\b"
-    r"|\b(?:what|which) (?:date|day|year|month|week|time)\b|\bhow long ago\b",
+    r"|\b(?:what|which) (?:date|day|year|month|week|time)\b|\bhow long\b",
     re.I,
 )
 
 
 def asks_when(question: str) -> bool:
-    """Whether ``question`` asks when something happened."""
+    """Whether ``question`` asks when something happened, or for how long."""
     return _ASKS_WHEN.search(question) is not None
 
 
