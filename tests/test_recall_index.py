@@ -17,6 +17,7 @@ from os1.memory.embed import MiniLMEmbedder
 from os1.memory.fake import HashingEmbedder
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.models import NewTurn, Person, Role
+from os1.memory.places import asks_where, says_where
 from os1.memory.query import analyze, without_speakers
 from os1.memory.store import SqlStore
 from os1.memory.tables import turn_vectors
@@ -331,6 +332,50 @@ def test_a_question_asking_when_prefers_turns_that_name_a_time() -> None:
     assert [t for t, _ in recall.top(index, when, base, 2)] == [2, 1]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I took my turtles to the beach in Tampa yesterday", True),
+        ("We flew to Canada", True),
+        ("Visited Rome with my sister", True),
+        ("in the Alps, it snowed", True),
+        ("I went to the beach", False),
+        ("Talk to you later, Sam!", False),
+        ("in march we moved", False),
+        ("", False),
+    ],
+)
+def test_a_turn_that_names_a_place_is_told_apart(text: str, expected: bool) -> None:
+    assert says_where(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Where did Nate take his turtles?", True),
+        ("What state did Nate visit?", True),
+        ("Which US state did Jolene visit during her internship?", True),
+        ("In which city does she live now?", True),
+        ("What did Nate take to the beach?", False),
+        ("When did Nate go to the beach?", False),
+    ],
+)
+def test_a_question_asking_where_is_told_apart(question: str, expected: bool) -> None:
+    assert asks_where(question) is expected
+
+
+def test_a_question_asking_where_prefers_turns_that_name_a_place() -> None:
+    index = build(
+        ("The beach trip! The beach was great, we love the beach trip", None),
+        ("My beach trip was in Tampa, hot", None),
+    )
+    where, base = recall.score(index, analyze("Where was the beach trip?", index), None)
+    plain, _ = recall.score(index, analyze("How was the beach trip?", index), None)
+    assert where - plain == pytest.approx([0.0, recall.WEIGHTS.where])
+    assert [t for t, _ in recall.top(index, plain, base, 2)] == [1, 2]
+    assert [t for t, _ in recall.top(index, where, base, 2)] == [2, 1]
+
+
 async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> None:
     """Turns stored with no embedder, or with another model, get vectors from the current one
     (``os1 reindex``), and recall uses them at once, in this process and in others."""
@@ -402,6 +447,23 @@ async def test_vectors_written_twice_at_once_keep_one(any_store: SqlStore) -> No
     async with any_store.engine.connect() as conn:
         rows = (await conn.execute(select(turn_vectors.c.turn_id))).scalars().all()
     assert sorted(rows) == sorted(t.id for t in stored)
+
+
+async def test_a_turn_forgotten_while_it_was_embedded_gets_no_vector(any_store: SqlStore) -> None:
+    """Vectors are written after their turns may have gone: the others of the batch are
+    written, the forgotten turn's is not, and nothing fails."""
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
+    minilm = SqlStore(any_store.engine, MiniLMEmbedder())
+    stored = await minilm.list_turns(alice, 10)
+    vectors = await MiniLMEmbedder().passages([t.content for t in stored])
+    async with any_store.engine.begin() as conn:
+        await conn.execute(turn_vectors.delete())
+    await minilm.delete_turn(alice, stored[0].id)
+    await minilm._write_vectors(stored, vectors)
+    async with any_store.engine.connect() as conn:
+        rows = (await conn.execute(select(turn_vectors.c.turn_id))).scalars().all()
+    assert rows == [stored[1].id]
 
 
 async def test_near_duplicates_do_not_crowd_the_top_k() -> None:

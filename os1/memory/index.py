@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from os1.memory import terms as lex
+from os1.memory.places import says_where
 from os1.memory.when import says_when
 
 Floats = npt.NDArray[np.float32]
@@ -95,6 +96,8 @@ class PersonIndex:
         self.text_hash = _Grow(np.int64)
         #: Whether the turn names a time ("last week", "in March"): see ``when.says_when``.
         self.says_when = _Grow(np.bool_)
+        #: Whether the turn names a place ("in Boston"): see ``places.says_where``.
+        self.says_where = _Grow(np.bool_)
 
     def __len__(self) -> int:
         return self.ids.size
@@ -136,6 +139,7 @@ class PersonIndex:
         self.has_vector.extend(np.zeros(len(batch), dtype=np.bool_))
         self.text_hash.extend(hashes)
         self.says_when.extend([says_when(e.text) for e in batch])
+        self.says_where.extend([says_where(e.text) for e in batch])
 
     def _post(self, at: int, stems: list[str]) -> None:
         """Add the turn at position ``at`` to the postings of its stems."""

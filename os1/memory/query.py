@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from os1.memory import terms as lex
 from os1.memory.expand import related
 from os1.memory.index import PersonIndex
+from os1.memory.places import asks_where
 from os1.memory.when import asks_when, spans
 
 #: Weight of a word brought in by query expansion, against 1 for the question's own words.
@@ -33,6 +34,8 @@ class Query:
     spans: tuple[tuple[float, float], ...] = field(default=())
     #: The question asks when something happened.
     asks_when: bool = False
+    #: The question asks where something happened or is.
+    asks_where: bool = False
 
 
 def analyze(text: str, index: PersonIndex) -> Query:
@@ -54,7 +57,14 @@ def analyze(text: str, index: PersonIndex) -> Query:
     newest = float(index.times.view.max()) if len(index) else datetime.now(UTC).timestamp()
     now = datetime.fromtimestamp(newest, UTC)
     found = tuple((a.timestamp(), b.timestamp()) for a, b in spans(text, now))
-    return Query(text, tuple(weights.items()), frozenset(speakers), found, asks_when(text))
+    return Query(
+        text,
+        tuple(weights.items()),
+        frozenset(speakers),
+        found,
+        asks_when(text),
+        asks_where(text),
+    )
 
 
 def without_speakers(text: str, index: PersonIndex) -> str:

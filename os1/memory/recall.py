@@ -15,7 +15,9 @@ Each turn gets, in order:
    June, 2023");
 5. for a question asking *when* something happened, a preference for turns that name a time
    ("last Friday", "in March", "two years ago"): the answer to "When did she move?" is
-   more often "We moved last week!" than the turns that only talk about the move;
+   more often "We moved last week!" than the turns that only talk about the move; and in the
+   same way, for a question asking *where*, a preference for turns that name a place ("to the
+   beach in Tampa");
 6. a very small preference for newer turns, which breaks near-ties in favour of the latest
    statement of a fact.
 
@@ -50,6 +52,8 @@ class Weights:
     day: float = 1.5
     #: For a question asking when: turns that name a time.
     when: float = 0.75
+    #: For a question asking where: turns that name a place.
+    where: float = 0.5
     #: Largest bonus a brand-new turn gets over a very old one.
     recency: float = 0.01
     recency_half_life_days: float = 30.0
@@ -114,6 +118,8 @@ def score(
         final += bonus
     if query.asks_when:
         final += w.when * index.says_when.view
+    if query.asks_where:
+        final += w.where * index.says_where.view
     if len(index):
         age_days = (index.times.view.max() - index.times.view) / 86_400
         final += w.recency * np.power(0.5, age_days / w.recency_half_life_days)

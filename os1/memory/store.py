@@ -411,11 +411,19 @@ class SqlStore(MemoryStore):
             }
             for t, v in zip(stored, vectors, strict=True)
         ]
+        # A turn forgotten while it was being embedded must not get a vector back, and one
+        # embedded twice (queued again by a recall while ``reembed`` runs, or by two workers)
+        # keeps its first; a vector of another model is replaced, so recall's healing moves an
+        # upgraded store to the current model a batch at a time. The foreign key refuses a
+        # vector of a forgotten turn: only then are the turns still there looked up (one
+        # statement a write instead of two, on the path of every turn).
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(_write_vector_rows(conn), rows)
+            return
+        except IntegrityError:
+            pass
         async with self.engine.begin() as conn:
-            # A turn forgotten while it was being embedded must not get a vector back, and one
-            # embedded twice (queued again by a recall while ``reembed`` runs, or by two
-            # workers) keeps its first; a vector of another model is replaced, so recall's
-            # healing moves an upgraded store to the current model a batch at a time.
             ids = [t.id for t in stored]
             alive = set(
                 (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
