@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from fixtures_store import open_store
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from os1.memory import recall
 from os1.memory.db import make_engine, migrate
@@ -103,8 +103,39 @@ async def test_a_vector_that_arrives_late_is_picked_up(store: SqlStore) -> None:
     assert not index.has_vector.view.any()
     store.embedder = embedder
     turns = await store.list_turns(alice, 10)
-    await store._embed(turns)
+    other = SqlStore(store.engine, embedder)  # another worker process writes the vector
+    await other._embed(turns)
+    assert not index.has_vector.view.any()
     await store.recall(alice, "sailing", 1)
+    assert index.has_vector.view.all()
+
+
+async def test_vectors_this_process_writes_are_not_read_back(any_store: SqlStore) -> None:
+    """A conversation's recall does not look in the database for the vectors this process
+    makes: the question's own turn is still being embedded, and the last reply's vector,
+    written after the previous recall, went straight into the cached index."""
+    alice = await any_store.ensure_person("alice")
+    conv = await any_store.start_conversation(alice)
+    await any_store.add_turn(conv, turn("I adopted a cat named Miso"))
+    await any_store.recall(alice, "a cat", 5)
+    await any_store.add_turn(conv, turn("What a lovely name for a cat", 1, "assistant"))
+    assert await any_store.settle(30)
+    await any_store.add_turn(conv, turn("Miso sleeps on the piano", 2))
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(any_store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        found = await any_store.recall(alice, "Where does Miso sleep?", 5)
+    finally:
+        event.remove(any_store.engine.sync_engine, "before_cursor_execute", seen)
+    assert found and found[0].text == "Miso sleeps on the piano"
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert reads and not [s for s in reads if "turn_vectors" in s]
+    assert await any_store.settle(30)
+    index = any_store.indexes._items[alice.id].index
     assert index.has_vector.view.all()
 
 

@@ -2,7 +2,9 @@
 
 An index is built from the database on first use and afterwards only reads what is new: turns
 with a higher id than it has seen (one statement tells whether there are any), and the vectors of
-the turns it holds without one, by id. Any edit or deletion of a
+the turns it holds without one, by id, leaving out those this process is embedding itself: the
+vectors this process writes go into its cached indexes as they are written, so a conversation's
+every turn does not cost a look for a vector that is not there yet. Any edit or deletion of a
 person's turns bumps ``people.memory_epoch`` (in the same transaction), and an index whose epoch
 is behind is rebuilt, so every worker process sharing one database sees the same memories. The
 least recently used indexes are dropped when the cache outgrows its memory budget.
@@ -12,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from os1.memory.embed import from_blobs
+from os1.memory.embed import Vectors, from_blobs
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.tables import people, turn_vectors, turns
 
@@ -28,10 +32,16 @@ CHUNK = 5_000
 MISSING_LOOKBACK = 256
 
 
+#: Vectors kept per index for turns it does not hold yet (see :meth:`IndexCache.put_vectors`).
+EARLY_VECTORS = 64
+
+
 @dataclass(slots=True)
 class _Cached:
     epoch: int
     index: PersonIndex
+    #: Vectors written by this process for turns newer than the index holds, by turn id.
+    early: dict[int, Vectors] = field(default_factory=dict)
 
 
 class IndexCache:
@@ -46,7 +56,15 @@ class IndexCache:
         self._sizes: dict[int, int] = {}
         self._total = 0
 
-    async def get(self, conn: AsyncConnection, person_id: int) -> PersonIndex:
+    async def get(
+        self,
+        conn: AsyncConnection,
+        person_id: int,
+        coming: Callable[[int], bool] | None = None,
+    ) -> PersonIndex:
+        """The person's index, brought up to date. ``coming`` tells the turns whose vectors
+        this process is making (and will put in with :meth:`put_vectors`): they are not looked
+        for in the database."""
         lock = self._locks.setdefault(person_id, asyncio.Lock())
         async with lock:
             state = (await conn.execute(self._state(person_id))).one_or_none()
@@ -59,12 +77,29 @@ class IndexCache:
             index = cached.index
             if state is not None and (state.last_turn or 0) > index.max_id:
                 await self._read_turns(conn, index)
+                if cached.early:
+                    ids = list(cached.early)
+                    index.set_vectors(ids, np.stack([cached.early.pop(i) for i in ids]))
             if self.model is not None:
-                await self._load_vectors(conn, index, new)
+                await self._load_vectors(conn, index, new, coming)
             self._items.move_to_end(person_id)
             self._measure(person_id, index)
             self._evict()
             return index
+
+    def put_vectors(self, person_id: int, ids: Sequence[int], vectors: Vectors) -> None:
+        """Vectors this process has just written, into the person's index if it is cached. A
+        turn the index does not hold yet (a reply stored after the last recall) keeps its
+        vector aside until the index reads the turn, up to :data:`EARLY_VECTORS` of them."""
+        cached = self._items.get(person_id)
+        if cached is None:
+            return
+        cached.index.set_vectors(ids, vectors)
+        for turn_id, vector in zip(ids, vectors, strict=True):
+            if turn_id > cached.index.max_id:
+                cached.early[turn_id] = vector
+        while len(cached.early) > EARLY_VECTORS:
+            cached.early.pop(next(iter(cached.early)))
 
     def drop(self, person_id: int) -> None:
         self._items.pop(person_id, None)
@@ -120,7 +155,13 @@ class IndexCache:
             if len(rows) < CHUNK:
                 break
 
-    async def _load_vectors(self, conn: AsyncConnection, index: PersonIndex, new: bool) -> None:
+    async def _load_vectors(
+        self,
+        conn: AsyncConnection,
+        index: PersonIndex,
+        new: bool,
+        coming: Callable[[int], bool] | None,
+    ) -> None:
         """Vectors of the turns the index holds without one: for a ``new`` index, or when many
         are missing (an import), all of the person's from the newest it holds on; otherwise (the
         turns added since the last recall) by turn id alone. The two forms suit PostgreSQL's
@@ -138,6 +179,8 @@ class IndexCache:
             )
             await self._read_vectors(conn, index, newer)
             missing = index.missing_vectors(MISSING_LOOKBACK)
+        if coming is not None:
+            missing = [turn_id for turn_id in missing if not coming(turn_id)]
         if missing:
             late = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
                 turn_vectors.c.turn_id.in_(missing), turn_vectors.c.model == self.model

@@ -87,6 +87,10 @@ class EmbedQueue:
     def pending(self) -> int:
         return len(self._pending)
 
+    def queued(self, turn_id: int) -> bool:
+        """Whether the turn waits here for its vector, or is being embedded now."""
+        return turn_id in self._queued_ids
+
     def submit(self, stored: Sequence[Turn]) -> None:
         """Queue turns for embedding; returns at once."""
         fresh = [t for t in stored if t.id not in self._queued_ids]

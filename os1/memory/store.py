@@ -420,17 +420,22 @@ class SqlStore(MemoryStore):
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(_write_vector_rows(conn), rows)
-            return
         except IntegrityError:
-            pass
-        async with self.engine.begin() as conn:
-            ids = [t.id for t in stored]
-            alive = set(
-                (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
-            )
-            rows = [r for r in rows if r["turn_id"] in alive]
-            if rows:
-                await conn.execute(_write_vector_rows(conn), rows)
+            async with self.engine.begin() as conn:
+                ids = [t.id for t in stored]
+                alive = set(
+                    (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
+                )
+                rows = [r for r in rows if r["turn_id"] in alive]
+                if rows:
+                    await conn.execute(_write_vector_rows(conn), rows)
+        written = {r["turn_id"] for r in rows}
+        by_person: dict[int, list[int]] = {}
+        for at, turn in enumerate(stored):
+            if turn.id in written:
+                by_person.setdefault(turn.person_id, []).append(at)
+        for person_id, ats in by_person.items():
+            self.indexes.put_vectors(person_id, [stored[a].id for a in ats], vectors[ats])
 
     async def reembed(self, person: Person, *, batch: int = IMPORT_EMBED_GROUP) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
@@ -548,7 +553,8 @@ class SqlStore(MemoryStore):
         )
         try:
             async with self.engine.connect() as conn:
-                index = await self.indexes.get(conn, person.id)
+                coming = self.embedding.queued if self.embedding is not None else None
+                index = await self.indexes.get(conn, person.id, coming)
                 await self._heal(conn, index)
                 question = await vector if vector is not None else None
                 question = await self._without_names(query, index, question)
