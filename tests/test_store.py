@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fixtures_store import open_store
+from fixtures_store import _admin, open_store
 from sqlalchemy import text
 
 from os1.errors import NotFoundError, UserInputError
@@ -133,3 +134,64 @@ async def test_concurrent_first_starts_migrate_once(pg_url: str, tmp_path: Path)
         for engine in engines:
             await engine.dispose()
         assert [tuple(v) for v in version] == [(head_revision(),)]
+
+
+async def test_pooled_connections_the_server_closed_are_replaced_before_use(pg_url: str) -> None:
+    """Pooled connections are checked by whether their socket is open, not by a ping: after the
+    server ends every session (as a restart does), the next reads and writes still work."""
+    store = await open_store(pg_url)
+    try:
+        theo = await store.ensure_person("theo")
+        conv = await store.start_conversation(theo)
+        await asyncio.gather(*(store.list_turns(theo, 5) for _ in range(4)))  # pool several
+        database = pg_url.rsplit("/", 1)[1]
+        await _admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+        await asyncio.sleep(0.2)  # the closed sockets reach the event loop
+        for i in range(6):
+            await store.add_turn(conv, turn(f"still here {i}", i))
+            assert len(await store.list_turns(theo, 10)) == i + 1
+    finally:
+        await store.close(10)
+        await store.engine.dispose()
+
+
+async def test_a_turn_on_postgresql_costs_no_transaction_round_trips(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing a turn, recalling and reading the prompt's context are single statements or
+    reads: none of them wraps its statements in BEGIN and COMMIT or ROLLBACK, and no pooled
+    connection is pinged, each of which would be a round trip to the server."""
+    import asyncpg.connection
+
+    store = await open_store(pg_url)
+    simple: list[str] = []
+    plain_execute = asyncpg.connection.Connection.execute
+    plain_fetchrow = asyncpg.connection.Connection.fetchrow
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        simple.append(query)
+        return await plain_execute(self, query, *args, **kwargs)
+
+    async def fetchrow(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        simple.append(query)
+        return await plain_fetchrow(self, query, *args, **kwargs)
+
+    try:
+        theo = await store.ensure_person("theo")
+        conv = await store.start_conversation(theo)
+        await store.add_turn(conv, turn("I adopted a cat named Miso"))
+        assert await store.settle(30)
+        monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
+        monkeypatch.setattr(asyncpg.connection.Connection, "fetchrow", fetchrow)
+        await store.add_turn(conv, turn("Miso sleeps on the piano", 1))
+        assert await store.recall(theo, "Where does Miso sleep?", 5)
+        await store.prompt_context(theo, conv, 10)
+        assert await store.settle(30)  # the vector is written
+        assert simple == []
+    finally:
+        monkeypatch.undo()
+        await store.close(10)
+        await store.engine.dispose()

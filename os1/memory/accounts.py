@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from os1.errors import NotFoundError
+from os1.memory.db import autocommit
 from os1.memory.models import Person
 from os1.memory.tables import people, tokens
 
@@ -150,7 +151,7 @@ async def person_for_token(engine: AsyncEngine, token: str) -> Person | None:
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     now = datetime.now(UTC)
-    async with engine.connect() as conn:
+    async with autocommit(engine).connect() as conn:
         row = (
             await conn.execute(
                 select(people, tokens.c.id.label("token_id"), tokens.c.last_used_at)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from os1.memory.db import autocommit
 from os1.memory.models import Conversation
 from os1.memory.tables import live_sessions
 
@@ -121,7 +122,7 @@ async def close_session(engine: AsyncEngine, session_id: str) -> None:
 
 
 async def current(engine: AsyncEngine) -> Presence:
-    async with engine.connect() as conn:
+    async with autocommit(engine).connect() as conn:
         row = (
             await conn.execute(
                 select(

@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from os1.errors import NotFoundError, StorageError, UserInputError
 from os1.memory import fulltext, recall
 from os1.memory.cache import IndexCache
-from os1.memory.db import one_line
+from os1.memory.db import autocommit, one_line
 from os1.memory.embed import Embedder, Vectors, to_blob
 from os1.memory.embedqueue import EmbedQueue, passage
 from os1.memory.index import PersonIndex
@@ -180,6 +180,9 @@ class SqlStore(MemoryStore):
         embed_share: float = 1.0,
     ) -> None:
         self.engine = engine
+        #: The same pool without transactions, for reads and single-statement writes (see
+        #: ``os1.memory.db.autocommit``).
+        self.autocommit = autocommit(engine)
         self.embedder = embedder
         #: Embeddings of new turns, made in the background; questions go first. An in-memory
         #: SQLite database is one shared connection, which a background writer would share
@@ -197,7 +200,7 @@ class SqlStore(MemoryStore):
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
         name = check_person_name(name)
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             row = (await conn.execute(select(people).where(people.c.name == name))).first()
         if row is None:
             raise NotFoundError(f"no person named {name!r} (see `os1 people`)")
@@ -219,7 +222,7 @@ class SqlStore(MemoryStore):
         return await self.get_person(name)
 
     async def list_people(self) -> list[Person]:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             rows = await conn.execute(select(people).order_by(people.c.name))
             return [_person(r) for r in rows]
 
@@ -246,7 +249,7 @@ class SqlStore(MemoryStore):
             )
 
     async def list_conversations(self, person: Person) -> list[Conversation]:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             rows = await conn.execute(
                 select(conversations)
                 .where(conversations.c.person_id == person.id)
@@ -256,7 +259,7 @@ class SqlStore(MemoryStore):
 
     async def get_conversation(self, person: Person, conversation_id: int) -> Conversation:
         """``person``'s conversation; NotFoundError for anyone else's, as for a missing one."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             row = (
                 await conn.execute(
                     select(conversations).where(
@@ -273,7 +276,7 @@ class SqlStore(MemoryStore):
         self, person: Person, source: str, label: str
     ) -> list[Conversation]:
         """The person's conversations with this source and label, newest first."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             rows = await conn.execute(
                 select(conversations)
                 .where(
@@ -288,7 +291,7 @@ class SqlStore(MemoryStore):
 
     async def turn_stats(self, conversation: Conversation) -> tuple[int, str | None]:
         """How many user turns the conversation holds, and its first reply's text."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             users = (
                 await conn.execute(
                     select(func.count(turns.c.id)).where(
@@ -342,8 +345,10 @@ class SqlStore(MemoryStore):
     async def add_turn(self, conversation: Conversation, turn: NewTurn) -> Turn:
         """Store one turn and commit. Its embedding follows in the background (see
         ``os1.memory.embedqueue``): until then it is found by its words."""
+        # PostgreSQL indexes the words by itself: there, storing a turn is one statement.
+        single = self.engine.dialect.name == "postgresql"
         try:
-            async with self.engine.begin() as conn:
+            async with (self.autocommit if single else self.engine).begin() as conn:
                 stored = await self._insert_turn(conn, conversation, turn)
                 await fulltext.index(conn, [(stored.id, stored.content)])
         except SQLAlchemyError as exc:
@@ -418,7 +423,7 @@ class SqlStore(MemoryStore):
         # vector of a forgotten turn: only then are the turns still there looked up (one
         # statement a write instead of two, on the path of every turn).
         try:
-            async with self.engine.begin() as conn:
+            async with self.autocommit.begin() as conn:
                 await conn.execute(_write_vector_rows(conn), rows)
         except IntegrityError:
             async with self.engine.begin() as conn:
@@ -467,7 +472,7 @@ class SqlStore(MemoryStore):
         return len(todo)
 
     async def recent_turns(self, conversation: Conversation, limit: int) -> list[Turn]:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             return await self._recent(conn, conversation, limit)
 
     @staticmethod
@@ -485,7 +490,7 @@ class SqlStore(MemoryStore):
     ) -> tuple[list[Turn], list[Fact], Profile | None]:
         """What every prompt needs, read over one connection: the conversation's ``recent``
         last turns (oldest first), all the person's facts with their history, and the profile."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             last = await self._recent(conn, conversation, recent)
             known = await self._read_facts(
                 conn, select(facts).where(facts.c.person_id == person.id).order_by(facts.c.id)
@@ -495,7 +500,7 @@ class SqlStore(MemoryStore):
 
     async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]:
         """The person's turns, newest first."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             rows = await conn.execute(
                 select(turns)
                 .where(turns.c.person_id == person.id)
@@ -506,7 +511,7 @@ class SqlStore(MemoryStore):
             return [_turn(r) for r in rows]
 
     async def get_turn(self, person: Person, turn_id: int) -> Turn:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             row = (
                 await conn.execute(
                     select(turns).where(turns.c.id == turn_id, turns.c.person_id == person.id)
@@ -552,7 +557,7 @@ class SqlStore(MemoryStore):
             else None
         )
         try:
-            async with self.engine.connect() as conn:
+            async with self.autocommit.connect() as conn:
                 coming = self.embedding.queued if self.embedding is not None else None
                 index = await self.indexes.get(conn, person.id, coming)
                 await self._heal(conn, index)
@@ -628,12 +633,12 @@ class SqlStore(MemoryStore):
         query = select(facts).where(facts.c.person_id == person.id).order_by(facts.c.id)
         if current:
             query = query.where(facts.c.superseded_at.is_(None))
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             return await self._read_facts(conn, query)
 
     async def get_fact(self, person: Person, fact_id: int) -> Fact:
         """``person``'s fact; NotFoundError for anyone else's, as for a missing one."""
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             return await self._fact_of(conn, person, fact_id)
 
     async def apply_fact_ops(
@@ -701,7 +706,7 @@ class SqlStore(MemoryStore):
             await self._write_profile(conn, [person.id], text, utcnow() if text else None)
 
     async def get_profile(self, person: Person) -> Profile | None:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             return await self._profile(conn, person)
 
     async def _profile(self, conn: AsyncConnection, person: Person) -> Profile | None:
@@ -932,7 +937,7 @@ class SqlStore(MemoryStore):
 
     # -- relationship ---------------------------------------------------------------------
     async def relationship(self, person: Person) -> Relationship:
-        async with self.engine.connect() as conn:
+        async with self.autocommit.connect() as conn:
             stats = (
                 await conn.execute(
                     select(
@@ -1128,7 +1133,7 @@ class SqlStore(MemoryStore):
     async def export(self, person: Person) -> dict[str, Any]:
         from os1.memory.export import export_person
 
-        async with self.engine.connect() as conn:
+        async with self.engine.connect() as conn:  # one snapshot on SQLite
             return await export_person(conn, person, await self.relationship(person))
 
 
