@@ -4,6 +4,7 @@ store instances sharing one database (as worker processes do), and the ranking r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -16,7 +17,7 @@ from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
 from os1.memory.fake import HashingEmbedder
 from os1.memory.index import Entry, PersonIndex
-from os1.memory.models import NewTurn, Person, Role
+from os1.memory.models import NewTurn, Person, Role, Turn
 from os1.memory.places import asks_where, says_where
 from os1.memory.query import analyze, without_speakers
 from os1.memory.store import SqlStore
@@ -311,100 +312,86 @@ def test_a_named_day_is_a_stronger_hint_than_its_month() -> None:
     assert recall.WEIGHTS.day > recall.WEIGHTS.time
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Yesterday I took my dogs to the beach", True),
-        ("Last Friday I went to the car show", True),
-        ("I adopted another dog the other day", True),
-        ("Been playing it for a month now", True),
-        ("We moved in March", True),
-        ("back in 2019, before the move", True),
-        ("I'm leaving the day after tomorrow", True),
-        ("I may go to the beach", False),
-        ("they march on", False),
-        ("it cost 2500 dollars", False),
-        ("I love painting sunsets", False),
-        ("", False),
-    ],
-)
-def test_a_turn_that_names_a_time_is_told_apart(text: str, expected: bool) -> None:
-    assert says_when(text) is expected
+_TIME_AND_PLACE: list[tuple[Callable[[str], bool], str, bool]] = [
+    (says_when, "Yesterday I took my dogs to the beach", True),
+    (says_when, "Last Friday I went to the car show", True),
+    (says_when, "I adopted another dog the other day", True),
+    (says_when, "Been playing it for a month now", True),
+    (says_when, "We moved in March", True),
+    (says_when, "back in 2019, before the move", True),
+    (says_when, "I'm leaving the day after tomorrow", True),
+    (says_when, "I may go to the beach", False),
+    (says_when, "they march on", False),
+    (says_when, "it cost 2500 dollars", False),
+    (says_when, "I love painting sunsets", False),
+    (says_when, "", False),
+    (asks_when, "When did James meet Samantha?", True),
+    (asks_when, "In which year did he move to Berlin?", True),
+    (asks_when, "What date was the party?", True),
+    (asks_when, "Since when has she painted?", True),
+    (asks_when, "How long ago did we meet?", True),
+    (asks_when, "For how long has Nate had his turtles?", True),
+    (asks_when, "What did Caroline paint?", False),
+    (asks_when, "Who was there when I fell?", False),
+    (says_where, "I took my turtles to the beach in Tampa yesterday", True),
+    (says_where, "We flew to Canada", True),
+    (says_where, "Visited Rome with my sister", True),
+    (says_where, "in the Alps, it snowed", True),
+    (says_where, "I went to the beach", False),
+    (says_where, "Talk to you later, Sam!", False),
+    (says_where, "in march we moved", False),
+    (says_where, "", False),
+    (asks_where, "Where did Nate take his turtles?", True),
+    (asks_where, "What state did Nate visit?", True),
+    (asks_where, "Which US state did Jolene visit during her internship?", True),
+    (asks_where, "In which city does she live now?", True),
+    (asks_where, "What did Nate take to the beach?", False),
+    (asks_where, "When did Nate go to the beach?", False),
+]
 
 
 @pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("When did James meet Samantha?", True),
-        ("In which year did he move to Berlin?", True),
-        ("What date was the party?", True),
-        ("Since when has she painted?", True),
-        ("How long ago did we meet?", True),
-        ("For how long has Nate had his turtles?", True),
-        ("What did Caroline paint?", False),
-        ("Who was there when I fell?", False),
-    ],
+    ("read", "text", "expected"),
+    _TIME_AND_PLACE,
+    ids=[f"{read.__name__}-{text[:24]}" for read, text, _ in _TIME_AND_PLACE],
 )
-def test_a_question_asking_when_is_told_apart(question: str, expected: bool) -> None:
-    assert asks_when(question) is expected
-
-
-def test_a_question_asking_when_prefers_turns_that_name_a_time() -> None:
-    """Two turns about the move, one saying when it happened: asked "when", that one gains
-    ``Weights.when``; asked anything else, neither gains."""
-    index = build(
-        ("Berlin! We moved to Berlin, I love moving", None),
-        ("We moved to Berlin last week, the week was chaos", None),
-    )
-    when, base = recall.score(index, analyze("When did I move to Berlin?", index), None)
-    plain, _ = recall.score(index, analyze("Did I move to Berlin?", index), None)
-    assert when - plain == pytest.approx([0.0, recall.WEIGHTS.when])
-    assert [t for t, _ in recall.top(index, plain, base, 2)] == [1, 2]
-    assert [t for t, _ in recall.top(index, when, base, 2)] == [2, 1]
+def test_questions_asking_when_or_where_and_turns_saying_it_are_told_apart(
+    read: Callable[[str], bool], text: str, expected: bool
+) -> None:
+    assert read(text) is expected
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("asked", "plain", "turns", "weight"),
     [
-        ("I took my turtles to the beach in Tampa yesterday", True),
-        ("We flew to Canada", True),
-        ("Visited Rome with my sister", True),
-        ("in the Alps, it snowed", True),
-        ("I went to the beach", False),
-        ("Talk to you later, Sam!", False),
-        ("in march we moved", False),
-        ("", False),
+        (
+            "When did I move to Berlin?",
+            "Did I move to Berlin?",
+            ("Berlin! We moved to Berlin, I love moving", "We moved to Berlin last week, chaos"),
+            "when",
+        ),
+        (
+            "Where was the beach trip?",
+            "How was the beach trip?",
+            (
+                "The beach trip! The beach was great, we love the beach trip",
+                "My beach trip was in Tampa, hot",
+            ),
+            "where",
+        ),
     ],
 )
-def test_a_turn_that_names_a_place_is_told_apart(text: str, expected: bool) -> None:
-    assert says_where(text) is expected
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("Where did Nate take his turtles?", True),
-        ("What state did Nate visit?", True),
-        ("Which US state did Jolene visit during her internship?", True),
-        ("In which city does she live now?", True),
-        ("What did Nate take to the beach?", False),
-        ("When did Nate go to the beach?", False),
-    ],
-)
-def test_a_question_asking_where_is_told_apart(question: str, expected: bool) -> None:
-    assert asks_where(question) is expected
-
-
-def test_a_question_asking_where_prefers_turns_that_name_a_place() -> None:
-    index = build(
-        ("The beach trip! The beach was great, we love the beach trip", None),
-        ("My beach trip was in Tampa, hot", None),
-    )
-    where, base = recall.score(index, analyze("Where was the beach trip?", index), None)
-    plain, _ = recall.score(index, analyze("How was the beach trip?", index), None)
-    assert where - plain == pytest.approx([0.0, recall.WEIGHTS.where])
-    assert [t for t, _ in recall.top(index, plain, base, 2)] == [1, 2]
-    assert [t for t, _ in recall.top(index, where, base, 2)] == [2, 1]
+def test_a_question_asking_when_or_where_prefers_turns_that_say_it(
+    asked: str, plain: str, turns: tuple[str, str], weight: str
+) -> None:
+    """Two turns about the same thing, the second saying when or where: asked that, the second
+    gains the weight and goes first; asked otherwise, neither gains and the first stays first."""
+    index = build(*((text, None) for text in turns))
+    lifted, base = recall.score(index, analyze(asked, index), None)
+    same, _ = recall.score(index, analyze(plain, index), None)
+    assert lifted - same == pytest.approx([0.0, getattr(recall.WEIGHTS, weight)])
+    assert [t for t, _ in recall.top(index, same, base, 2)] == [1, 2]
+    assert [t for t, _ in recall.top(index, lifted, base, 2)] == [2, 1]
 
 
 async def test_reembed_replaces_another_models_vectors(any_store: SqlStore) -> None:
@@ -467,6 +454,16 @@ async def test_recall_moves_an_upgraded_store_to_the_current_model(any_store: Sq
 async def test_vectors_written_twice_at_once_keep_one(any_store: SqlStore) -> None:
     """A recall's background healing and ``os1 reindex`` can embed the same turns at the same
     time (as can two workers): both writes succeed and each turn keeps one vector."""
+    minilm, _, stored, vectors = await _two_turns_without_vectors(any_store)
+    await asyncio.gather(*(minilm._write_vectors(stored, vectors) for _ in range(6)))
+    assert sorted(await _vector_ids(any_store)) == sorted(t.id for t in stored)
+
+
+async def _two_turns_without_vectors(
+    any_store: SqlStore,
+) -> tuple[SqlStore, Person, list[Turn], np.ndarray]:
+    """A MiniLM store over ``any_store``'s database, Alice, her two turns and their vectors,
+    with no vector in the database yet."""
     alice = await any_store.ensure_person("alice")
     await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
     minilm = SqlStore(any_store.engine, MiniLMEmbedder())
@@ -474,27 +471,21 @@ async def test_vectors_written_twice_at_once_keep_one(any_store: SqlStore) -> No
     vectors = await MiniLMEmbedder().passages([t.content for t in stored])
     async with any_store.engine.begin() as conn:
         await conn.execute(turn_vectors.delete())
-    await asyncio.gather(*(minilm._write_vectors(stored, vectors) for _ in range(6)))
-    async with any_store.engine.connect() as conn:
-        rows = (await conn.execute(select(turn_vectors.c.turn_id))).scalars().all()
-    assert sorted(rows) == sorted(t.id for t in stored)
+    return minilm, alice, stored, vectors
+
+
+async def _vector_ids(store: SqlStore) -> list[int]:
+    async with store.engine.connect() as conn:
+        return list((await conn.execute(select(turn_vectors.c.turn_id))).scalars().all())
 
 
 async def test_a_turn_forgotten_while_it_was_embedded_gets_no_vector(any_store: SqlStore) -> None:
     """Vectors are written after their turns may have gone: the others of the batch are
     written, the forgotten turn's is not, and nothing fails."""
-    alice = await any_store.ensure_person("alice")
-    await say(any_store, alice, "I bought a violin yesterday", "The quarterly report is due")
-    minilm = SqlStore(any_store.engine, MiniLMEmbedder())
-    stored = await minilm.list_turns(alice, 10)
-    vectors = await MiniLMEmbedder().passages([t.content for t in stored])
-    async with any_store.engine.begin() as conn:
-        await conn.execute(turn_vectors.delete())
+    minilm, alice, stored, vectors = await _two_turns_without_vectors(any_store)
     await minilm.delete_turn(alice, stored[0].id)
     await minilm._write_vectors(stored, vectors)
-    async with any_store.engine.connect() as conn:
-        rows = (await conn.execute(select(turn_vectors.c.turn_id))).scalars().all()
-    assert rows == [stored[1].id]
+    assert await _vector_ids(any_store) == [stored[1].id]
 
 
 async def test_near_duplicates_do_not_crowd_the_top_k() -> None:
