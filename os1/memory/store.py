@@ -419,21 +419,19 @@ class SqlStore(MemoryStore):
         # A turn forgotten while it was being embedded must not get a vector back, and one
         # embedded twice (queued again by a recall while ``reembed`` runs, or by two workers)
         # keeps its first; a vector of another model is replaced, so recall's healing moves an
-        # upgraded store to the current model a batch at a time. The foreign key refuses a
-        # vector of a forgotten turn: only then are the turns still there looked up (one
-        # statement a write instead of two, on the path of every turn).
-        try:
-            async with self.autocommit.begin() as conn:
-                await conn.execute(_write_vector_rows(conn), rows)
-        except IntegrityError:
-            async with self.engine.begin() as conn:
-                ids = [t.id for t in stored]
-                alive = set(
-                    (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
-                )
-                rows = [r for r in rows if r["turn_id"] in alive]
-                if rows:
+        # upgraded store to the current model a batch at a time. On PostgreSQL the foreign key
+        # refuses a vector of a forgotten turn, and only then are the turns still there looked
+        # up (one round trip a write instead of four, on the path of every turn). SQLite looks
+        # first: it has no round trips to save, and a refused statement's rollback would undo
+        # the work of others sharing an in-memory database's one connection.
+        if self.engine.dialect.name == "postgresql":
+            try:
+                async with self.autocommit.begin() as conn:
                     await conn.execute(_write_vector_rows(conn), rows)
+            except IntegrityError:
+                rows = await self._write_vectors_of_turns_still_there(rows)
+        else:
+            rows = await self._write_vectors_of_turns_still_there(rows)
         written = {r["turn_id"] for r in rows}
         by_person: dict[int, list[int]] = {}
         for at, turn in enumerate(stored):
@@ -441,6 +439,20 @@ class SqlStore(MemoryStore):
                 by_person.setdefault(turn.person_id, []).append(at)
         for person_id, ats in by_person.items():
             self.indexes.put_vectors(person_id, [stored[a].id for a in ats], vectors[ats])
+
+    async def _write_vectors_of_turns_still_there(
+        self, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Write the rows whose turns still exist, in one transaction; returns those rows."""
+        async with self.engine.begin() as conn:
+            ids = [r["turn_id"] for r in rows]
+            alive = set(
+                (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
+            )
+            rows = [r for r in rows if r["turn_id"] in alive]
+            if rows:
+                await conn.execute(_write_vector_rows(conn), rows)
+        return rows
 
     async def reembed(self, person: Person, *, batch: int = IMPORT_EMBED_GROUP) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
