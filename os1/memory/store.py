@@ -183,6 +183,8 @@ class SqlStore(MemoryStore):
         #: The same pool without transactions, for reads and single-statement writes (see
         #: ``os1.memory.db.autocommit``).
         self.autocommit = autocommit(engine)
+        #: A statement costs a round trip to a server: worth saving (see ``_write_vectors``).
+        self._postgres = engine.dialect.name == "postgresql"
         self.embedder = embedder
         #: Embeddings of new turns, made in the background; questions go first. An in-memory
         #: SQLite database is one shared connection, which a background writer would share
@@ -346,9 +348,8 @@ class SqlStore(MemoryStore):
         """Store one turn and commit. Its embedding follows in the background (see
         ``os1.memory.embedqueue``): until then it is found by its words."""
         # PostgreSQL indexes the words by itself: there, storing a turn is one statement.
-        single = self.engine.dialect.name == "postgresql"
         try:
-            async with (self.autocommit if single else self.engine).begin() as conn:
+            async with (self.autocommit if self._postgres else self.engine).begin() as conn:
                 stored = await self._insert_turn(conn, conversation, turn)
                 await fulltext.index(conn, [(stored.id, stored.content)])
         except SQLAlchemyError as exc:
@@ -424,7 +425,7 @@ class SqlStore(MemoryStore):
         # up (one round trip a write instead of four, on the path of every turn). SQLite looks
         # first: it has no round trips to save, and a refused statement's rollback would undo
         # the work of others sharing an in-memory database's one connection.
-        if self.engine.dialect.name == "postgresql":
+        if self._postgres:
             try:
                 async with self.autocommit.begin() as conn:
                     await conn.execute(_write_vector_rows(conn), rows)

@@ -9,9 +9,9 @@ anything else in the question is ignored.
 
 Two coarser readings serve questions that ask *when* something happened or for how long ("When
 did she move to Berlin?", "How long has he had the dog?"): :func:`asks_when` tells such a
-question apart, and :func:`says_when` tells a turn
-that says when something happened ("I moved last week", "we met on Friday", "back in 2019")
-from one that does not, so recall can prefer the second for the first.
+question apart, and :func:`says_when` tells a turn that says when something happened ("I moved
+last week", "we met on Friday", "back in 2019") from one that does not, so recall can prefer
+the second for the first.
 """
 
 from __future__ import annotations
@@ -43,21 +43,21 @@ _SIMPLE = re.compile(r"\b(yesterday|today|tonight|last night)\b", re.I)
 
 Span = tuple[datetime, datetime]
 
-_WEEKDAY = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_WEEKDAY = "|".join(name.lower() for name in calendar.day_name)
 _PART = (
     "days?|weeks?|weekend|months?|years?|night|morning|evening|afternoon|"
     f"summer|winter|spring|fall|autumn|{_WEEKDAY}"
 )
 _COUNT = r"a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|couple of|\d+"
+_CAPITALISED_MONTH = "|".join(name for name in calendar.month_name if name and name != "May")
 #: A time a turn can name. Month names count only capitalised ("in March"), not as the verbs
 #: "may" and "march"; "May" itself is left out, being also the start of many sentences.
 _SAYS_WHEN = re.compile(
-    rf"\b(?i:yesterday|today|tonight|tomorrow|ago|recently|lately|earlier|"
-    rf"the other (?:day|night|week)|"
+    r"\b(?i:yesterday|today|tonight|tomorrow|ago|recently|lately|earlier|"
+    r"the other (?:day|night|week)|"
     rf"(?:last|next|this|past|coming|few|couple of|that) (?:\w+ )?(?:{_PART})|"
     rf"{_WEEKDAY}|(?:since|for|in) (?:{_COUNT}) (?:days?|weeks?|months?|years?))\b"
-    r"|\b(?:January|February|March|April|June|July|August|September|October|November|"
-    r"December)\b|\b(?:19|20)\d\d\b"
+    rf"|\b(?:{_CAPITALISED_MONTH})\b|\b(?:19|20)\d\d\b"
 )
 _ASKS_WHEN = re.compile(
     r"^\W*when\b|\bwhen (?:did|was|is|will|were|does|do|has|had)\b"
