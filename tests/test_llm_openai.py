@@ -114,11 +114,25 @@ async def test_missing_api_key_is_unavailable(
     assert "OS1_LLM_API_KEY" in message
 
 
-async def test_server_error_is_unavailable(
-    llm: OpenAICompatLLM, openai_server: OpenAIServer
+@pytest.mark.parametrize(
+    ("mode", "error", "says"),
+    [
+        ("error500", LLMUnavailable, "HTTP 500: the model crashed while thinking"),
+        ("truncated", LLMStreamBroken, "ended before the reply was complete"),
+        ("garbage", LLMStreamBroken, "malformed chunk"),
+        # An endless event line is a broken stream, not held in memory.
+        ("huge", LLMStreamBroken, "broke mid-reply"),
+    ],
+)
+async def test_a_server_that_fails_or_sends_nonsense_is_one_clear_error(
+    llm: OpenAICompatLLM,
+    openai_server: OpenAIServer,
+    mode: str,
+    error: type[Exception],
+    says: str,
 ) -> None:
-    openai_server.mode = "error500"
-    with pytest.raises(LLMUnavailable, match="HTTP 500: the model crashed while thinking"):
+    openai_server.mode = mode
+    with pytest.raises(error, match=says):
         await pieces(llm)
 
 
@@ -131,30 +145,6 @@ async def test_connection_dropped_mid_reply_is_stream_broken(
         async for piece in llm.stream(HELLO, Sampling()):
             got.append(piece)
     assert got == ["Server ", "heard: "]
-
-
-async def test_stream_ending_without_done_is_stream_broken(
-    llm: OpenAICompatLLM, openai_server: OpenAIServer
-) -> None:
-    openai_server.mode = "truncated"
-    with pytest.raises(LLMStreamBroken, match="ended before the reply was complete"):
-        await pieces(llm)
-
-
-async def test_malformed_chunk_is_stream_broken(
-    llm: OpenAICompatLLM, openai_server: OpenAIServer
-) -> None:
-    openai_server.mode = "garbage"
-    with pytest.raises(LLMStreamBroken, match="malformed chunk"):
-        await pieces(llm)
-
-
-async def test_an_endless_line_is_stream_broken_not_held_in_memory(
-    llm: OpenAICompatLLM, openai_server: OpenAIServer
-) -> None:
-    openai_server.mode = "huge"
-    with pytest.raises(LLMStreamBroken, match="broke mid-reply"):
-        await pieces(llm)
 
 
 async def test_dead_port_is_unavailable(dead_url: str) -> None:
