@@ -1,6 +1,7 @@
 """OS1 settings: one model, read from the environment, then a TOML file, then defaults.
 
-Every setting is an ``OS1_*`` environment variable (``OS1_LLM_URL`` for ``llm_url``). The TOML
+Every setting is an ``OS1_*`` environment variable (``OS1_LLM_URL`` for ``llm_url``); one set
+to the empty string counts as unset. The TOML
 file is ``$OS1_CONFIG`` when set, else ``$OS1_HOME/config.toml``; its keys are the field names
 (``llm_url = "http://127.0.0.1:8000/v1"``). Every field is documented in ``docs/settings.md``;
 a test fails when one is not.
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         case_sensitive=False,
+        # ``OS1_HOME=`` or ``OS1_LLM_URL=`` means "not set", as in most tools: an empty home
+        # would otherwise put the database in the current directory.
+        env_ignore_empty=True,
     )
 
     home: Path = Field(

@@ -53,6 +53,18 @@ def test_env_beats_toml_beats_defaults(tmp_path: Path, monkeypatch: pytest.Monke
     assert Settings().llm_model == "other"
 
 
+def test_empty_variables_count_as_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("OS1_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for key in ("OS1_HOME", "OS1_LLM_URL", "OS1_CONFIG", "OS1_RECALL_K", "OS1_DATABASE_URL"):
+        monkeypatch.setenv(key, "")
+    settings = Settings()
+    assert settings.home == tmp_path / ".os1"
+    assert (settings.llm_url, settings.recall_k) == (None, 8)
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / '.os1' / 'os1.db'}"
+
+
 def test_bad_toml_keys_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config.toml").write_text('llm_modle = "typo"\n')
     monkeypatch.setenv("OS1_HOME", str(tmp_path))
