@@ -184,6 +184,29 @@ async def test_small_model_presence_question_is_answered_exactly(
     assert llm.calls == []
 
 
+@pytest.mark.parametrize("small", [True, False])
+async def test_a_small_model_stops_where_it_starts_reciting_its_prompt(
+    store: SqlStore, tmp_path_factory: pytest.TempPathFactory, small: bool
+) -> None:
+    llm = FakeLLM(small=small)
+    mind = make_mind(store, llm, tmp_path_factory, interview=False)
+    theo = await store.ensure_person("theo")
+    await store.add_fact(theo, "fact", "home", "Berlin", [])
+    async with await mind.open("theo") as s:
+        await say(s, "My sister Anna lives in Lisbon")
+    async with await mind.open("theo") as s:
+        await say(s, "Where does my sister live?")
+    stops = llm.samplings[-1].stop
+    if not small:
+        assert stops == ()
+        return
+    prompt = system_of(llm.calls[-1])
+    assert "Anna lives in Lisbon" in prompt and "Berlin" in prompt
+    # Each stop but the made-up heading opens a part of this very prompt, so a change to the
+    # prompt's wording that leaves one stale fails here.
+    assert [stop for stop in stops if stop not in prompt] == ["Chat History"]
+
+
 async def test_prompt_stays_within_budget(
     store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

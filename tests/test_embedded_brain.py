@@ -129,6 +129,9 @@ async def test_small_models_get_coherent_sampling() -> None:
     small, large = llama.calls
     assert (small["temperature"], small["repeat_penalty"], small["max_tokens"]) == (0.3, 1.15, 120)
     assert (large["temperature"], large["repeat_penalty"], large["max_tokens"]) == (0.9, 1.0, 900)
+    assert small["stop"] is None
+    await complete(stand_in(llama, small=True), CHAT, Sampling(stop=("Chat History",)))
+    assert llama.calls[-1]["stop"] == ["Chat History"]
 
 
 async def test_without_llama_cpp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -196,6 +196,21 @@ def _memory_line(item: RecallItem, parts: PromptParts) -> str:
     return f"- On {_stamp(item.time)}, {who} said: {item.text}"
 
 
+def echo_stops(parts: PromptParts) -> tuple[str, ...]:
+    """Where a small model has started to recite its own prompt instead of replying: the
+    openings of the prompt's blocks and of a memory line, and the "Chat History" heading such a
+    model makes up. The reply ends there, so none of it is streamed or stored."""
+    return (
+        f"You are talking with {parts.person}",
+        "Right now you are in",
+        f"What you know about {parts.person}",
+        "said before that may matter now",
+        "- On 20",
+        f"Reply as {parts.mind.name}, in the first person",
+        "Chat History",
+    )
+
+
 def fit(text: str, tokens: int) -> str:
     """``text`` cut in the middle to about ``tokens`` tokens, if it is longer (the whole text is
     still stored; only the prompt gets the cut)."""

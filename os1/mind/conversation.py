@@ -23,6 +23,7 @@ from os1.mind.context import (
     Budget,
     PromptParts,
     build_messages,
+    echo_stops,
     estimate_tokens,
     statements_first,
 )
@@ -376,7 +377,11 @@ class Session:
             compact=self._small_brain(),
         )
         budget = self._budget()
-        sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_reply_tokens)
+        sampling = Sampling(
+            temperature=settings.temperature,
+            max_tokens=settings.max_reply_tokens,
+            stop=echo_stops(parts) if parts.compact else (),
+        )
         return build_messages(parts, user_turn.content, budget), sampling
 
     async def respond_to(self, turn: Turn, prompt: str) -> AsyncGenerator[str, None]:

@@ -28,6 +28,8 @@ class Sampling:
     max_tokens: int = 400
     top_p: float = 0.9
     repeat_penalty: float = 1.0
+    #: Text that ends the reply where it appears, itself left out (the embedded backend).
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

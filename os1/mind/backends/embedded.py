@@ -182,6 +182,7 @@ class EmbeddedLLM:
                     top_p=sampling.top_p,
                     repeat_penalty=sampling.repeat_penalty,
                     max_tokens=sampling.max_tokens,
+                    stop=list(sampling.stop) or None,
                 )
                 try:
                     for chunk in chunks:
