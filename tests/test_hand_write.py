@@ -97,6 +97,24 @@ def test_an_accent_is_drawn_over_the_letter(hand: Hand) -> None:
     assert accented.y + accented.h == pytest.approx(plain.y + plain.h, abs=2)
 
 
+def test_an_accent_on_an_i_takes_the_place_of_its_dot(hand: Hand) -> None:
+    plain, *accented = write_text(hand, "iíìîï", variation=False, dpi=300)[0].placed
+    for glyph in accented:
+        # Set where the dot was, not above it (nor above a faint ghost of it: 1.4 times).
+        assert glyph.h < 1.25 * plain.h, glyph.char
+        assert glyph.y + glyph.h == pytest.approx(plain.y + plain.h, abs=2)
+
+
+def test_a_fraction_is_written_small_not_as_digits_in_a_row(hand: Hand) -> None:
+    half, *row = write_text(hand, "½ 1/2", variation=False, dpi=300)[0].placed
+    one, slash, two = row
+    assert half.w < 0.85 * (two.x + two.w - one.x)  # narrower than "1/2" written out
+    bottom = max(slash.y + slash.h, two.y + two.h)  # the 2 on the baseline
+    assert half.y + half.h == pytest.approx(bottom, abs=3)
+    assert half.y < one.y + 0.2 * one.h  # the 1 up at the top
+    assert half.h < 1.15 * max(one.h, slash.h, two.h)
+
+
 def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> None:
     glyphs = dict(hand.glyphs)
     del glyphs["q"]

@@ -6,7 +6,8 @@ For a character the hand has no glyph for, the first of these that works:
    a missing ``Q`` the hand's ``q`` brought up to the cap height.
 2. **The base letter with its accent**: Unicode's compatibility decomposition (NFKD) gives the
    base (``é`` -> ``e``, ``ﬁ`` -> ``fi``, ``½`` -> one, fraction slash, two), written from the
-   hand (by these same rules); the accent is cut from a fallback font
+   hand (by these same rules; a fraction's numerator small and raised, its denominator small on
+   the baseline, the hand's ``/`` between); the accent is cut from a fallback font
    (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
    or ``j`` takes the place of the dot.
@@ -44,6 +45,10 @@ from os1.handwriting.hand import Glyph, Hand
 
 #: A centre line of at most this many pixels is a dot.
 DOT = 6
+#: What Unicode writes a vulgar fraction's parts apart with (``½`` is ``1⁄2``).
+FRACTION_SLASH = "\u2044"
+#: A fraction's numerator and denominator, against the hand's size.
+FRACTION_SCALE = 0.6
 #: Characters whose pen width stands for the hand's.
 PEN_CHARS = "nouaehlHE"
 
@@ -101,6 +106,8 @@ class Fallback:
         bases = "".join(c for c in parts if not unicodedata.combining(c))
         if parts == char or not bases or bases.isspace():
             return []
+        if FRACTION_SLASH in bases and bases.count(FRACTION_SLASH) == 1:
+            return self._fraction(char, bases, depth)
         options = [self.glyphs(base, depth + 1) for base in bases]
         count = max(len(option) for option in options)
         rows = [_row(char, [option[i % len(option)] for option in options]) for i in range(count)]
@@ -112,6 +119,28 @@ class Fallback:
         if bases in "ij":  # the accent takes the place of the dot
             rows = [dotless(row, self.hand.x_height) for row in rows]
         return [self._accented(row, cut) for row in rows]
+
+    def _fraction(self, char: str, bases: str, depth: int) -> list[Glyph]:
+        """A vulgar fraction (``½`` is one, fraction slash, two) as a writer makes it: a small
+        numerator up at the cap height, a slash, a small denominator on the baseline. Written
+        in a row at full size, ``3½`` would read as ``31/2``."""
+        above, _, below = bases.partition(FRACTION_SLASH)
+        options = [self.glyphs(c, depth + 1) for c in above + below]
+        slashes = self.glyphs("/", depth + 1)
+        count = max(len(option) for option in [*options, slashes])
+        lift = (1 - FRACTION_SCALE) * self.hand.cap_height
+        rows = []
+        for i in range(count):
+            small = [option[i % len(option)] for option in options]
+            numerator = _scaled(_row(char, small[: len(above)]), FRACTION_SCALE, char)
+            denominator = _scaled(_row(char, small[len(above) :]), FRACTION_SCALE, char)
+            slash = slashes[i % len(slashes)]
+            pen = numerator.advance
+            parts = [(numerator, 0.0, -lift), (slash, pen, 0.0)]
+            pen += slash.advance
+            parts.append((denominator, pen, 0.0))
+            rows.append(_compose(char, parts, pen + denominator.advance))
+        return rows
 
     def _accented(self, base: Glyph, cut: Accent) -> Glyph:
         """``base`` (the hand's letter) with the marks of ``cut``, each at the font's gap

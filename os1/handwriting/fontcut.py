@@ -93,11 +93,17 @@ def detached(whole: Glyph, letter: Glyph) -> Glyph | None:
 def dotless(glyph: Glyph, x_height: float) -> Glyph:
     """``glyph`` (an i or j) without the parts that lie wholly above the x-height: its dot."""
     count, labels = cv2.connectedComponents((glyph.ink >= 64).astype(np.uint8), connectivity=8)
-    ink = glyph.ink.copy()
+    dot = np.zeros(glyph.ink.shape, bool)
     for label in range(1, count):
         rows = np.nonzero(labels == label)[0]
         if count > 2 and rows.max() - glyph.baseline < -0.8 * x_height:
-            ink[labels == label] = 0
+            dot |= labels == label
+    # The dot's faint rim (anti-aliased ink under the threshold) goes with it, else a ghost of
+    # the dot stays, and the accent is set above it.
+    ring = np.ones((5, 5), np.uint8)
+    rest = cv2.dilate(((labels > 0) & ~dot).astype(np.uint8), ring).astype(bool)
+    ink = glyph.ink.copy()
+    ink[cv2.dilate(dot.astype(np.uint8), ring).astype(bool) & ~rest] = 0
     found = np.argwhere(ink > 0)
     if found.size == 0:
         return glyph
