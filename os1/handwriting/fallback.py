@@ -45,7 +45,7 @@ from os1.handwriting.hand import Glyph, Hand
 
 #: A centre line of at most this many pixels is a dot.
 DOT = 6
-#: What Unicode writes a vulgar fraction's parts apart with (``½`` is ``1⁄2``).
+#: What Unicode writes between a vulgar fraction's parts (``½`` is one, U+2044, two).
 FRACTION_SLASH = "\u2044"
 #: A fraction's numerator and denominator, against the hand's size.
 FRACTION_SCALE = 0.6
