@@ -12,6 +12,7 @@ import pytest
 
 from os1.memory import embed
 from os1.memory.embed import MiniLMEmbedder
+from os1.memory.neighbours import WordNeighbours
 
 SENTENCES = [
     "I adopted a cat named Miso last spring.",
@@ -107,3 +108,28 @@ def test_passages_spread_over_the_cores_match_one_call_at_a_time(tmp_path: Path)
     single = MiniLMEmbedder(threads=1, cache=tmp_path)
     spread._slices = 2  # as on a machine with two cores or more
     assert np.allclose(spread._passages(texts), single._passages(texts), atol=1e-6)
+
+
+def test_word_vectors_made_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words, vectors = MiniLMEmbedder(cache=tmp_path).word_vectors()
+    assert len(words) > 15_000 and vectors.shape == (len(words), 384)
+    assert {"dessert", "cake", "dog"} <= set(words) and "the" not in words
+    near = WordNeighbours(words, vectors)
+    assert {"pie", "pud", "cake"} & {stem for stem, _ in near.near("dessert")}
+    assert {"pet", "puppi"} <= {stem for stem, _ in near.near("dog")}
+    cached = list(tmp_path.glob("words-*.npy"))
+    assert len(cached) == 1 and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    def embed_again(*_: object) -> np.ndarray:
+        raise AssertionError("the cached word vectors should have been used")
+
+    monkeypatch.setattr(MiniLMEmbedder, "_passages", embed_again)
+    again_words, again = MiniLMEmbedder(cache=tmp_path).word_vectors()
+    assert again_words == words and np.array_equal(again, vectors)
+    monkeypatch.undo()
+    cached[0].write_bytes(cached[0].read_bytes()[:1000])  # cut short, as by a crash
+    _, remade = MiniLMEmbedder(cache=tmp_path).word_vectors()
+    assert remade.shape == vectors.shape
+    assert np.array_equal(remade, vectors)  # the same words, made again

@@ -18,6 +18,7 @@ from os1.memory.embed import MiniLMEmbedder
 from os1.memory.fake import HashingEmbedder
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.models import NewTurn, Person, Role, Turn
+from os1.memory.neighbours import WordNeighbours
 from os1.memory.places import asks_where, says_where
 from os1.memory.query import analyze, without_speakers
 from os1.memory.store import SqlStore
@@ -157,6 +158,57 @@ async def test_recall_without_an_embedder_uses_words_only(tmp_path: object) -> N
         await store.engine.dispose()
 
 
+class WithWords(HashingEmbedder):
+    """Hashed vectors, and a small vocabulary in which "dessert" lies near "cake"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def word_vectors(self) -> tuple[list[str], np.ndarray]:
+        self.asked += 1
+        return ["dessert", "cake", "rain"], unit(0, 30, 90)
+
+
+async def test_recall_brings_in_the_words_near_the_questions(tmp_path: object) -> None:
+    store = await open_store("sqlite+aiosqlite:///:memory:")
+    alice, bob = await store.ensure_person("alice"), await store.ensure_person("bob")
+    try:
+        await say(store, alice, "I baked a cake for Sunday")
+        await say(store, alice, "It rained all week")
+        await say(store, bob, "Sweets are bad for you")
+        assert await store.recall(alice, "which dessert?", 5) == []  # no word in common
+        # Word neighbours come with the embedder, loaded once however many recalls ask.
+        store.embedder = words = WithWords()
+        store._neighbours_loaded = False
+        found = await asyncio.gather(*(store.recall(alice, "which dessert?", 5) for _ in range(4)))
+        assert [[i.text for i in items] for items in found] == [["I baked a cake for Sunday"]] * 4
+        assert words.asked == 1
+        assert await store.recall(bob, "which dessert?", 5) == []  # bob never said "cake"
+    finally:
+        await store.engine.dispose()
+
+
+async def test_recall_works_when_word_neighbours_cannot_be_made(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(HashingEmbedder):
+        def word_vectors(self) -> None:
+            raise OSError("no space left on device")
+
+    store = await open_store("sqlite+aiosqlite:///:memory:")
+    store.embedder = Broken()
+    try:
+        alice = await store.ensure_person("alice")
+        await say(store, alice, "I baked a cake for Sunday")
+        assert [i.text for i in await store.recall(alice, "cake", 5)] == [
+            "I baked a cake for Sunday"
+        ]
+        assert "word neighbours unavailable" in caplog.text
+    finally:
+        await store.engine.dispose()
+
+
 def build(*entries: tuple[str, str | None], apart: bool = False) -> PersonIndex:
     """An index of one conversation, or of one conversation per entry if ``apart``."""
     index = PersonIndex(1, 4)
@@ -184,6 +236,42 @@ def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
     other_final, _ = recall.score(index, analyze("What did Melanie paint?", index), None)
     assert final[1] - other_final[1] == pytest.approx(recall.WEIGHTS.speaker)
     assert final[1] > final[2]  # the other turn of the named speaker
+
+
+def unit(*angles: float) -> np.ndarray:
+    """Unit vectors in a plane, one per angle in degrees: cosine is the angle's cosine."""
+    radians = np.radians(angles)
+    return np.column_stack([np.cos(radians), np.sin(radians)]).astype(np.float32)
+
+
+def test_a_word_brings_in_its_nearest_words_that_the_person_used() -> None:
+    # cos 0 = 1, cos 20 = 0.94, cos 40 = 0.77, cos 50 = 0.64, cos 60 = 0.5
+    near = WordNeighbours(
+        ["dessert", "desserts", "pie", "pudding", "cake", "cuisine", "weather"],
+        unit(0, 0, 20, 40, 45, 50, 60),
+    )
+    assert near.near("dessert") == [
+        ("pie", pytest.approx(0.94, abs=0.01)),
+        ("pud", pytest.approx(0.77, abs=0.01)),
+        ("cake", pytest.approx(0.71, abs=0.01)),
+        ("cuisin", pytest.approx(0.64, abs=0.01)),
+    ]  # its own stem left out, "weather" (0.5) too far
+    assert near.near("unknown") == []
+    index = build(
+        ("Nate made a chocolate cake", "Joanna"),
+        ("Then some pudding for Nate", "Joanna"),
+        ("The cuisine here is great", "Joanna"),
+        ("It rained all week", "Joanna"),
+    )
+    # "pie" is never said: the next two nearest that were said come in, weighted by similarity.
+    terms = dict(analyze("What desserts does Joanna like?", index, near).terms)
+    assert "pie" not in terms and "cuisin" not in terms
+    assert terms["pud"] == pytest.approx(0.5 * 0.77, abs=0.01)
+    assert terms["cake"] == pytest.approx(0.5 * 0.71, abs=0.01)
+    assert terms["dessert"] == 1.0 and "joanna" not in terms  # a speaker's name is not a word
+    final, base = recall.score(index, analyze("What desserts does Joanna like?", index, near), None)
+    assert [t for t, _ in recall.top(index, final, base, 4)][:2] == [2, 1]
+    assert not dict(analyze("What desserts does Joanna like?", index).terms).keys() & {"cake"}
 
 
 def test_speakers_names_can_be_taken_out_of_a_question() -> None:

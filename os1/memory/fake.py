@@ -39,3 +39,7 @@ class HashingEmbedder:
 
     async def query(self, text: str) -> Vectors:
         return self._one(text)
+
+    def word_vectors(self) -> None:
+        """None: hashed words have no neighbours."""
+        return None

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from os1.memory import terms as lex
 from os1.memory.expand import related
 from os1.memory.index import PersonIndex
+from os1.memory.neighbours import WordNeighbours
 from os1.memory.places import asks_where
 from os1.memory.when import asks_when, spans
 
@@ -38,7 +39,9 @@ class Query:
     asks_where: bool = False
 
 
-def analyze(text: str, index: PersonIndex) -> Query:
+def analyze(text: str, index: PersonIndex, neighbours: WordNeighbours | None = None) -> Query:
+    """``text`` read for recall over ``index``; with ``neighbours``, its words also bring in
+    the nearest words the person has used (:mod:`os1.memory.neighbours`)."""
     tokens = lex.words(text)
     names = index.speaker_words()
     speakers: set[int] = set()
@@ -51,9 +54,12 @@ def analyze(text: str, index: PersonIndex) -> Query:
     weights: dict[str, float] = {}
     for stem in lex.content_terms(kept):
         weights[stem] = 1.0
+    own = list(weights)
     for word in kept:
         for other in related(word):
             weights.setdefault(lex.stem(other), EXPANSION_WEIGHT)
+    if neighbours is not None:
+        neighbours.expand(weights, own, lambda term: index.document_frequency(term) > 0)
     newest = float(index.times.view.max()) if len(index) else datetime.now(UTC).timestamp()
     now = datetime.fromtimestamp(newest, UTC)
     found = tuple((a.timestamp(), b.timestamp()) for a, b in spans(text, now))

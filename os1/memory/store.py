@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from os1.memory.models import (
     Relationship,
     Turn,
 )
+from os1.memory.neighbours import WordNeighbours
 from os1.memory.query import analyze, without_speakers
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
@@ -198,6 +200,9 @@ class SqlStore(MemoryStore):
             embedder.name if embedder else None,
             index_budget_bytes,
         )
+        self._neighbours: WordNeighbours | None = None
+        self._neighbours_loaded = False
+        self._neighbours_lock = threading.Lock()
 
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
@@ -570,13 +575,14 @@ class SqlStore(MemoryStore):
             else None
         )
         try:
+            neighbours = await self.word_neighbours()
             async with self.autocommit.connect() as conn:
                 coming = self.embedding.queued if self.embedding is not None else None
                 index = await self.indexes.get(conn, person.id, coming)
                 await self._heal(conn, index)
                 question = await vector if vector is not None else None
                 question = await self._without_names(query, index, question)
-                final, base = recall.score(index, analyze(query, index), question)
+                final, base = recall.score(index, analyze(query, index, neighbours), question)
                 near = self.embedder.near_duplicate if self.embedder is not None else None
                 ranked = recall.top(index, final, base, k, set(exclude), near)
                 if not ranked:
@@ -591,6 +597,26 @@ class SqlStore(MemoryStore):
             if vector is not None and not vector.done():
                 vector.cancel()
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
+
+    async def word_neighbours(self) -> WordNeighbours | None:
+        """The embedder's word neighbours for query expansion, loaded on first use (made and
+        cached on the first use on a machine: a few seconds); None without an embedder or
+        when the embedder has no vocabulary, or could not make them."""
+        if not self._neighbours_loaded:
+            await asyncio.to_thread(self._load_neighbours)
+        return self._neighbours
+
+    def _load_neighbours(self) -> None:
+        with self._neighbours_lock:  # once, however many recalls ask at the same time
+            if self._neighbours_loaded:
+                return
+            try:
+                found = self.embedder.word_vectors() if self.embedder is not None else None
+            except Exception:  # recall works without them; say why, once
+                log.exception("word neighbours unavailable: questions are not expanded by them")
+                found = None
+            self._neighbours = WordNeighbours(*found) if found is not None else None
+            self._neighbours_loaded = True
 
     async def _without_names(
         self, query: str, index: PersonIndex, question: Vectors | None
