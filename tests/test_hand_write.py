@@ -83,7 +83,7 @@ def test_variation_off_ignores_the_seed(hand: Hand, tmp_path: Path) -> None:
 
 # -- every character -------------------------------------------------------------------------
 def test_every_character_gets_a_glyph_with_ink(hand: Hand) -> None:
-    text = "Café, Straße: 20 € → ½ naïve Ça 中 ﬁn"
+    text = "Café, Straße: 20 € → ½ ⅟ naïve Ça 中 ﬁn"
     pages = write_text(hand, text, dpi=150)
     found = [b["char"] for b in boxes(pages)]
     assert found == [c for c in text if not c.isspace()]

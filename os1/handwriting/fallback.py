@@ -106,8 +106,9 @@ class Fallback:
         bases = "".join(c for c in parts if not unicodedata.combining(c))
         if parts == char or not bases or bases.isspace():
             return []
-        if FRACTION_SLASH in bases and bases.count(FRACTION_SLASH) == 1:
-            return self._fraction(char, bases, depth)
+        above, slash, below = bases.partition(FRACTION_SLASH)
+        if slash and above and below and FRACTION_SLASH not in below:
+            return self._fraction(char, above, below, depth)
         options = [self.glyphs(base, depth + 1) for base in bases]
         count = max(len(option) for option in options)
         rows = [_row(char, [option[i % len(option)] for option in options]) for i in range(count)]
@@ -120,11 +121,10 @@ class Fallback:
             rows = [dotless(row, self.hand.x_height) for row in rows]
         return [self._accented(row, cut) for row in rows]
 
-    def _fraction(self, char: str, bases: str, depth: int) -> list[Glyph]:
-        """A vulgar fraction (``½`` is one, fraction slash, two) as a writer makes it: a small
-        numerator up at the cap height, a slash, a small denominator on the baseline. Written
-        in a row at full size, ``3½`` would read as ``31/2``."""
-        above, _, below = bases.partition(FRACTION_SLASH)
+    def _fraction(self, char: str, above: str, below: str, depth: int) -> list[Glyph]:
+        """A vulgar fraction (``½``: ``above`` one, ``below`` two) as a writer makes it: a
+        small numerator up at the cap height, a slash, a small denominator on the baseline.
+        Written in a row at full size, ``3½`` would read as ``31/2``."""
         options = [self.glyphs(c, depth + 1) for c in above + below]
         slashes = self.glyphs("/", depth + 1)
         count = max(len(option) for option in [*options, slashes])
