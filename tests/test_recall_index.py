@@ -385,6 +385,20 @@ def test_a_span_prefers_turns_inside_it() -> None:
     assert np.all(base > 0)
 
 
+def test_a_turn_that_names_the_day_asked_about_counts_as_on_that_day() -> None:
+    index = build(  # said on 1, 2 and 3 May, one conversation per day
+        ("Went to the gym, nothing else", None),
+        ("We watched a film last night, it was great", None),
+        ("We watched a film at Anna's place", None),
+        apart=True,
+    )
+    assert np.isnan(index.named_from.view[[0, 2]]).all()
+    assert datetime.fromtimestamp(index.named_from.view[1], UTC).date() == T0.date()
+    final, base = recall.score(index, analyze("What film did we watch on 1 May 2026?", index), None)
+    assert [t for t, _ in recall.top(index, final, base, 3)][:2] == [2, 3]
+    assert final[1] - final[2] == pytest.approx(recall.WEIGHTS.day, abs=0.1)
+
+
 def test_a_named_day_is_a_stronger_hint_than_its_month() -> None:
     """Turns a day apart: one on the named day, one in the same month. A named day lifts its
     own turns by ``Weights.day``; the month's other turns get nothing from it, where a question

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from os1.memory import terms as lex
 from os1.memory.places import says_where
-from os1.memory.when import says_when
+from os1.memory.when import named_span, says_when
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -98,6 +98,10 @@ class PersonIndex:
         self.says_when = _Grow(np.bool_)
         #: Whether the turn names a place ("in Boston"): see ``places.says_where``.
         self.says_where = _Grow(np.bool_)
+        #: The span of time the turn names ("last night", "in May"), resolved against when it
+        #: was said, as timestamps; NaN when it names none (see ``when.named_span``).
+        self.named_from = _Grow(np.float64)
+        self.named_to = _Grow(np.float64)
 
     def __len__(self) -> int:
         return self.ids.size
@@ -138,8 +142,14 @@ class PersonIndex:
         self.vectors.extend(np.zeros((len(batch), max(self.dim, 1)), dtype=np.float32))
         self.has_vector.extend(np.zeros(len(batch), dtype=np.bool_))
         self.text_hash.extend(hashes)
-        self.says_when.extend([says_when(e.text) for e in batch])
+        timed = [says_when(e.text) for e in batch]
+        self.says_when.extend(timed)
         self.says_where.extend([says_where(e.text) for e in batch])
+        named = [
+            named_span(e.text, e.time) if t else None for e, t in zip(batch, timed, strict=True)
+        ]
+        self.named_from.extend([span[0] if span else np.nan for span in named])
+        self.named_to.extend([span[1] if span else np.nan for span in named])
 
     def _post(self, at: int, stems: list[str]) -> None:
         """Add the turn at position ``at`` to the postings of its stems."""
@@ -242,4 +252,4 @@ class PersonIndex:
     def nbytes(self) -> int:
         """A rough size of the index in memory."""
         postings = self._posting_entries * 16
-        return int(self.vectors.data.nbytes + postings + 64 * len(self) + 80 * len(self._postings))
+        return int(self.vectors.data.nbytes + postings + 80 * len(self) + 80 * len(self._postings))

@@ -11,7 +11,8 @@ Each turn gets, in order:
 3. a share of the best relevance within two turns either side, so a passage that is about the
    question as a whole rises together;
 4. a preference for turns spoken by a speaker the question names, and for turns inside a span
-   of time the question names ("last week", "in May"), a stronger one for a named day ("on 3
+   of time the question names ("last week", "in May"), or that name a time inside it
+   themselves ("last night", said on 2 May, is 1 May), a stronger one for a named day ("on 3
    June, 2023");
 5. for a question asking *when* something happened, a preference for turns that name a time
    ("last Friday", "in March", "two years ago"): the answer to "When did she move?" is
@@ -111,10 +112,12 @@ def score(
         final += w.speaker * np.isin(index.speaker_codes.view, list(query.speakers))
     if query.spans:
         times = index.times.view
+        named_from, named_to = index.named_from.view, index.named_to.view  # NaN: never inside
         bonus = np.zeros(len(times), dtype=np.float32)
         for start, end in query.spans:
             weight = w.day if end - start <= SHORT_SPAN_S else w.time
-            bonus = np.maximum(bonus, weight * ((times >= start) & (times < end)))
+            inside = ((times >= start) & (times < end)) | ((named_from < end) & (named_to > start))
+            bonus = np.maximum(bonus, weight * inside)
         final += bonus
     if query.asks_when:
         final += w.when * index.says_when.view

@@ -76,6 +76,17 @@ def says_when(text: str) -> bool:
     return _SAYS_WHEN.search(text) is not None
 
 
+def named_span(text: str, said: float) -> tuple[float, float] | None:
+    """The narrowest span of time ``text`` names, as timestamps, resolved against when it was
+    said (``said``, a timestamp): "last night" said on 2 May is 1 May. None when it names
+    none."""
+    found = spans(text, datetime.fromtimestamp(said, UTC))
+    if not found:
+        return None
+    start, end = min(found, key=lambda span: span[1] - span[0])
+    return start.timestamp(), end.timestamp()
+
+
 def spans(text: str, now: datetime) -> list[Span]:
     """Every span of time the text names, resolved against ``now``."""
     found: list[Span] = []
