@@ -350,6 +350,12 @@ def test_stems_match_other_forms_of_a_word() -> None:
         ("June 3rd", "2023-06-03", "2023-06-04"),
         ("on the 3rd of September", "2022-09-03", "2022-09-04"),
         ("what happened on 2023-06-03?", "2023-06-03", "2023-06-04"),
+        # Letters that match under IGNORECASE but are no ASCII letter (long s, Kelvin sign)
+        # and digits of other scripts: read like their plain forms, not a KeyError.
+        ("what about the 3rd of \u017feptember?", "2022-09-03", "2022-09-04"),
+        ("in augu\u017ft 2021", "2021-08-01", "2021-09-01"),
+        ("two wee\u212as ago", "2023-08-03", "2023-08-10"),
+        ("\u0662\u0660\u0662\u0663-\u0660\u0666-\u0660\u0663", "2023-06-03", "2023-06-04"),
     ],
 )
 def test_time_expressions_resolve_against_the_conversations_own_dates(

@@ -40,6 +40,8 @@ _ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _AGO = re.compile(r"\b(\d+|[a-z]+)\s+(day|week|month|year)s?\s+ago\b", re.I)
 _LAST = re.compile(r"\b(last|this|past|previous)\s+(day|week|month|year|weekend)\b", re.I)
 _SIMPLE = re.compile(r"\b(yesterday|today|tonight|last night)\b", re.I)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
 
 Span = tuple[datetime, datetime]
 
@@ -91,27 +93,36 @@ def spans(text: str, now: datetime) -> list[Span]:
     """Every span of time the text names, resolved against ``now``."""
     found: list[Span] = []
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # The expressions with a month name, a number or "ago" are the slow ones to look for
+    # (the month names are long alternations): they are looked for only in a text that has one.
+    folded = text.casefold()
+    month = not MONTHS.keys().isdisjoint(_LETTERS.findall(folded))
+    digits = _DIGIT.search(text) is not None
     for m in _SIMPLE.finditer(text):
-        word = m[1].lower()
+        word = m[1].casefold()
         start = day - timedelta(days=1) if word in ("yesterday", "last night") else day
         found.append((start, start + timedelta(days=1)))
-    for m in _AGO.finditer(text):
-        count = int(m[1]) if m[1].isdigit() else NUMBERS.get(m[1].lower())
+    for m in _AGO.finditer(text) if "ago" in folded else ():
+        count = int(m[1]) if m[1].isdigit() else NUMBERS.get(m[1].casefold())
         if count is None or count > 100:
             continue
-        days = count * UNITS[m[2].lower()]
+        days = count * UNITS[m[2].casefold()]
         centre = day - timedelta(days=days)
         slack = timedelta(days=max(1, days // 4))
         found.append((centre - slack, centre + slack + timedelta(days=1)))
     for m in _LAST.finditer(text):
-        found.append(_recent(m[1].lower(), m[2].lower(), day))
-    dated, text = _days(text, now)
+        found.append(_recent(m[1].casefold(), m[2].casefold(), day))
+    dated, text = _days(text, now) if digits else ([], text)
     found += dated
-    for m in _MONTH_YEAR.finditer(text):
-        if m[1].lower() == "may" and not m[2] and not m[0].lower().startswith(("in", "during")):
+    for m in _MONTH_YEAR.finditer(text) if month else ():
+        if (
+            m[1].casefold() == "may"
+            and not m[2]
+            and not m[0].casefold().startswith(("in", "during"))
+        ):
             continue  # "may" the verb
-        found.append(_month(MONTHS[m[1].lower()], int(m[2]) if m[2] else None, now))
-    for m in _YEAR.finditer(text):
+        found.append(_month(MONTHS[m[1].casefold()], int(m[2]) if m[2] else None, now))
+    for m in _YEAR.finditer(text) if digits else ():
         year = int(m[1])
         if 1900 <= year <= 2200:
             found.append((datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)))
@@ -135,12 +146,12 @@ def _days(text: str, now: datetime) -> tuple[list[Span], str]:
         take(m[1], int(m[2]), m[3])
     text = _ISO_DAY.sub(blank, text)
     for m in _DAY_MONTH.finditer(text):
-        take(m[3], MONTHS[m[2].lower()], m[1])
+        take(m[3], MONTHS[m[2].casefold()], m[1])
     text = _DAY_MONTH.sub(blank, text)
     for m in _MONTH_DAY.finditer(text):
         if m[1] == "may":
             continue  # the verb, as in "what may 5 people do"; the month is written "May"
-        take(m[3], MONTHS[m[1].lower()], m[2])
+        take(m[3], MONTHS[m[1].casefold()], m[2])
         text = text[: m.start()] + blank(m) + text[m.end() :]
     return found, text
 
