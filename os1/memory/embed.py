@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import tempfile
@@ -219,13 +220,9 @@ class MiniLMEmbedder:
                     return words, stored.astype(np.float32)
         half = self._passages(words).astype(np.float16)
         if cached is not None:
-            with contextlib.suppress(OSError):
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                partial = cached.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}")
-                with partial.open("wb") as out:
-                    np.save(out, half, allow_pickle=False)
-                os.replace(partial, cached)
-            _drop_stale_partials(cached)
+            data = io.BytesIO()
+            np.save(data, half, allow_pickle=False)
+            _cache_write(cached, data.getvalue())
         return words, half.astype(np.float32)
 
     def _encode(self, texts: list[str]) -> Vectors:
@@ -289,13 +286,20 @@ def quantized_model(source: Path, digest: str, cache: Path | None, *, fresh: boo
         made = _quantize(source, Path(folder))
         data = made.read_bytes()
     if cached is not None:
-        with contextlib.suppress(OSError):
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}")
-            partial.write_bytes(data)
-            os.replace(partial, cached)  # another process deriving at once writes the same
-        _drop_stale_partials(cached)
+        _cache_write(cached, data)
     return data
+
+
+def _cache_write(cached: Path, data: bytes) -> None:
+    """Put ``data`` in the cache file ``cached``, whole or not at all (a partial file renamed
+    into place; another process writing at once writes the same). A cache that cannot be
+    written is left alone: the data is made again next time."""
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_bytes(data)
+        os.replace(partial, cached)
+    _drop_stale_partials(cached)
 
 
 def _drop_stale_partials(cached: Path, older_than_s: float = 600.0) -> None:
