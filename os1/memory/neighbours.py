@@ -19,6 +19,7 @@ model (``model_cache``). The constants were chosen on the tune split of LoCoMo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -121,6 +122,14 @@ class WordNeighbours:
 
 _MADE: weakref.WeakKeyDictionary[Embedder, WordNeighbours | None] = weakref.WeakKeyDictionary()
 _MAKING = threading.Lock()
+
+
+async def word_neighbours(embedder: Embedder) -> WordNeighbours | None:
+    """:func:`neighbours_of` for async code: at once when they are made, else in a thread."""
+    try:
+        return _MADE[embedder]
+    except KeyError:
+        return await asyncio.to_thread(neighbours_of, embedder)
 
 
 def neighbours_of(embedder: Embedder) -> WordNeighbours | None:

@@ -40,7 +40,7 @@ from os1.memory.models import (
     Relationship,
     Turn,
 )
-from os1.memory.neighbours import WordNeighbours, neighbours_of
+from os1.memory.neighbours import WordNeighbours, word_neighbours
 from os1.memory.query import analyze, without_speakers
 from os1.memory.relationship import relationship_from_stats
 from os1.memory.tables import (
@@ -199,8 +199,6 @@ class SqlStore(MemoryStore):
             embedder.name if embedder else None,
             index_budget_bytes,
         )
-        self._neighbours: WordNeighbours | None = None
-        self._neighbours_of: Embedder | None = None
 
     # -- people and conversations -------------------------------------------------------
     async def get_person(self, name: str) -> Person:
@@ -597,14 +595,10 @@ class SqlStore(MemoryStore):
         return [_item(by_id[i], score) for i, score in ranked if i in by_id]
 
     async def word_neighbours(self) -> WordNeighbours | None:
-        """The embedder's word neighbours for query expansion (``neighbours_of``): made on a
-        machine's first use (a few seconds), then read from the cache once per process."""
-        if self.embedder is None:
-            return None
-        if self._neighbours_of is not self.embedder:
-            self._neighbours = await asyncio.to_thread(neighbours_of, self.embedder)
-            self._neighbours_of = self.embedder
-        return self._neighbours
+        """The embedder's word neighbours for query expansion (``os1.memory.neighbours``):
+        made on a machine's first use (a few seconds), then read from the cache once per
+        process and shared by every store using the same embedder."""
+        return await word_neighbours(self.embedder) if self.embedder is not None else None
 
     async def _without_names(
         self, query: str, index: PersonIndex, question: Vectors | None
