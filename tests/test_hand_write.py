@@ -20,6 +20,7 @@ from fixtures_hand import BREIP, DKG, SHEETS
 
 from os1.errors import UserInputError
 from os1.handwriting.distance import glyph_distance
+from os1.handwriting.fallback import resolve
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import clean, layout
@@ -113,6 +114,28 @@ def test_a_fraction_is_written_small_not_as_digits_in_a_row(hand: Hand) -> None:
     assert half.y + half.h == pytest.approx(bottom, abs=3)
     assert half.y < one.y + 0.2 * one.h  # the 1 up at the top
     assert half.h < 1.15 * max(one.h, slash.h, two.h)
+
+
+def test_typographic_quotes_and_dashes_are_the_hands_own_marks(hand: Hand) -> None:
+    glyphs = resolve(hand, "\u2019\u201c\u2013\u2014'\"-")
+    for typographic, plain in (("\u2019", "'"), ("\u201c", '"'), ("\u2013", "-")):
+        ours = [g.ink for g in glyphs[plain]]
+        assert len(glyphs[typographic]) == len(ours)
+        assert all(np.array_equal(a.ink, b) for a, b in zip(glyphs[typographic], ours, strict=True))
+    hyphen, em_dash = glyphs["-"][0], glyphs["\u2014"][0]
+    assert em_dash.height == hyphen.height  # as thick: the hyphen drawn longer
+    assert em_dash.width == pytest.approx(2 * hyphen.width, abs=1)
+    assert em_dash.advance > hyphen.advance + 0.9 * hyphen.width
+    # A hand without the plain mark still gets one: the fallback font's curly quote.
+    lacking = Hand(
+        hand.name,
+        hand.x_height,
+        hand.cap_height,
+        {c: v for c, v in hand.glyphs.items() if c != "'"},
+        space=hand.space,
+    )
+    (quote,) = resolve(lacking, "\u2019")["\u2019"]
+    assert quote.ink.any() and not np.array_equal(quote.ink, hand.variants("'")[0].ink)
 
 
 def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> None:

@@ -4,18 +4,22 @@ For a character the hand has no glyph for, the first of these that works:
 
 1. **The other case**, scaled: a missing ``q`` is the hand's ``Q`` brought down to the x-height,
    a missing ``Q`` the hand's ``q`` brought up to the cap height.
-2. **The base letter with its accent**: Unicode's compatibility decomposition (NFKD) gives the
+2. **The plain mark for a typographic one** (:data:`PLAIN_MARKS`): by hand, curly quotes and
+   apostrophes, primes and dashes are written with the writer's own ``'``, ``"`` and ``-``
+   (a long dash, ``—``, as the hyphen drawn longer), so text typed with "smart quotes" is
+   written in the hand and not in a font.
+3. **The base letter with its accent**: Unicode's compatibility decomposition (NFKD) gives the
    base (``é`` -> ``e``, ``ﬁ`` -> ``fi``, ``½`` -> one, fraction slash, two), written from the
    hand (by these same rules; a fraction's numerator small and raised, its denominator small on
    the baseline, the hand's ``/`` between); the accent is cut from a fallback font
    (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
    or ``j`` takes the place of the dot.
-3. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
+4. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
    handwriting fonts of ``fonts-dkg-handwriting`` and ``fonts-breip``, then DejaVu Sans for
    symbols such as ``€`` and ``→``, then Pillow's own default font), scaled so its cap height
    is the hand's, and drawn again along its centre lines with the hand's pen width.
-4. **A box** the size of a capital, drawn with the hand's pen width, as a last resort.
+5. **A box** the size of a capital, drawn with the hand's pen width, as a last resort.
 
 Every result is in the hand's pixels, as the hand's own glyphs are.
 """
@@ -49,6 +53,13 @@ DOT = 6
 FRACTION_SLASH = "\u2044"
 #: A fraction's numerator and denominator, against the hand's size.
 FRACTION_SCALE = 0.6
+#: Typographic marks a writer writes with a plain one: (the plain mark, how much longer).
+PLAIN_MARKS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys("\u2018\u2019\u201b\u2032\u02bc", ("'", 1.0)),  # ‘ ’ ‛ ′ ʼ
+    **dict.fromkeys("\u201c\u201d\u201f\u2033", ('"', 1.0)),  # “ ” ‟ ″
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", ("-", 1.0)),  # hyphens, en dash, minus
+    **dict.fromkeys("\u2014\u2015", ("-", 2.0)),  # em dash, horizontal bar
+}
 #: Characters whose pen width stands for the hand's.
 PEN_CHARS = "nouaehlHE"
 
@@ -86,6 +97,7 @@ class Fallback:
             return own
         return (
             self._other_case(char)
+            or self._plain_mark(char)
             or (self._decomposed(char, depth) if depth < 3 else [])
             or self._fromfonts(char)
             or [self._box(char)]
@@ -100,7 +112,12 @@ class Fallback:
         factor = ratio if char.islower() else 1 / ratio
         return [_scaled(g, factor, char) for g in hand.variants(other)]
 
-    # -- 2. base letters and accents ---------------------------------------------------------
+    # -- 2. typographic marks ---------------------------------------------------------------
+    def _plain_mark(self, char: str) -> list[Glyph]:
+        plain, longer = PLAIN_MARKS.get(char, ("", 1.0))
+        return [_lengthened(g, longer, char) for g in self.hand.variants(plain)] if plain else []
+
+    # -- 3. base letters and accents ---------------------------------------------------------
     def _decomposed(self, char: str, depth: int) -> list[Glyph]:
         parts = unicodedata.normalize("NFKD", char)
         bases = "".join(c for c in parts if not unicodedata.combining(c))
@@ -163,7 +180,7 @@ class Fallback:
             parts.append((mark, dx, dy))
         return _compose(base.char, parts, base.advance)
 
-    # -- 3. fallback fonts -------------------------------------------------------------------
+    # -- 4. fallback fonts -------------------------------------------------------------------
     def _fromfonts(self, char: str) -> list[Glyph]:
         for font in fonts():
             glyph = font_glyph(font, char) if covers(font, char) else None
@@ -172,7 +189,7 @@ class Fallback:
                 return [self._fitted(_scaled(glyph, k, char))]
         return []
 
-    # -- 4. the box --------------------------------------------------------------------------
+    # -- 5. the box --------------------------------------------------------------------------
     def _box(self, char: str) -> Glyph:
         pen = max(1, round(self.pen))
         height = max(4, round(self.hand.cap_height))
@@ -222,6 +239,17 @@ def _scaled(glyph: Glyph, factor: float, char: str) -> Glyph:
     method = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
     ink = cv2.resize(glyph.ink, size, interpolation=method)
     return Glyph(char, ink, glyph.baseline * factor, glyph.left * factor, glyph.advance * factor)
+
+
+def _lengthened(glyph: Glyph, factor: float, char: str) -> Glyph:
+    """``glyph`` as ``char``, its ink stretched sideways by ``factor`` (the pen's width kept
+    up and down), its advance grown by what the ink grew."""
+    if factor == 1.0:
+        return Glyph(char, glyph.ink, glyph.baseline, glyph.left, glyph.advance)
+    height, width = glyph.ink.shape
+    wider = max(1, round(width * factor))
+    ink = cv2.resize(glyph.ink, (wider, height), interpolation=cv2.INTER_CUBIC)
+    return Glyph(char, ink, glyph.baseline, glyph.left, glyph.advance + wider - width)
 
 
 def _row(char: str, glyphs: list[Glyph]) -> Glyph:
