@@ -138,6 +138,21 @@ def test_typographic_quotes_and_dashes_are_the_hands_own_marks(hand: Hand) -> No
     assert quote.ink.any() and not np.array_equal(quote.ink, hand.variants("'")[0].ink)
 
 
+def test_marks_from_a_fallback_font_keep_to_the_hands_capitals(hand: Hand) -> None:
+    # A sheet of letters and digits only (layout A): its marks come from a fallback font,
+    # and must not tower over the writing (dkg's "!" and "?" rise to twice a capital).
+    lacking = Hand(
+        hand.name,
+        hand.x_height,
+        hand.cap_height,
+        {c: v for c, v in hand.glyphs.items() if c not in "!?%"},
+        space=hand.space,
+    )
+    for char, (glyph, *_) in resolve(lacking, "!?%").items():
+        assert glyph.height <= 1.25 * hand.cap_height, char
+        assert glyph.baseline <= 1.25 * hand.cap_height, char  # stands on the line
+
+
 def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> None:
     glyphs = dict(hand.glyphs)
     del glyphs["q"]

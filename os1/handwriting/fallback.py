@@ -16,7 +16,7 @@ For a character the hand has no glyph for, the first of these that works:
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
    or ``j`` takes the place of the dot.
 4. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
-   handwriting fonts of ``fonts-dkg-handwriting`` and ``fonts-breip``, then DejaVu Sans for
+   handwriting fonts of ``fonts-breip`` and ``fonts-dkg-handwriting``, then DejaVu Sans for
    symbols such as ``€`` and ``→``, then Pillow's own default font), scaled so its cap height
    is the hand's, and drawn again along its centre lines with the hand's pen width.
 5. **A box** the size of a capital, drawn with the hand's pen width, as a last resort.
@@ -55,8 +55,8 @@ FRACTION_SLASH = "\u2044"
 FRACTION_SCALE = 0.6
 #: Typographic marks a writer writes with a plain one: (the plain mark, how much longer).
 PLAIN_MARKS: dict[str, tuple[str, float]] = {
-    **dict.fromkeys("\u2018\u2019\u201b\u2032\u02bc", ("'", 1.0)),  # ‘ ’ ‛ ′ ʼ
-    **dict.fromkeys("\u201c\u201d\u201f\u2033", ('"', 1.0)),  # “ ” ‟ ″
+    **dict.fromkeys("\u2018\u2019\u201b\u2032\u02bc", ("'", 1.0)),  # quotes, prime, apostrophe
+    **dict.fromkeys("\u201c\u201d\u201f\u2033", ('"', 1.0)),  # double quotes, double prime
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", ("-", 1.0)),  # hyphens, en dash, minus
     **dict.fromkeys("\u2014\u2015", ("-", 2.0)),  # em dash, horizontal bar
 }
