@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 from xml.etree import ElementTree
 
+import cv2
 import numpy as np
 import pytest
 from fixtures_hand import BREIP, DKG, SHEETS
@@ -153,6 +154,38 @@ def test_marks_from_a_fallback_font_keep_to_the_hands_capitals(hand: Hand) -> No
         assert glyph.baseline <= 1.25 * hand.cap_height, char  # stands on the line
 
 
+def _holes(ink: np.ndarray) -> int:
+    """Pixels of paper that ink encloses."""
+    paper = np.pad(ink < 128, 1, constant_values=True).astype(np.uint8)
+    outside = paper.copy()
+    cv2.floodFill(outside, None, (0, 0), 2)
+    return int((outside == 1).sum())
+
+
+def test_a_solid_shape_is_drawn_as_its_outline_and_a_bullet_as_a_dot(hand: Hand) -> None:
+    # A pen follows centre lines, and a filled heart's centre line is a "Y": a heart, a star
+    # or a square is drawn round its edge instead; a bullet stays a filled dot.
+    glyphs = resolve(hand, "\u2665\u2605\u25a0\u2022")
+    for char in "\u2665\u2605\u25a0":
+        (shape,) = glyphs[char]
+        inked = int((shape.ink >= 128).sum())
+        assert _holes(shape.ink) > inked / 10, char  # an outline round paper (a "Y" has none)
+    (bullet,) = glyphs["\u2022"]
+    rows, cols = np.nonzero(bullet.ink >= 128)
+    dot = bullet.ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] >= 128
+    assert _holes(bullet.ink) == 0 and dot.mean() > 0.6  # a round dot fills most of its box
+
+
+def test_superscripts_are_small_and_raised_subscripts_lowered(hand: Hand) -> None:
+    placed = write_text(hand, "2\u00b2H\u2082O", variation=False, dpi=300)[0].placed
+    two, squared, _, sub, _ = placed
+    assert squared.h < 0.75 * two.h
+    assert squared.y < two.y + 0.1 * two.h  # up at the top of the figures
+    assert squared.y + squared.h < two.y + 0.75 * two.h  # well above the line
+    assert sub.h < 0.75 * two.h
+    assert sub.y + sub.h > two.y + two.h + 0.1 * two.h  # below the line
+
+
 def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> None:
     glyphs = dict(hand.glyphs)
     del glyphs["q"]
@@ -164,6 +197,12 @@ def test_a_missing_lowercase_letter_is_its_capital_at_x_height(hand: Hand) -> No
 def test_odd_whitespace_is_a_space_and_control_characters_go() -> None:
     assert clean("a\u00a0b\u2003c\x07d\u200be\r\nf\rg\n") == "a b cde\nf\ng"
     assert clean("\n\nend\n\n\n  \n") == "\n\nend"  # blank lines on top stay
+
+
+def test_combining_accents_join_their_letter_and_selectors_go() -> None:
+    # Decomposed accents (as some systems type them) make one letter; the selectors that only
+    # choose an emoji's look have no shape to write.
+    assert clean("cafe\u0301 \u2764\ufe0f \U0001f44d\U0001f3fd a\u034fb") == "café ❤ \U0001f44d ab"
 
 
 # -- where glyphs go -------------------------------------------------------------------------

@@ -11,7 +11,8 @@ For a character the hand has no glyph for, the first of these that works:
 3. **The base letter with its accent**: Unicode's compatibility decomposition (NFKD) gives the
    base (``é`` -> ``e``, ``ﬁ`` -> ``fi``, ``½`` -> one, fraction slash, two), written from the
    hand (by these same rules; a fraction's numerator small and raised, its denominator small on
-   the baseline, the hand's ``/`` between); the accent is cut from a fallback font
+   the baseline, the hand's ``/`` between; a superscript, ``²`` or ``™``, small and raised, a
+   subscript small and lowered); the accent is cut from a fallback font
    (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
    or ``j`` takes the place of the dot.
@@ -53,6 +54,9 @@ DOT = 6
 FRACTION_SLASH = "\u2044"
 #: A fraction's numerator and denominator, against the hand's size.
 FRACTION_SCALE = 0.6
+#: Superscripts and subscripts (their decomposition's tag): how far the small form moves down,
+#: against the cap height; a superscript's top at the capitals' top.
+SMALL_FORMS = {"<super>": -(1 - FRACTION_SCALE), "<sub>": 0.2}
 #: Typographic marks a writer writes with a plain one: (the plain mark, how much longer).
 PLAIN_MARKS: dict[str, tuple[str, float]] = {
     **dict.fromkeys("\u2018\u2019\u201b\u2032\u02bc", ("'", 1.0)),  # quotes, prime, apostrophe
@@ -60,6 +64,11 @@ PLAIN_MARKS: dict[str, tuple[str, float]] = {
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2212", ("-", 1.0)),  # hyphens, en dash, minus
     **dict.fromkeys("\u2014\u2015", ("-", 2.0)),  # em dash, horizontal bar
 }
+#: A part of a fallback font's glyph deeper than this (its ink's distance to the paper, against
+#: the hand's cap height) is a solid shape, not a stroke: the font's strokes lie below 0.12.
+SOLID_DEPTH = 0.15
+#: A solid shape less than this across (against the cap height) stays filled: a bullet.
+SOLID_SMALL = 0.5
 #: Characters whose pen width stands for the hand's.
 PEN_CHARS = "nouaehlHE"
 
@@ -129,6 +138,11 @@ class Fallback:
         options = [self.glyphs(base, depth + 1) for base in bases]
         count = max(len(option) for option in options)
         rows = [_row(char, [option[i % len(option)] for option in options]) for i in range(count)]
+        tag = unicodedata.decomposition(char).partition(" ")[0]
+        if tag in SMALL_FORMS:  # ², ™, º small and raised; ₂ small and lowered
+            shift = SMALL_FORMS[tag] * self.hand.cap_height
+            small = [_scaled(row, FRACTION_SCALE, char) for row in rows]
+            return [_compose(char, [(row, 0.0, shift)], row.advance) for row in small]
         if len(bases) != 1 or bases == parts:
             return rows
         cut = accent(char, bases)
@@ -200,16 +214,27 @@ class Fallback:
 
     def _fitted(self, glyph: Glyph) -> Glyph:
         """``glyph`` drawn again along its centre lines with the hand's pen width; a dot
-        (a centre line of a few pixels) is drawn a pen width round, so it stays visible."""
+        (a centre line of a few pixels) is drawn a pen width round, so it stays visible. A
+        solid shape (``♥``, ``★``, ``■``: a part deeper than :data:`SOLID_DEPTH`) has no
+        centre line a pen could follow: it is drawn as its outline, as a writer draws a
+        heart, or kept filled when it is small (``•``)."""
         radius = self.pen / 2
         grow = int(np.ceil(self.pen)) + 1
-        lines = skeletonize(np.pad(glyph.ink, grow) >= 128)
+        solid = np.pad(glyph.ink, grow) >= 128
+        lines = skeletonize(solid)
         if not lines.any():
             return glyph
+        filled = np.zeros(solid.shape, bool)
+        for part in self._solid_parts(solid):
+            if max(np.ptp(np.nonzero(part), axis=1)) < SOLID_SMALL * self.hand.cap_height:
+                filled |= part
+                lines[part] = False
+            else:
+                lines[part] = _edge(_eroded(part, round(radius)))[part]
         _, labels, stats, _ = cv2.connectedComponentsWithStats(lines.astype(np.uint8))
         dots = np.isin(labels, np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= DOT))
         dots &= labels > 0
-        ink = np.zeros(lines.shape, np.float32)
+        ink = filled.astype(np.float32)
         for centres, reach in ((lines, radius), (dots, self.pen)):
             if centres.any():
                 free = np.where(centres, 0, 1).astype(np.uint8)
@@ -217,6 +242,31 @@ class Fallback:
                 ink = np.maximum(ink, np.clip(reach + 0.5 - away, 0, 1))
         ink = (ink * 255).round().astype(np.uint8)
         return Glyph(glyph.char, ink, glyph.baseline + grow, glyph.left - grow, glyph.advance)
+
+    def _solid_parts(self, solid: np.ndarray) -> list[np.ndarray]:
+        """The connected parts of ``solid`` that are deeper than a stroke."""
+        depth = cv2.distanceTransform(solid.astype(np.uint8), cv2.DIST_L2, 5)
+        deep = depth > SOLID_DEPTH * self.hand.cap_height
+        if not deep.any():
+            return []
+        _, labels = cv2.connectedComponents(solid.astype(np.uint8))
+        return [labels == label for label in np.unique(labels[deep])]
+
+
+def _eroded(mask: np.ndarray, by: int) -> np.ndarray:
+    """``mask`` shrunk by ``by`` pixels, or as it is where that would leave nothing."""
+    if by < 1:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * by + 1, 2 * by + 1))
+    inner = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    return inner if inner.any() else mask
+
+
+def _edge(mask: np.ndarray) -> np.ndarray:
+    """The one-pixel rim of ``mask``."""
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    edge: np.ndarray = mask & ~inner
+    return edge
 
 
 def _stroke_width(inks: list[np.ndarray]) -> float:

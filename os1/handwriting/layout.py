@@ -107,18 +107,33 @@ def layout(
 
 
 def clean(text: str) -> str:
-    """``text`` with newlines unified, odd whitespace made spaces and control characters gone;
-    blank lines and spaces at the end are dropped (no empty last page)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """``text`` with newlines unified, odd whitespace made spaces, and control characters and
+    the selectors that only choose a form (emoji or text presentation, skin tones) gone;
+    a letter followed by combining accents is one character where Unicode has one (NFC:
+    ``e`` and U+0301 is ``é``). Blank lines and spaces at the end are dropped (no empty last
+    page)."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     out = []
     for char in text:
         if char in "\n\t ":
             out.append(char)
         elif char.isspace():
             out.append(" ")
-        elif not unicodedata.category(char).startswith("C"):
+        elif not unicodedata.category(char).startswith("C") and not _selector(char):
             out.append(char)
     return "".join(out).rstrip(" \t\n")
+
+
+def _selector(char: str) -> bool:
+    """A variation selector, the combining grapheme joiner or an emoji skin-tone modifier:
+    marks that choose how the character before them looks and have no shape of their own."""
+    point = ord(char)
+    return (
+        0xFE00 <= point <= 0xFE0F
+        or 0xE0100 <= point <= 0xE01EF
+        or 0x1F3FB <= point <= 0x1F3FF
+        or point == 0x034F
+    )
 
 
 def _metrics(
