@@ -65,7 +65,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from os1.memory import fulltext
 from os1.memory.db import make_engine, migrate
 from os1.memory.embed import Embedder, from_blobs, to_blob
-from os1.memory.models import Person
+from os1.memory.embedqueue import embed_turns
+from os1.memory.models import Person, Turn
 from os1.memory.store import SqlStore
 from os1.memory.tables import conversations, people, turn_vectors, turns
 from os1.runtime import make_embedder
@@ -121,8 +122,8 @@ ConversationRow = tuple[int, int, datetime, str, str | None]
 CONVERSATION_COLUMNS = ("id", "person_id", "started_at", "source", "label")
 PersonRow = tuple[int, str, datetime, bool]
 PERSON_COLUMNS = ("id", "name", "created_at", "interview_done")
-VectorRow = tuple[int, int, str, bytes]
-VECTOR_COLUMNS = ("turn_id", "person_id", "model", "vector")
+VectorRow = tuple[int, int, str, bytes, bytes]
+VECTOR_COLUMNS = ("turn_id", "person_id", "model", "vector", "parts")
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -270,13 +271,21 @@ def fill(parts: Sequence[str], names: Sequence[str], rng: random.Random) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Pool:
-    """Corpus texts embedded for real: ``ids[i]`` is a corpus index, ``blobs[i]`` its vector."""
+    """Corpus texts embedded for real, as the store embeds a turn: ``ids[i]`` is a corpus
+    index, ``blobs[i]`` its vector and ``part_blobs[i]`` the vectors of its parts (empty for
+    most)."""
 
     ids: list[int]
     blobs: list[bytes]
+    part_blobs: list[bytes]
     seconds: float
     cached: Path | None
     model: str
+
+    @property
+    def parts(self) -> int:
+        """How many part vectors the pool holds."""
+        return sum(len(b) for b in self.part_blobs) // max(1, len(self.blobs[0]))
 
 
 def _cache_dir() -> Path:
@@ -285,28 +294,50 @@ def _cache_dir() -> Path:
 
 
 async def embed_pool(corpus: Corpus, size: int, seed: int, embedder: Embedder) -> Pool:
-    """Embed ``size`` distinct corpus texts, or read them from the cache outside the repo."""
+    """Embed ``size`` distinct corpus texts as the store embeds turns (``embed_turns``: long
+    ones in parts), or read them from the cache outside the repo."""
     chosen = sorted(
         random.Random(seed).sample(range(len(corpus.texts)), min(size, len(corpus.texts)))
     )
-    key = [embedder.name, str(embedder.dim), *(corpus.texts[i] for i in chosen)]
+    key = ["parts", embedder.name, str(embedder.dim), *(corpus.texts[i] for i in chosen)]
     digest = hashlib.sha256("\0".join(key).encode())
-    path = _cache_dir() / f"scale-pool-{digest.hexdigest()[:16]}.npy"
+    path = _cache_dir() / f"scale-pool-{digest.hexdigest()[:16]}.npz"
     if path.exists():
-        vectors = np.load(path)
-        return Pool(chosen, [to_blob(v) for v in vectors], 0.0, path, embedder.name)
+        with np.load(path) as saved:
+            vectors, flat, counts = saved["vectors"], saved["parts"], saved["counts"]
+        split = np.split(flat, np.cumsum(counts)[:-1])
+        return _pool(chosen, vectors, split, 0.0, path, embedder.name)
     started = time.perf_counter()
-    parts = []
+    wholes, split = [], []
     for start in range(0, len(chosen), 64):
-        batch = [corpus.texts[i] for i in chosen[start : start + 64]]
-        parts.append(await embedder.passages(batch))
+        batch = [_pool_turn(corpus.texts[i]) for i in chosen[start : start + 64]]
+        whole, pieces = await embed_turns(embedder, batch)
+        wholes.append(whole)
+        split += pieces
         _say(f"embedding the pool: {min(start + 64, len(chosen))}/{len(chosen)}", end="\r")
     _say("")
-    vectors = np.concatenate(parts)
+    vectors = np.concatenate(wholes)
     seconds = time.perf_counter() - started
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return Pool(chosen, [to_blob(v) for v in vectors], seconds, None, embedder.name)
+    flat = np.concatenate([p.reshape(-1, embedder.dim) for p in split])
+    np.savez(path, vectors=vectors, parts=flat, counts=np.array([len(p) for p in split]))
+    return _pool(chosen, vectors, split, seconds, None, embedder.name)
+
+
+def _pool_turn(text: str) -> Turn:
+    return Turn(0, 0, 0, "user", text, END)
+
+
+def _pool(
+    chosen: list[int],
+    vectors: np.ndarray,
+    split: Sequence[np.ndarray],
+    seconds: float,
+    cached: Path | None,
+    model: str,
+) -> Pool:
+    blobs, part_blobs = [to_blob(v) for v in vectors], [to_blob(p) for p in split]
+    return Pool(chosen, blobs, part_blobs, seconds, cached, model)
 
 
 # -- who holds how many turns ------------------------------------------------------------------
@@ -366,6 +397,7 @@ class Synth:
         rows: list[TurnRow] = []
         vectors: list[VectorRow] = []
         templates, blobs, pool_ids = self.corpus.templates, self.pool.blobs, self.pool.ids
+        part_blobs = self.pool.part_blobs
         for s in range(sessions):
             self.conversation_id += 1
             cid = self.conversation_id
@@ -382,7 +414,7 @@ class Synth:
                 when = datetime.fromtimestamp(float(stamps[i]), UTC)
                 speaker = own if role == "user" else friend
                 rows.append((self.turn_id, pid, cid, role, speaker, content, when, None))
-                vectors.append((self.turn_id, pid, self.model, blobs[base]))
+                vectors.append((self.turn_id, pid, self.model, blobs[base], part_blobs[base]))
         created = datetime.fromtimestamp(float(stamps[0]) - 3600, UTC)
         return (pid, plan.name, created, True), convs, rows, vectors
 
@@ -1058,8 +1090,10 @@ def section(
         "over 4 months to 5 years per person, one imported conversation per 2,000 turns; "
         "questions are LoCoMo questions with names replaced likewise.",
         f"Vectors: {len(pool.ids):,} distinct LoCoMo turns embedded for real with the store's "
-        f"embedder, `{pool.model}` (`--embedder {options.embedder}`; {pool_note}); each turn "
-        "carries the vector of the turn it was built from, so many turns share one vector and "
+        f"embedder, `{pool.model}` (`--embedder {options.embedder}`; {pool_note}), as the store "
+        f"embeds turns: the long ones in parts ({pool.parts:,} part vectors in all, which recall "
+        "scores too); each turn "
+        "carries the vectors of the turn it was built from, so many turns share one vector and "
         "recall's near-duplicate rule moves some of them down (ranking, not timing, differs from "
         "a real history).",
         f"Curve: one person per size; {options.cold} first recalls each, then up to "

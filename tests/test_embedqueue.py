@@ -42,10 +42,14 @@ def turn(i: int, text: str) -> Turn:
 class Written:
     def __init__(self) -> None:
         self.vectors: dict[int, Vectors] = {}
+        self.parts: dict[int, Vectors] = {}
 
-    async def __call__(self, stored: Sequence[Turn], vectors: Vectors) -> None:
-        for t, v in zip(stored, vectors, strict=True):
+    async def __call__(
+        self, stored: Sequence[Turn], vectors: Vectors, parts: Sequence[Vectors] | None
+    ) -> None:
+        for i, (t, v) in enumerate(zip(stored, vectors, strict=True)):
             self.vectors[t.id] = v
+            self.parts[t.id] = parts[i] if parts is not None else vectors[:0]
 
 
 async def test_a_quiet_queue_embeds_every_question_and_turn() -> None:
@@ -118,6 +122,20 @@ async def test_a_turn_recalled_as_a_question_takes_the_question_vector() -> None
     assert queue.reused == 1
     assert embedder.passage_texts == ["Something else entirely"]
     assert np.allclose(written.vectors[7], asked)
+
+
+async def test_a_long_turn_asked_as_a_question_is_still_embedded_in_parts() -> None:
+    embedder, written = SlowEmbedder(0.0), Written()
+    queue = EmbedQueue(embedder, written)
+    long = (
+        "We moved to Berlin in May after a long winter of looking for flats. "
+        "My sister came along and found a job at a bakery near the river."
+    )
+    assert await queue.query(long) is not None
+    queue.submit([turn(7, long)])
+    assert await queue.flush(5)
+    assert queue.reused == 0 and len(embedder.passage_texts) == 2  # the two parts
+    assert len(written.parts[7]) == 2
 
 
 async def test_asymmetric_embedders_embed_turns_as_passages() -> None:

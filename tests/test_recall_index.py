@@ -15,6 +15,7 @@ from sqlalchemy import event, select
 from os1.memory import recall
 from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
+from os1.memory.embedqueue import MAX_PARTS, embed_turns, parts
 from os1.memory.fake import HashingEmbedder
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.models import NewTurn, Person, Role, Turn
@@ -619,3 +620,92 @@ async def test_the_cache_keeps_to_its_budget_and_its_count_of_bytes(any_store: S
     assert cache.total_bytes == sum(c.index.nbytes() for c in cache._items.values())
     await any_store.forget(people[0], "figs")  # an edit drops that person's index
     assert cache.total_bytes == sum(c.index.nbytes() for c in cache._items.values())
+
+
+# -- long turns in parts ----------------------------------------------------------------------
+LONG = (
+    "We finally moved into the new flat across the river last weekend, and the boxes are still "
+    "everywhere in the hall. Work has been busy too, since the new manager wants a written "
+    "report on every project by Friday. Oh, and we adopted a tiny grey kitten from the "
+    "shelter! She sleeps on my keyboard."
+)
+
+
+def _turn(content: str, speaker: str | None = None) -> Turn:
+    return Turn(1, 1, 1, "user", content, T0, speaker)
+
+
+def test_only_long_turns_are_embedded_in_parts() -> None:
+    assert parts(_turn("Rainy day. Stayed in.")) == []
+    assert parts(_turn("One sentence that is long enough to be a part on its own, really.")) == []
+    moved, work, kitten = parts(_turn(LONG, "Mel"))
+    assert moved.startswith("Mel: We finally moved") and moved.endswith("in the hall.")
+    assert work.startswith("Mel: Work has been busy")
+    # A run shorter than PART_WORDS joins the sentence after it; what is left joins the last.
+    assert (
+        kitten
+        == "Mel: Oh, and we adopted a tiny grey kitten from the shelter! She sleeps on my keyboard."
+    )
+    many = parts(
+        _turn(
+            " ".join(f"Sentence {i} has enough words to stand as one part here." for i in range(40))
+        )
+    )
+    assert len(many) == MAX_PARTS and "Sentence 39" in many[-1]
+
+
+async def test_parts_are_stored_read_back_and_scored(any_store: SqlStore) -> None:
+    """A long turn's parts are written with its vector, read back by an index built from the
+    database, and a turn's similarity is the mean of its own and its best part's."""
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, LONG, "Rainy day")
+    fresh = await open_store(url)
+    try:
+        async with fresh.autocommit.connect() as conn:
+            index = await fresh.indexes.get(conn, alice.id)
+        (stored,) = [t for t in await fresh.list_turns(alice, 10) if t.content == LONG]
+        long_at = index.position[stored.id]
+        assert index.part_owner.view.tolist() == [long_at] * 3
+        expected = await fresh.embedder.passages(parts(stored))
+        assert np.allclose(index.part_vectors.view, expected)
+        # The turn is not embedded whole too: its vector is its parts', weighted by words.
+        mean = np.array([len(p.split()) for p in parts(stored)], np.float32) @ expected
+        assert np.allclose(index.vectors.view[long_at], mean / np.linalg.norm(mean), atol=1e-6)
+        query = await fresh.embedder.query("grey kitten from the shelter")
+        whole = float(index.vectors.view[long_at] @ query)
+        best = max(whole, float((expected @ query).max()))
+        assert index.cosine(query)[long_at] == pytest.approx(0.5 * whole + 0.5 * best, abs=1e-5)
+    finally:
+        await fresh.close(5)
+        await fresh.engine.dispose()
+
+
+async def test_reindex_adds_parts_to_vectors_made_before_them(any_store: SqlStore) -> None:
+    url = any_store.engine.url.render_as_string(hide_password=False)
+    alice = await any_store.ensure_person("alice")
+    await say(any_store, alice, LONG, "Rainy day")
+    async with any_store.engine.begin() as conn:  # as a store from before parts left them
+        await conn.execute(turn_vectors.update().values(parts=None))
+    for expected_parts, step in ((0, None), (3, "reindex")):
+        if step:
+            assert await any_store.reembed(alice) == 2
+        fresh = await open_store(url)
+        try:
+            async with fresh.autocommit.connect() as conn:
+                index = await fresh.indexes.get(conn, alice.id)
+            assert index.part_owner.size == expected_parts
+            assert index.has_vector.view.all()
+        finally:
+            await fresh.close(5)
+            await fresh.engine.dispose()
+    assert await any_store.reembed(alice) == 0  # nothing left to do
+
+
+async def test_a_question_about_one_part_of_a_long_turn_matches_that_part() -> None:
+    """With the real model: the kitten part answers the question far better than the whole
+    turn (which is mostly about the move and work), so the turn scores higher in parts."""
+    embedder = MiniLMEmbedder()
+    whole, (split,) = await embed_turns(embedder, [_turn(LONG)])
+    query = await embedder.query("What pet did they adopt?")
+    assert float((split @ query).max()) > float(whole[0] @ query) + 0.1

@@ -22,10 +22,12 @@ import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from os1.memory.embed import Vectors, from_blobs
+from os1.memory.embed import Vectors, from_blobs, parts_from_blob
 from os1.memory.index import Entry, PersonIndex
 from os1.memory.tables import people, turn_vectors, turns
 
+#: What an index reads of a turn's vector row.
+VECTOR_COLUMNS = (turn_vectors.c.turn_id, turn_vectors.c.vector, turn_vectors.c.parts)
 #: Rows read per query while building an index.
 CHUNK = 5_000
 #: Turns still waiting for their vector that a refresh asks about, newest first.
@@ -40,8 +42,9 @@ EARLY_VECTORS = 64
 class _Cached:
     epoch: int
     index: PersonIndex
-    #: Vectors written by this process for turns newer than the index holds, by turn id.
-    early: dict[int, Vectors] = field(default_factory=dict)
+    #: Vectors (and their parts') written by this process for turns newer than the index
+    #: holds, by turn id.
+    early: dict[int, tuple[Vectors, Vectors]] = field(default_factory=dict)
 
 
 class IndexCache:
@@ -79,7 +82,8 @@ class IndexCache:
                 await self._read_turns(conn, index)
                 if cached.early:
                     ids = list(cached.early)
-                    index.set_vectors(ids, np.stack([cached.early.pop(i) for i in ids]))
+                    early = [cached.early.pop(i) for i in ids]
+                    index.set_vectors(ids, np.stack([v for v, _ in early]), [p for _, p in early])
             if self.model is not None:
                 await self._load_vectors(conn, index, new, coming)
             self._items.move_to_end(person_id)
@@ -87,17 +91,20 @@ class IndexCache:
             self._evict()
             return index
 
-    def put_vectors(self, person_id: int, ids: Sequence[int], vectors: Vectors) -> None:
-        """Vectors this process has just written, into the person's index if it is cached. A
-        turn the index does not hold yet (a reply stored after the last recall) keeps its
-        vector aside until the index reads the turn, up to :data:`EARLY_VECTORS` of them."""
+    def put_vectors(
+        self, person_id: int, ids: Sequence[int], vectors: Vectors, parts: Sequence[Vectors]
+    ) -> None:
+        """Vectors (and each turn's parts') this process has just written, into the person's
+        index if it is cached. A turn the index does not hold yet (a reply stored after the
+        last recall) keeps them aside until the index reads the turn, up to
+        :data:`EARLY_VECTORS` turns."""
         cached = self._items.get(person_id)
         if cached is None:
             return
-        cached.index.set_vectors(ids, vectors)
-        for turn_id, vector in zip(ids, vectors, strict=True):
+        cached.index.set_vectors(ids, vectors, parts)
+        for turn_id, vector, part in zip(ids, vectors, parts, strict=True):
             if turn_id > cached.index.max_id:
-                cached.early[turn_id] = vector
+                cached.early[turn_id] = (vector, part)
         while len(cached.early) > EARLY_VECTORS:
             cached.early.pop(next(iter(cached.early)))
 
@@ -172,7 +179,7 @@ class IndexCache:
         assert self.model is not None
         missing = index.missing_vectors(MISSING_LOOKBACK + 1)
         if new or len(missing) > MISSING_LOOKBACK:
-            newer = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
+            newer = select(*VECTOR_COLUMNS).where(
                 turn_vectors.c.person_id == index.person_id,
                 turn_vectors.c.model == self.model,
                 turn_vectors.c.turn_id > index.max_vector_id,
@@ -182,7 +189,7 @@ class IndexCache:
         if coming is not None:
             missing = [turn_id for turn_id in missing if not coming(turn_id)]
         if missing:
-            late = select(turn_vectors.c.turn_id, turn_vectors.c.vector).where(
+            late = select(*VECTOR_COLUMNS).where(
                 turn_vectors.c.turn_id.in_(missing), turn_vectors.c.model == self.model
             )
             await self._read_vectors(conn, index, late)
@@ -192,8 +199,12 @@ class IndexCache:
     ) -> None:
         rows = (await conn.execute(query)).all()
         for start in range(0, len(rows), CHUNK):
-            part = rows[start : start + CHUNK]
-            index.set_vectors([r[0] for r in part], from_blobs([r[1] for r in part], self.dim))
+            chunk = rows[start : start + CHUNK]
+            index.set_vectors(
+                [r.turn_id for r in chunk],
+                from_blobs([r.vector for r in chunk], self.dim),
+                [parts_from_blob(r.parts, self.dim) for r in chunk],
+            )
 
     def _evict(self) -> None:
         while self._total > self.budget_bytes and len(self._items) > 1:

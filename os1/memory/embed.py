@@ -386,6 +386,14 @@ def to_blob(vector: Vectors) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
+def parts_from_blob(blob: bytes | None, dim: int) -> Vectors:
+    """The vectors of a turn's parts, from :func:`to_blob` of them (none for ``None``, or for a
+    blob that does not hold whole vectors of ``dim``: another model's)."""
+    if not blob or len(blob) % (4 * dim):
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
+
+
 def from_blobs(blobs: Sequence[bytes], dim: int) -> Vectors:
     if not blobs:
         return np.zeros((0, dim), dtype=np.float32)

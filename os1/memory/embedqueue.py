@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,12 +37,87 @@ from os1.memory.models import Turn
 
 log = logging.getLogger("os1.memory")
 
-Write = Callable[[Sequence[Turn], Vectors], Awaitable[None]]
+#: The vectors of each turn's parts (most turns have none: an empty array).
+Parts = Sequence[Vectors]
+#: Writes turns' vectors, and their parts' (``None``: the turns have no parts).
+Write = Callable[[Sequence[Turn], Vectors, Parts | None], Awaitable[None]]
+
+
+#: A turn is also embedded in parts when it has two or more runs of whole sentences of at
+#: least this many words (each run taking the sentences that follow it until it is that long;
+#: what is left over joins the last): see :func:`parts`. Chosen on the tune split (8, 12, 16
+#: and 20 words, and every sentence on its own, compared; docs/memory.md).
+PART_WORDS = 12
+#: At most this many parts: the rest of a very long turn joins the last (which the embedder
+#: cuts at its token limit, as it cuts the whole turn).
+MAX_PARTS = 16
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+(?=\S)")
 
 
 def passage(turn: Turn) -> str:
     """What is embedded of a turn: its words, with who said them when that is known."""
     return f"{turn.speaker}: {turn.content}" if turn.speaker else turn.content
+
+
+def parts(turn: Turn) -> list[str]:
+    """What is embedded of a long turn instead of the whole: runs of its sentences of at least
+    :data:`PART_WORDS` words each, with the speaker as in :func:`passage`; none when the turn
+    holds fewer than two. One vector for a whole turn is the mean of all it says, and a
+    question about one of several things a turn says matches that mean less well than the
+    part that says it."""
+    return _spoken(turn, _runs(turn.content))
+
+
+def _spoken(turn: Turn, runs: list[str]) -> list[str]:
+    return [f"{turn.speaker}: {run}" if turn.speaker else run for run in runs]
+
+
+def _runs(content: str) -> list[str]:
+    runs: list[str] = []
+    current: list[str] = []
+    words = 0
+    for sentence in _SENTENCE_END.split(content.strip()):
+        current.append(sentence)
+        words += len(sentence.split())
+        if words >= PART_WORDS:
+            runs.append(" ".join(current))
+            current, words = [], 0
+    if current and runs:
+        runs[-1] = f"{runs[-1]} {' '.join(current)}"
+    if len(runs) < 2:
+        return []
+    if len(runs) > MAX_PARTS:
+        runs[MAX_PARTS - 1 :] = [" ".join(runs[MAX_PARTS - 1 :])]
+    return runs
+
+
+async def embed_turns(embedder: Embedder, stored: Sequence[Turn]) -> tuple[Vectors, list[Vectors]]:
+    """Each turn's vector, and the vectors of its :func:`parts` (none for most turns), from one
+    call to the embedder. A turn in parts is not embedded whole as well: its vector is the mean
+    of its parts', each weighted by its words, which costs a third less time to import than
+    embedding the whole turn too, and reads the whole of a turn longer than the embedder's
+    token limit."""
+    runs = [_runs(t.content) for t in stored]
+    pieces = [_spoken(t, r) for t, r in zip(stored, runs, strict=True)]
+    texts = [passage(t) for t, piece in zip(stored, pieces, strict=True) if not piece]
+    texts += [text for p in pieces for text in p]
+    vectors = await embedder.passages(texts)
+    whole = np.empty((len(stored), vectors.shape[1]), dtype=np.float32)
+    split: list[Vectors] = []
+    single, at = 0, sum(1 for p in pieces if not p)
+    for i, piece in enumerate(pieces):
+        if not piece:
+            whole[i] = vectors[single]
+            single += 1
+            split.append(vectors[:0])
+            continue
+        own = vectors[at : at + len(piece)]
+        at += len(piece)
+        weights = np.array([len(run.split()) for run in runs[i]], dtype=np.float32)
+        mean = weights @ own
+        whole[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        split.append(own)
+    return whole, split
 
 
 class EmbedQueue:
@@ -137,21 +213,22 @@ class EmbedQueue:
                 continue
             batch = [self._pending.popleft() for _ in range(min(self.batch, len(self._pending)))]
             try:
-                asked = [self._asked.get(passage(t)) for t in batch]
+                # A turn in parts needs its parts embedded: it is not taken from a question.
+                asked = [None if parts(t) else self._asked.get(passage(t)) for t in batch]
                 known = [t for t, v in zip(batch, asked, strict=True) if v is not None]
                 todo = [t for t, v in zip(batch, asked, strict=True) if v is None]
                 if known:
-                    await self._write(known, np.stack([v for v in asked if v is not None]))
+                    await self._write(known, np.stack([v for v in asked if v is not None]), None)
                     self.reused += len(known)
                 if todo:
                     async with self._busy:
                         await self.embedder.load()
                         started = time.monotonic()
                         try:
-                            vectors = await self.embedder.passages([passage(t) for t in todo])
+                            vectors, split = await embed_turns(self.embedder, todo)
                         finally:
                             self.budget.spend(time.monotonic() - started)
-                    await self._write(todo, vectors)
+                    await self._write(todo, vectors, split)
             except Exception:
                 # The turns stay stored and found by their words; a later recall or
                 # `os1 reindex` embeds them.

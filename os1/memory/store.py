@@ -25,7 +25,7 @@ from os1.memory import fulltext, recall
 from os1.memory.cache import IndexCache
 from os1.memory.db import autocommit, one_line
 from os1.memory.embed import Embedder, Vectors, to_blob
-from os1.memory.embedqueue import EmbedQueue, passage
+from os1.memory.embedqueue import EmbedQueue, Parts, embed_turns
 from os1.memory.index import PersonIndex
 from os1.memory.models import (
     Conversation,
@@ -70,6 +70,10 @@ HEAL_BATCH = 64
 MAX_ROW_ID = 2**31 - 1
 
 
+#: The parts of a turn that has none.
+_NO_PARTS = np.zeros((0, 1), dtype=np.float32)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -77,14 +81,15 @@ def utcnow() -> datetime:
 def _write_vector_rows(conn: AsyncConnection) -> Insert:
     """An insert of turn vectors that keeps a vector the current model already made (the first
     of two writes at once wins) and replaces one another model made (after an upgrade or a
-    change of ``embedder``): ``ON CONFLICT ... DO UPDATE ... WHERE``, on both dialects."""
+    change of ``embedder``), or one made before turns were embedded in parts:
+    ``ON CONFLICT ... DO UPDATE ... WHERE``, on both dialects."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(turn_vectors)
     new = statement.excluded
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=[turn_vectors.c.turn_id],
-        set_={"model": new.model, "vector": new.vector},
-        where=turn_vectors.c.model != new.model,
+        set_={"model": new.model, "vector": new.vector, "parts": new.parts},
+        where=(turn_vectors.c.model != new.model) | turn_vectors.c.parts.is_(None),
     )
     return upsert
 
@@ -403,20 +408,24 @@ class SqlStore(MemoryStore):
         """Embed turns now (imports, edits), rather than in the background."""
         if self.embedder is None or not stored:
             return
-        await self._write_vectors(
-            stored, await self.embedder.passages([passage(t) for t in stored])
-        )
+        await self._write_vectors(stored, *await embed_turns(self.embedder, stored))
 
-    async def _write_vectors(self, stored: Sequence[Turn], vectors: Vectors) -> None:
+    async def _write_vectors(
+        self, stored: Sequence[Turn], vectors: Vectors, parts: Parts | None = None
+    ) -> None:
+        """Write turns' vectors and their parts' (``parts``: one array per turn; ``None`` when
+        no turn has any)."""
         assert self.embedder is not None
+        split = list(parts) if parts is not None else [_NO_PARTS] * len(stored)
         rows = [
             {
                 "turn_id": t.id,
                 "person_id": t.person_id,
                 "model": self.embedder.name,
                 "vector": to_blob(v),
+                "parts": to_blob(p),
             }
-            for t, v in zip(stored, vectors, strict=True)
+            for t, v, p in zip(stored, vectors, split, strict=True)
         ]
         # A turn forgotten while it was being embedded must not get a vector back, and one
         # embedded twice (queued again by a recall while ``reembed`` runs, or by two workers)
@@ -440,7 +449,9 @@ class SqlStore(MemoryStore):
             if turn.id in written:
                 by_person.setdefault(turn.person_id, []).append(at)
         for person_id, ats in by_person.items():
-            self.indexes.put_vectors(person_id, [stored[a].id for a in ats], vectors[ats])
+            self.indexes.put_vectors(
+                person_id, [stored[a].id for a in ats], vectors[ats], [split[a] for a in ats]
+            )
 
     async def _write_vectors_of_turns_still_there(
         self, rows: list[dict[str, Any]]
@@ -458,8 +469,9 @@ class SqlStore(MemoryStore):
 
     async def reembed(self, person: Person, *, batch: int = IMPORT_EMBED_GROUP) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
-        another model made (after the ``embedder`` setting changed). Returns how many turns
-        were embedded; 0 when all were current or there is no embedder."""
+        another model made (after the ``embedder`` setting changed), and those made before
+        turns were embedded in parts. Returns how many turns were embedded; 0 when all were
+        current or there is no embedder."""
         if self.embedder is None:
             return 0
         async with self.engine.begin() as conn:
@@ -469,7 +481,9 @@ class SqlStore(MemoryStore):
                     turn_vectors.c.model != self.embedder.name,
                 )
             )
-            have = select(turn_vectors.c.turn_id).where(turn_vectors.c.person_id == person.id)
+            have = select(turn_vectors.c.turn_id).where(
+                turn_vectors.c.person_id == person.id, turn_vectors.c.parts.is_not(None)
+            )
             rows = (
                 await conn.execute(
                     select(turns)

@@ -106,6 +106,9 @@ turn_vectors = Table(
     Column("person_id", Integer, nullable=False),
     Column("model", String(64), nullable=False),
     Column("vector", LargeBinary, nullable=False),
+    #: The vectors of the turn's parts, one after the other (``embedqueue.parts``); empty when
+    #: it has none, NULL when embedded before parts were (``os1 reindex`` adds them).
+    Column("parts", LargeBinary, nullable=True),
     Index("ix_turn_vectors_person_turn", "person_id", "turn_id"),
 )
 
