@@ -12,13 +12,17 @@
   (a paragraph break), and leading spaces and tabs indent the line (a space is the hand's word
   gap, a tab :data:`TAB` inch). Lines break between words; a word longer than a whole line is
   split. A new page starts when the next line would cross the bottom margin.
-* **Characters.** Any whitespace other than space, tab and newline counts as a space, and other
-  control characters are dropped. Every other character is written: from the hand when it has
-  the character, else by :mod:`os1.handwriting.fallback`, in this order: (a) the other case of
-  the letter, scaled (a missing ``q`` is the hand's ``Q`` at x-height); (b) the base letter of
-  its NFKD decomposition (``é`` -> ``e``) with the accent cut from a handwriting font; (c) the
-  glyph of a fallback font (the installed handwriting fonts dkg and Breip, then DejaVu Sans,
-  then Pillow's default font), scaled to the hand's cap height and pen width; (d) a drawn box.
+* **Characters.** The text is read as NFC (a letter and its combining accent are one
+  character). Any whitespace other than space, tab and newline counts as a space; other
+  control characters, variation selectors and emoji skin tones are dropped. Every other
+  character is written: from the hand when it has the character, else by
+  :mod:`os1.handwriting.fallback`, in this order: (a) the other case of the letter, scaled (a
+  missing ``q`` is the hand's ``Q`` at x-height); (b) the hand's own ``'``, ``"`` or ``-`` for
+  a typographic quote, prime or dash; (c) the base letter of its NFKD decomposition (``é`` ->
+  ``e``) with the accent cut from a handwriting font, a superscript or subscript small; (d)
+  the glyph of a fallback font (the installed handwriting fonts Breip and dkg, then DejaVu
+  Sans, then Pillow's default font), scaled to the hand's cap height and pen width, a solid
+  shape drawn round its outline; (e) a drawn box.
 * **Variation** (:mod:`os1.handwriting.variation`): seeded, so the same seed gives the same
   pages; with ``variation=False`` nothing random happens.
 """

@@ -3,8 +3,9 @@
 Each turn gets, in order:
 
 1. its own relevance: BM25 over word stems (scaled so the best turn scores 1) plus the cosine
-   similarity of its embedding with the question's (scaled from the median turn, 0, to the
-   best, 1), weighted;
+   similarity of its embedding with the question's (for a long turn embedded in parts, the
+   mean of its own and its best part's: ``PersonIndex.cosine``; scaled from the median turn,
+   0, to the best, 1), weighted;
 2. a share of the relevance of the turns just before and after it in the same conversation:
    the answer to "what did she paint?" is often a short "a sunset!" whose words are in the
    question before it;
