@@ -189,7 +189,8 @@ def reindex(
     ] = None,
 ) -> None:
     """Embed every turn that has no vector from the current embedder (after changing
-    OS1_EMBEDDER, or after importing with OS1_EMBEDDER=none)."""
+    OS1_EMBEDDER, or after importing with OS1_EMBEDDER=none), or whose vector was made before
+    long turns were embedded in parts."""
     settings = load_cli_settings()
 
     async def go() -> list[tuple[str, int]]:
