@@ -648,10 +648,15 @@ def test_only_long_turns_are_embedded_in_parts() -> None:
     )
     many = parts(
         _turn(
-            " ".join(f"Sentence {i} has enough words to stand as one part here." for i in range(40))
+            " ".join(
+                f"Sentence {i} has quite enough words in it to stand as one part here."
+                for i in range(40)
+            )
         )
     )
-    assert len(many) == MAX_PARTS and "Sentence 39" in many[-1]
+    assert len(many) == MAX_PARTS and many[0].startswith("Sentence 0 ")
+    assert {len(p.split(". ")) for p in many} == {2, 3}  # 40 runs shared out evenly
+    assert many[-1].endswith("Sentence 39 has quite enough words in it to stand as one part here.")
 
 
 async def test_parts_are_stored_read_back_and_scored(any_store: SqlStore) -> None:

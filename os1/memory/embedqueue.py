@@ -24,6 +24,7 @@ conversations at once on a small machine), work is shed rather than queued witho
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
@@ -48,8 +49,8 @@ Write = Callable[[Sequence[Turn], Vectors, Parts | None], Awaitable[None]]
 #: what is left over joins the last): see :func:`parts`. Chosen on the tune split (8, 12, 16
 #: and 20 words, and every sentence on its own, compared; docs/memory.md).
 PART_WORDS = 12
-#: At most this many parts: the rest of a very long turn joins the last (which the embedder
-#: cuts at its token limit, as it cuts the whole turn).
+#: At most this many parts: a very long turn's runs are shared out among them, so every part
+#: of it is read (the embedder reads the first 256 tokens of a text).
 MAX_PARTS = 16
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+(?=\S)")
 
@@ -86,8 +87,9 @@ def _runs(content: str) -> list[str]:
         runs[-1] = f"{runs[-1]} {' '.join(current)}"
     if len(runs) < 2:
         return []
-    if len(runs) > MAX_PARTS:
-        runs[MAX_PARTS - 1 :] = [" ".join(runs[MAX_PARTS - 1 :])]
+    if len(runs) > MAX_PARTS:  # a very long turn: as many runs in each part, in order
+        bounds = np.linspace(0, len(runs), MAX_PARTS + 1).round().astype(int)
+        runs = [" ".join(runs[a:b]) for a, b in itertools.pairwise(bounds)]
     return runs
 
 
