@@ -657,6 +657,9 @@ def test_only_long_turns_are_embedded_in_parts() -> None:
     assert len(many) == MAX_PARTS and many[0].startswith("Sentence 0 ")
     assert {len(p.split(". ")) for p in many} == {2, 3}  # 40 runs shared out evenly
     assert many[-1].endswith("Sentence 39 has quite enough words in it to stand as one part here.")
+    # Text without punctuation is read in pieces of SENTENCE_WORDS words.
+    unpunctuated = parts(_turn(" ".join(f"word{i}" for i in range(125))))
+    assert [len(p.split()) for p in unpunctuated] == [60, 65]  # the short rest joins the last
 
 
 async def test_parts_are_stored_read_back_and_scored(any_store: SqlStore) -> None:

@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -52,6 +52,9 @@ PART_WORDS = 12
 #: At most this many parts: a very long turn's runs are shared out among them, so every part
 #: of it is read (the embedder reads the first 256 tokens of a text).
 MAX_PARTS = 16
+#: A "sentence" longer than this many words is read in pieces of this many (LoCoMo's longest
+#: sentence has 34).
+SENTENCE_WORDS = 60
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+(?=\S)")
 
 
@@ -69,6 +72,18 @@ def parts(turn: Turn) -> list[str]:
     return _spoken(turn, _runs(turn.content))
 
 
+def _sentences(content: str) -> Iterator[str]:
+    """``content``'s sentences; one longer than :data:`SENTENCE_WORDS` (text with little or no
+    punctuation, as in some chat exports) in pieces of at most that many words."""
+    for sentence in _SENTENCE_END.split(content.strip()):
+        words = sentence.split()
+        if len(words) <= SENTENCE_WORDS:
+            yield sentence
+            continue
+        for start in range(0, len(words), SENTENCE_WORDS):
+            yield " ".join(words[start : start + SENTENCE_WORDS])
+
+
 def _spoken(turn: Turn, runs: list[str]) -> list[str]:
     return [f"{turn.speaker}: {run}" if turn.speaker else run for run in runs]
 
@@ -77,7 +92,7 @@ def _runs(content: str) -> list[str]:
     runs: list[str] = []
     current: list[str] = []
     words = 0
-    for sentence in _SENTENCE_END.split(content.strip()):
+    for sentence in _sentences(content):
         current.append(sentence)
         words += len(sentence.split())
         if words >= PART_WORDS:
