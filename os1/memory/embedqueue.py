@@ -60,7 +60,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+(?=\S)")
 
 def passage(turn: Turn) -> str:
     """What is embedded of a turn: its words, with who said them when that is known."""
-    return f"{turn.speaker}: {turn.content}" if turn.speaker else turn.content
+    return _said(turn, turn.content)
+
+
+def _said(turn: Turn, words: str) -> str:
+    return f"{turn.speaker}: {words}" if turn.speaker else words
 
 
 def parts(turn: Turn) -> list[str]:
@@ -85,7 +89,7 @@ def _sentences(content: str) -> Iterator[str]:
 
 
 def _spoken(turn: Turn, runs: list[str]) -> list[str]:
-    return [f"{turn.speaker}: {run}" if turn.speaker else run for run in runs]
+    return [_said(turn, run) for run in runs]
 
 
 def _runs(content: str) -> list[str]:
