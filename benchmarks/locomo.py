@@ -51,6 +51,13 @@ K = max(KS)
 SECTION = "locomo"
 DEFAULT_EMBEDDER = str(Settings.model_fields["embedder"].default)
 EMBEDDERS = typing.get_args(Settings.model_fields["embedder"].annotation)
+PRONOUNS_NOTE = [
+    "With `--pronouns`, each conversation is read as a chat between its first speaker (the",
+    "person, role `user`) and its second (role `assistant`), and only the questions that name",
+    "one of them are asked, as the person would ask them: the first speaker's name becomes",
+    'I / my, the second\'s you / your ("What did Caroline paint?" to "What did I paint?").',
+    "",
+]
 CATEGORY_NAMES = "1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop, 5 adversarial"
 
 
@@ -65,6 +72,7 @@ class Options:
     out: Path
     write: bool
     details: Path | None
+    pronouns: bool = False
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -83,6 +91,12 @@ def parse_args(argv: Sequence[str]) -> Options:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--details", type=Path, help="write per-question results (JSON Lines)")
+    parser.add_argument(
+        "--pronouns",
+        action="store_true",
+        help="ask only the questions that name one speaker, as that speaker's partner in a chat "
+        "would: the first speaker's name as I/my, the second's as you/your",
+    )
     args = parser.parse_args(argv)
     systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
     if not systems or set(systems) - set(SYSTEMS):
@@ -99,6 +113,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         out=args.out,
         write=not args.no_write,
         details=args.details,
+        pronouns=args.pronouns,
     )
 
 
@@ -206,8 +221,10 @@ def section(
             ""
             if options.embedder == DEFAULT_EMBEDDER
             else f", with the `{options.embedder}` embedder"
-        ),
+        )
+        + (", questions in the first and second person" if options.pronouns else ""),
         "",
+        *(PRONOUNS_NOTE if options.pronouns else []),
         "How often recall brings back the turns that hold the answer to a LoCoMo question",
         "(Maharana et al., ACL 2024; locomo10.json, CC BY-NC 4.0). Each conversation is one",
         "person, imported with the code path of `os1 import`; each question is asked with the",
@@ -270,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     defects = Defects()
     keep = choose(locomo_data.sample_ids(options.data), options.split, options.limit_conversations)
     conversations = locomo_data.load(options.data, keep, defects)
+    if options.pronouns:
+        conversations = [locomo_data.in_pronouns(c) for c in conversations]
     with _maybe_open(options.details) as details:
         runs = asyncio.run(run_all(options, conversations, details))
     body = section(options, argv, conversations, runs, defects, time.perf_counter() - started)
@@ -278,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The default embedder's run is the main section; another embedder's run gets its own
         # section beside it, so both can be compared.
         name = SECTION if options.embedder == DEFAULT_EMBEDDER else f"{SECTION}-{options.embedder}"
+        name += "-pronouns" if options.pronouns else ""
         report.write_section(options.out, name, body)
         print(f"\nwrote the {name} section of {options.out}", file=sys.stderr)
     return 0

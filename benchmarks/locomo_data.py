@@ -12,7 +12,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -160,3 +160,21 @@ def parse_evidence(
             else:
                 defects.dropped.append(f"{sample_id} {dia_id} (no such turn)")
     return tuple(found)
+
+
+def in_pronouns(conversation: LocomoConversation) -> LocomoConversation:
+    """``conversation`` with only the questions that name exactly one of its two speakers,
+    each as the first speaker would ask it in a chat with the second: the first speaker's
+    name as "I" ("my" for the possessive), the second's as "you" ("your")."""
+    first = next(t.speaker for t in conversation.turns if t.role == "user")
+    second = next(t.speaker for t in conversation.turns if t.role == "assistant")
+    asked = []
+    for question in conversation.questions:
+        named = [n for n in (first, second) if re.search(rf"\b{re.escape(n)}\b", question.question)]
+        if len(named) != 1:
+            continue
+        own, subject = ("my", "I") if named[0] == first else ("your", "you")
+        text = re.sub(rf"\b{re.escape(named[0])}['\u2019]s\b", own, question.question)
+        text = re.sub(rf"\b{re.escape(named[0])}\b", subject, text)
+        asked.append(replace(question, question=text))
+    return replace(conversation, questions=tuple(asked))

@@ -238,6 +238,32 @@ def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
     assert final[1] > final[2]  # the other turn of the named speaker
 
 
+def test_i_and_you_in_a_question_prefer_the_persons_or_the_minds_turns() -> None:
+    index = PersonIndex(1, 4)
+    index.add(
+        Entry(i + 1, 1, role, None, (T0 + timedelta(minutes=i)).timestamp(), text)
+        for i, (role, text) in enumerate(
+            [("user", "I painted a sunset by the lake"), ("assistant", "I painted a sunset too")]
+        )
+    )
+    roles = {
+        "What did I paint?": "user",
+        "Can you remind me what I painted?": "user",  # the asker's own pronouns win
+        "What did you paint?": "assistant",
+        "Do you remember the sunset painting?": None,  # a request, not about the mind's turns
+        "What was painted?": None,
+    }
+    for question, role in roles.items():
+        assert analyze(question, index).role == role, question
+    mine, _ = recall.score(index, analyze("What did I paint?", index), None)
+    yours, _ = recall.score(index, analyze("What did you paint?", index), None)
+    assert mine[0] - yours[0] == pytest.approx(recall.WEIGHTS.pronoun)
+    assert yours[1] - mine[1] == pytest.approx(recall.WEIGHTS.pronoun)
+    # A named speaker is the stronger hint: with a name, pronouns are not read.
+    named = build(("I painted a sunset", "Caroline"))
+    assert analyze("What did Caroline tell you she painted?", named).role is None
+
+
 def unit(*angles: float) -> np.ndarray:
     """Unit vectors in a plane, one per angle in degrees: cosine is the angle's cosine."""
     radians = np.radians(angles)

@@ -37,6 +37,9 @@ class Query:
     asks_when: bool = False
     #: The question asks where something happened or is.
     asks_where: bool = False
+    #: Whose turns the question asks about when it names nobody: ``"user"`` for "I" and "my"
+    #: (the person asking, whose turns are the user's), ``"assistant"`` for "you" and "your".
+    role: str | None = None
 
 
 def analyze(text: str, index: PersonIndex, neighbours: WordNeighbours | None = None) -> Query:
@@ -70,7 +73,32 @@ def analyze(text: str, index: PersonIndex, neighbours: WordNeighbours | None = N
         found,
         asks_when(text),
         asks_where(text),
+        None if speakers else _pronoun_role(text, tokens),
     )
+
+
+#: Pronouns that tell whose turns a question is about, the asker's first.
+FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself"})
+SECOND_PERSON = frozenset({"you", "your", "yours", "yourself"})
+
+
+#: "Do you remember ...?", "Can you tell ...?": a request to the mind, not a question about
+#: what the mind said.
+_REQUEST = re.compile(
+    r"\b(?:do|did|can|could|would|will)\s+you\s+(?:remember|recall|know|tell|find|look)\b"
+)
+
+
+def _pronoun_role(text: str, tokens: list[str]) -> str | None:
+    """ "What did I paint?" asks about the person's own turns, "What did you suggest?" about
+    the mind's: the pronouns stand where a speaker's name would. The person's own pronouns
+    win ("Can you remind me what I said?")."""
+    said = set(tokens)
+    if said & FIRST_PERSON:
+        return "user"
+    if said & SECOND_PERSON and not _REQUEST.search(text.lower()):
+        return "assistant"
+    return None
 
 
 def without_speakers(text: str, index: PersonIndex) -> str:

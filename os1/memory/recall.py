@@ -11,7 +11,8 @@ Each turn gets, in order:
    question before it;
 3. a share of the best relevance within two turns either side, so a passage that is about the
    question as a whole rises together;
-4. a preference for turns spoken by a speaker the question names, and for turns inside a span
+4. a preference for turns spoken by a speaker the question names (naming nobody, by the person
+   for "I" and "my", by the mind for "you" and "your"), and for turns inside a span
    of time the question names ("last week", "in May"), or that name a time inside it
    themselves ("last night", said on 2 May, is 1 May), a stronger one for a named day ("on 3
    June, 2023");
@@ -49,6 +50,9 @@ class Weights:
     passage: float = 0.6
     passage_reach: int = 2
     speaker: float = 0.5
+    #: The same for the person's own turns when the question says "I" or "my", and for the
+    #: mind's when it says "you" or "your" (and names nobody).
+    pronoun: float = 0.5
     time: float = 0.75
     #: The same for a span of at most a few days ("on 3 June"): a named date is a sharper hint.
     day: float = 1.5
@@ -111,6 +115,8 @@ def score(
     final = base.copy()
     if query.speakers:
         final += w.speaker * np.isin(index.speaker_codes.view, list(query.speakers))
+    elif query.role is not None and w.pronoun:
+        final += w.pronoun * (index.user_turn.view == (query.role == "user"))
     if query.spans:
         times = index.times.view
         named_from, named_to = index.named_from.view, index.named_to.view  # NaN: never inside
