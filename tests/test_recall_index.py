@@ -251,6 +251,8 @@ def test_i_and_you_in_a_question_prefer_the_persons_or_the_minds_turns() -> None
         "Can you remind me what I painted?": "user",  # the asker's own pronouns win
         "What did you paint?": "assistant",
         "Do you remember the sunset painting?": None,  # a request, not about the mind's turns
+        "You told me about a painting: which one?": "assistant",  # what the mind said
+        "What did you suggest I paint?": "assistant",
         "What was painted?": None,
     }
     for question, role in roles.items():

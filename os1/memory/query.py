@@ -89,14 +89,25 @@ _REQUEST = re.compile(
 )
 
 
+#: "You told me ...", "What did you suggest ...?": about what the mind said, whatever else the
+#: question says of the person.
+_MIND_SAID = re.compile(
+    r"\b(?:you\s+(?:told|said|recommended|suggested|mentioned|wrote|gave|showed)"
+    r"|did\s+you\s+(?:tell|say|recommend|suggest|mention|write|give|show))\b"
+)
+
+
 def _pronoun_role(text: str, tokens: list[str]) -> str | None:
-    """ "What did I paint?" asks about the person's own turns, "What did you suggest?" about
-    the mind's: the pronouns stand where a speaker's name would. The person's own pronouns
-    win ("Can you remind me what I said?")."""
-    said = set(tokens)
+    """What is asked about, from the pronouns that stand where a speaker's name would: "What
+    did I paint?" the person's own turns, "What did you suggest?" the mind's. What the mind
+    said comes first ("You told me about a restaurant: which one?"), then the person's own
+    pronouns ("Can you remind me what I said?")."""
+    said, lowered = set(tokens), text.lower()
+    if said & SECOND_PERSON and _MIND_SAID.search(lowered):
+        return "assistant"
     if said & FIRST_PERSON:
         return "user"
-    if said & SECOND_PERSON and not _REQUEST.search(text.lower()):
+    if said & SECOND_PERSON and not _REQUEST.search(lowered):
         return "assistant"
     return None
 
