@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from os1.memory import terms as lex
 from os1.memory.expand import related
 from os1.memory.index import PersonIndex
+from os1.memory.models import Role
 from os1.memory.neighbours import WordNeighbours
 from os1.memory.places import asks_where
 from os1.memory.when import asks_when, spans
@@ -39,7 +40,7 @@ class Query:
     asks_where: bool = False
     #: Whose turns the question asks about when it names nobody: ``"user"`` for "I" and "my"
     #: (the person asking, whose turns are the user's), ``"assistant"`` for "you" and "your".
-    role: str | None = None
+    role: Role | None = None
 
 
 def analyze(text: str, index: PersonIndex, neighbours: WordNeighbours | None = None) -> Query:
@@ -97,7 +98,7 @@ _MIND_SAID = re.compile(
 )
 
 
-def _pronoun_role(text: str, tokens: list[str]) -> str | None:
+def _pronoun_role(text: str, tokens: list[str]) -> Role | None:
     """What is asked about, from the pronouns that stand where a speaker's name would: "What
     did I paint?" the person's own turns, "What did you suggest?" the mind's. What the mind
     said comes first ("You told me about a restaurant: which one?"), then the person's own
