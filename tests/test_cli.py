@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -415,3 +416,23 @@ def test_reindex_embeds_turns_imported_without_an_embedder(os1: Run, tmp_path: P
     assert b"theo: embedded 0 turn(s)" in again.stdout
     found = os1("recall", "--person", "theo", "--k", "1", "--json", "musical instrument")
     assert json.loads(found.stdout)[0]["text"] == "I bought a violin yesterday."
+
+
+def test_the_banner_names_the_command_that_started_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from os1.server.serve import own_command
+
+    main = importlib.util.find_spec("os1.__main__")
+    assert main is not None and main.origin is not None
+    monkeypatch.setattr(sys, "argv", [main.origin, "up"])
+    assert own_command() == f"{sys.executable} -m os1"
+    script = tmp_path / "bin dir" / "os1"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(script), "up"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert own_command() == f"'{script}'"  # not on the PATH: its path, quoted for a shell
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert own_command() == "os1"

@@ -12,10 +12,12 @@ import contextlib
 import gc
 import logging
 import resource
+import shlex
 import shutil
 import socket
 import sys
 import time
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -30,9 +32,21 @@ log = logging.getLogger("os1.server")
 EXAMPLE = '{"model": "samantha", "messages": [{"role": "user", "content": "hi"}]}'
 
 
+def own_command() -> str:
+    """How to run this same ``os1`` again from a shell: ``python -m os1`` when started that
+    way, else the script's path when it is not the one ``os1`` on the PATH finds."""
+    started = Path(sys.argv[0])
+    if started.name == "__main__.py":
+        return f"{shlex.quote(sys.executable)} -m os1"
+    found = shutil.which("os1")
+    if found and Path(found).resolve() == started.resolve():
+        return "os1"
+    return shlex.quote(str(started))
+
+
 def banner(settings: Settings) -> str:
     base = f"http://{settings.host}:{settings.port}"
-    command = shutil.which("os1") or sys.argv[0]
+    command = own_command()
     return (
         f"OS1 is listening on {base} (API docs: {base}/docs).\n"
         f"Make a token:  {command} person add NAME\n"
