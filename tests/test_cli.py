@@ -125,6 +125,32 @@ def test_recall_json_shape_and_import(os1: Run, tmp_path: Path) -> None:
     assert items[0]["score"] >= items[1]["score"]
 
 
+def test_import_without_sessions_makes_one_conversation_per_file(
+    os1: Run, tmp_path: Path
+) -> None:
+    def write(name: str, ids: list[str]) -> Path:
+        file = tmp_path / name
+        lines = [
+            {"id": i, "role": "user", "content": f"line {i}", "time": f"2023-05-0{n + 1}"}
+            for n, i in enumerate(ids)
+        ]
+        file.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+        return file
+
+    first = os1("import", "--person", "theo", str(write("march.jsonl", ["m1", "m2"])))
+    assert first.returncode == 0 and b"imported 2 turns" in first.stdout, first.stderr
+    assert b"1 sessions" in first.stdout
+    assert os1("import", "--person", "theo", str(write("april.jsonl", ["a1"]))).returncode == 0
+    again = os1("import", "--person", "theo", str(tmp_path / "march.jsonl"))
+    assert b"imported 0 turns" in again.stdout and b"2 already known" in again.stdout
+    exported = json.loads(os1("export", "--person", "theo").stdout)
+    labels = [c["label"] for c in exported["conversations"]]
+    assert labels == ["march.jsonl", "april.jsonl"]
+    by_label = {c["id"]: c["label"] for c in exported["conversations"]}
+    where = {t["external_id"]: by_label[t["conversation_id"]] for t in exported["turns"]}
+    assert where == {"m1": "march.jsonl", "m2": "march.jsonl", "a1": "april.jsonl"}
+
+
 def test_chat_reports_model_failures_and_keeps_the_turn(
     os1: Run, openai_server: OpenAIServer
 ) -> None:

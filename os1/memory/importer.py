@@ -1,7 +1,7 @@
 """Reading conversation files for ``os1 import``: JSON Lines, one turn per line.
 
-Each line is ``{"id", "session", "role": "user"|"assistant", "speaker"?, "content", "time"}``.
-The whole file is validated before anything is stored; the first bad line is reported with
+Each line is ``{"id", "session"?, "role": "user"|"assistant", "speaker"?, "content", "time"}``;
+lines without a session are one conversation, labelled with the file's name. The whole file is validated before anything is stored; the first bad line is reported with
 file, line number and reason, and nothing is imported.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,7 +24,7 @@ class ImportLine(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     id: str = Field(min_length=1, max_length=200)
-    session: str = Field(min_length=1, max_length=200)
+    session: str | None = Field(default=None, min_length=1, max_length=200)
     role: Literal["user", "assistant"]
     speaker: str | None = Field(default=None, max_length=200)
     content: str = Field(min_length=1)
@@ -64,7 +65,9 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def parse_jsonl(data: bytes, file: str, max_chars: int) -> list[tuple[str | None, NewTurn]]:
-    """Validated (session, turn) pairs, or ImportFileError for the first bad line."""
+    """Validated (session, turn) pairs, or ImportFileError for the first bad line. A line
+    without a session belongs to the conversation named after the file."""
+    unnamed = PurePath(file).name[:200] or "import"
     out: list[tuple[str | None, NewTurn]] = []
     first_seen: dict[str, int] = {}
     for number, raw in _lines(data):
@@ -76,7 +79,7 @@ def parse_jsonl(data: bytes, file: str, max_chars: int) -> list[tuple[str | None
         first_seen[line.id] = number
         out.append(
             (
-                line.session,
+                line.session or unnamed,
                 NewTurn(
                     role=line.role,
                     content=line.content,
