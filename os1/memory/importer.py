@@ -1,8 +1,9 @@
 """Reading conversation files for ``os1 import``: JSON Lines, one turn per line.
 
 Each line is ``{"id", "session"?, "role": "user"|"assistant", "speaker"?, "content", "time"}``;
-lines without a session are one conversation, labelled with the file's name. The whole file is validated before anything is stored; the first bad line is reported with
-file, line number and reason, and nothing is imported.
+lines without a session are one conversation, labelled with the file's name. The whole file
+is validated before anything is stored; the first bad line is reported with file, line number
+and reason, and nothing is imported.
 """
 
 from __future__ import annotations
