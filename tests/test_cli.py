@@ -125,9 +125,7 @@ def test_recall_json_shape_and_import(os1: Run, tmp_path: Path) -> None:
     assert items[0]["score"] >= items[1]["score"]
 
 
-def test_import_without_sessions_makes_one_conversation_per_file(
-    os1: Run, tmp_path: Path
-) -> None:
+def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_path: Path) -> None:
     def write(name: str, ids: list[str]) -> Path:
         file = tmp_path / name
         lines = [
