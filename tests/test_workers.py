@@ -337,6 +337,45 @@ async def test_thousands_checking_at_once_wait_for_a_redis_connection_instead_of
         await shared.close()
 
 
+async def test_a_dead_workers_reply_marks_expire_and_a_live_ones_are_renewed(
+    redis_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from os1.errors import StorageError
+    from os1.server import shared as shared_module
+
+    monkeypatch.setattr(shared_module, "INFLIGHT_TTL_S", 1.0)
+    connect = shared_module.RedisShared.connect
+    alive, dying, asking = [await connect(redis_db, 60.0, 2, lambda _: False) for _ in range(3)]
+    try:
+        await alive.replying(1, True)  # a long reply, still being written after 3 s
+        await dying.replying(2, True)
+        assert await asking.cancel(1) and await asking.cancel(2)
+        # The dying worker stops renewing its marks (as when it is killed mid-reply).
+        assert dying._renewer is not None
+        dying._renewer.cancel()
+        await asyncio.sleep(3)
+        assert await asking.cancel(1)  # renewed meanwhile
+        assert not await asking.cancel(2)  # nobody is writing it any more
+        members = await asking.redis.smembers(shared_module.INFLIGHT_KEY + ":workers")
+        assert dying.worker.encode() not in members and alive.worker.encode() in members
+        await alive.replying(1, False)
+        assert not await asking.cancel(1)
+        # A reply whose end Redis missed still stops renewing here, and its mark expires.
+        await alive.replying(3, True)
+
+        async def unreachable(**_: object) -> None:
+            raise redis.exceptions.ConnectionError("Redis went away")
+
+        monkeypatch.setattr(alive, "_mark", unreachable)
+        with pytest.raises(StorageError, match="Redis"):
+            await alive.replying(3, False)
+        await asyncio.sleep(1.5)
+        assert not await asking.cancel(3)
+    finally:
+        for shared in (alive, dying, asking):
+            await shared.close()
+
+
 async def test_redis_out_of_reach_is_a_storage_error_not_a_crash() -> None:
     import redis.asyncio as aioredis
 

@@ -3,8 +3,10 @@
 With one process (no ``OS1_REDIS_URL``) it lives in memory. With several workers behind a load
 balancer it lives in Redis: a token bucket per person, updated atomically by a Lua script, so a
 person's messages are counted once whichever worker receives them; and a cancel published on a
-channel every worker listens to, so a reply is stopped by whichever worker is generating it. The
-conversations themselves, and who is in one right now, are in the database already.
+channel every worker listens to, so a reply is stopped by whichever worker is generating it.
+Which conversations have a reply being written is kept per worker, in a hash that expires
+unless its worker renews it, so the marks of a worker that died go with it. The conversations
+themselves, and who is in one right now, are in the database already.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -21,7 +24,12 @@ from os1.server.limits import RateLimiter
 log = logging.getLogger("os1.server")
 
 CANCEL_CHANNEL = "os1:cancel"
+#: The workers that have had a reply in progress (``INFLIGHT_KEY:workers``), and each one's
+#: marks (``INFLIGHT_KEY:<worker>``, a hash of conversation id to replies in progress).
 INFLIGHT_KEY = "os1:inflight"
+#: Seconds a worker's marks outlive its last renewal; it renews them a third of that apart
+#: while it has a reply in progress.
+INFLIGHT_TTL_S = 30.0
 
 #: KEYS[1] the bucket; ARGV: burst, rate per second. Returns 0 or seconds to wait. The time is
 #: Redis's own, the same for every worker.
@@ -44,6 +52,16 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 return wait
+"""
+
+#: KEYS[1] a worker's marks, KEYS[2] the set of workers; ARGV: conversation id, +1 (a reply
+#: starts) or -1 (it ends), seconds the marks live, the worker. Returns the replies left.
+MARK = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if tonumber(ARGV[2]) > 0 then redis.call('SADD', KEYS[2], ARGV[4]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return left
 """
 
 
@@ -95,7 +113,13 @@ class RedisShared:
         self.burst = burst
         self._cancel_here = cancel_here
         self._bucket = client.register_script(TOKEN_BUCKET)
+        self._mark = client.register_script(MARK)
         self._listener: asyncio.Task[None] | None = None
+        self.worker = uuid.uuid4().hex
+        self._marks = f"{INFLIGHT_KEY}:{self.worker}"
+        #: Replies in progress here, and the task that renews their marks while there are any.
+        self._replies = 0
+        self._renewer: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -129,18 +153,47 @@ class RedisShared:
         return wait or None
 
     async def replying(self, conversation_id: int, started: bool) -> None:
-        async with _reaching_redis():
-            if started:
-                await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), 1)
-                return
-            left = await self.redis.hincrby(INFLIGHT_KEY, str(conversation_id), -1)
-            if left <= 0:
-                await self.redis.hdel(INFLIGHT_KEY, str(conversation_id))
+        try:
+            async with _reaching_redis():
+                await self._mark(
+                    keys=[self._marks, INFLIGHT_KEY + ":workers"],
+                    args=[conversation_id, 1 if started else -1, _ttl(), self.worker],
+                )
+        finally:  # an end counts here even when Redis missed it: its mark then expires
+            if not started:
+                self._replies = max(0, self._replies - 1)
+        if started:
+            self._replies += 1
+        if self._replies and (self._renewer is None or self._renewer.done()):
+            self._renewer = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        """Keep this worker's marks from expiring while it has replies in progress."""
+        while self._replies:
+            await asyncio.sleep(INFLIGHT_TTL_S / 3)
+            try:
+                await self.redis.expire(self._marks, _ttl())
+            except Exception as exc:  # Redis out of reach: try again next time
+                log.warning(
+                    "could not renew the replies-in-progress marks", extra={"error": str(exc)}
+                )
 
     async def cancel(self, conversation_id: int) -> bool:
+        """Stop the conversation's reply, here or on whichever worker is writing it. A worker
+        whose marks have expired (it died) is forgotten."""
         here = self._cancel_here(conversation_id)
         async with _reaching_redis():
-            elsewhere = int(await self.redis.hget(INFLIGHT_KEY, str(conversation_id)) or 0) > 0
+            workers = sorted(await self.redis.smembers(INFLIGHT_KEY + ":workers"))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for worker in workers:
+                    key = f"{INFLIGHT_KEY}:{_text(worker)}"
+                    pipe.exists(key)
+                    pipe.hget(key, str(conversation_id))
+                found = await pipe.execute()
+            gone = [w for w, alive in zip(workers, found[::2], strict=True) if not alive]
+            if gone:
+                await self.redis.srem(INFLIGHT_KEY + ":workers", *gone)
+            elsewhere = any(int(n or 0) > 0 for n in found[1::2])
             if elsewhere:
                 await self.redis.publish(CANCEL_CHANNEL, str(conversation_id))
         return here or elsewhere
@@ -161,9 +214,10 @@ class RedisShared:
         self._listener = asyncio.create_task(run())
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        for task in (self._listener, self._renewer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.redis.aclose()
 
 
@@ -183,6 +237,14 @@ async def _reaching_redis() -> AsyncIterator[None]:
         yield
     except (RedisError, OSError) as exc:
         raise StorageError(f"shared state (Redis) unavailable: {exc}") from exc
+
+
+def _ttl() -> int:
+    return max(1, round(INFLIGHT_TTL_S))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _messages(pubsub: Any) -> AsyncIterator[dict[str, Any]]:
