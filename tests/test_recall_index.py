@@ -13,6 +13,7 @@ from fixtures_store import open_store
 from sqlalchemy import event, select
 
 from os1.memory import recall
+from os1.memory import terms as lex
 from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
 from os1.memory.embedqueue import MAX_PARTS, embed_turns, parts
@@ -459,6 +460,10 @@ _TIME_AND_PLACE: list[tuple[Callable[[str], bool], str, bool]] = [
     (says_when, "I may go to the beach", False),
     (says_when, "they march on", False),
     (says_when, "it cost 2500 dollars", False),
+    (says_when, "the 1990s were loud", False),
+    (says_when, "born in 1987, raised in Porto", True),
+    (says_when, "See you on Sunday!", True),
+    (says_when, "Two weeks ago we met", True),
     (says_when, "I love painting sunsets", False),
     (says_when, "", False),
     (asks_when, "When did James meet Samantha?", True),
@@ -495,6 +500,8 @@ def test_questions_asking_when_or_where_and_turns_saying_it_are_told_apart(
     read: Callable[[str], bool], text: str, expected: bool
 ) -> None:
     assert read(text) is expected
+    if read is says_when:  # as the index asks it, with the words it has already
+        assert says_when(text, lex.words(text)) is expected
 
 
 @pytest.mark.parametrize(

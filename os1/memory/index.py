@@ -125,9 +125,11 @@ class PersonIndex:
         prev: list[int] = []
         following = [-1] * len(batch)
         hashes: list[int] = []
+        words: list[list[str]] = []
         for at, entry in enumerate(batch, start):
             self.position[entry.id] = at
             tokens = lex.words(entry.text)
+            words.append(tokens)
             stems = lex.content_terms(tokens)
             self._post(at, stems)
             lengths.append(len(stems))
@@ -151,7 +153,7 @@ class PersonIndex:
         self.has_vector.extend(np.zeros(len(batch), dtype=np.bool_))
         self.has_parts.extend(np.zeros(len(batch), dtype=np.bool_))
         self.text_hash.extend(hashes)
-        timed = [says_when(e.text) for e in batch]
+        timed = [says_when(e.text, w) for e, w in zip(batch, words, strict=True)]
         self.says_when.extend(timed)
         self.says_where.extend([says_where(e.text) for e in batch])
         named = [

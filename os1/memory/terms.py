@@ -24,7 +24,10 @@ MAX_WORD = 40
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, stop words and one-letter tokens included, in order."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) <= MAX_WORD]
+    found: list[str] = _WORD.findall(text.lower())
+    if max(map(len, found), default=0) <= MAX_WORD:  # nearly always: nothing to drop
+        return found
+    return [w for w in found if len(w) <= MAX_WORD]
 
 
 @lru_cache(maxsize=200_000)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
@@ -73,8 +74,22 @@ def asks_when(question: str) -> bool:
     return _ASKS_WHEN.search(question) is not None
 
 
-def says_when(text: str) -> bool:
-    """Whether ``text`` names a time: a day, a date, a month, a year or a relative time."""
+#: Words one of which every match of ``_SAYS_WHEN`` holds, besides a year (``_YEARISH``, a
+#: looser shape of it): a text with none of them (most turns) needs no full search.
+_YEARISH = re.compile(r"(?:19|20)\d\d")
+_WHEN_WORDS = frozenset({
+    "yesterday", "today", "tonight", "tomorrow", "ago", "recently", "lately", "earlier", "day",
+    "days", "week", "weeks", "weekend", "month", "months", "year", "years", "night", "morning",
+    "evening", "afternoon", "summer", "winter", "spring", "fall", "autumn",
+}) | {name.lower() for name in (*calendar.day_name, *calendar.month_name) if name}  # fmt: skip
+
+
+def says_when(text: str, words: Iterable[str] | None = None) -> bool:
+    """Whether ``text`` names a time: a day, a date, a month, a year or a relative time.
+    ``words``, the text's lower-cased words (``terms.words``) when the caller has them, spare
+    the search in a text that holds none of the words a time is named with."""
+    if words is not None and _WHEN_WORDS.isdisjoint(words) and _YEARISH.search(text) is None:
+        return False
     return _SAYS_WHEN.search(text) is not None
 
 
