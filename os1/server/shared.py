@@ -64,6 +64,23 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return left
 """
 
+#: KEYS[1] the set of workers; ARGV: conversation id, the prefix of the workers' marks.
+#: Returns 1 if some worker is writing a reply in the conversation. A worker whose marks have
+#: expired leaves the set, in the same step, so one starting a reply meanwhile is never lost.
+#: The marks' keys are made from the set's members, so this takes one Redis, not a cluster.
+WRITING = """
+local found = 0
+for _, worker in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local marks = ARGV[2] .. ':' .. worker
+  if redis.call('EXISTS', marks) == 0 then
+    redis.call('SREM', KEYS[1], worker)
+  elseif (tonumber(redis.call('HGET', marks, ARGV[1])) or 0) > 0 then
+    found = 1
+  end
+end
+return found
+"""
+
 
 class Shared(Protocol):
     async def check(self, key: str) -> int | None:
@@ -114,6 +131,7 @@ class RedisShared:
         self._cancel_here = cancel_here
         self._bucket = client.register_script(TOKEN_BUCKET)
         self._mark = client.register_script(MARK)
+        self._writing = client.register_script(WRITING)
         self._listener: asyncio.Task[None] | None = None
         self.worker = uuid.uuid4().hex
         self._marks = f"{INFLIGHT_KEY}:{self.worker}"
@@ -183,17 +201,11 @@ class RedisShared:
         whose marks have expired (it died) is forgotten."""
         here = self._cancel_here(conversation_id)
         async with _reaching_redis():
-            workers = sorted(await self.redis.smembers(INFLIGHT_KEY + ":workers"))
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for worker in workers:
-                    key = f"{INFLIGHT_KEY}:{_text(worker)}"
-                    pipe.exists(key)
-                    pipe.hget(key, str(conversation_id))
-                found = await pipe.execute()
-            gone = [w for w, alive in zip(workers, found[::2], strict=True) if not alive]
-            if gone:
-                await self.redis.srem(INFLIGHT_KEY + ":workers", *gone)
-            elsewhere = any(int(n or 0) > 0 for n in found[1::2])
+            elsewhere = bool(
+                await self._writing(
+                    keys=[INFLIGHT_KEY + ":workers"], args=[conversation_id, INFLIGHT_KEY]
+                )
+            )
             if elsewhere:
                 await self.redis.publish(CANCEL_CHANNEL, str(conversation_id))
         return here or elsewhere
@@ -241,10 +253,6 @@ async def _reaching_redis() -> AsyncIterator[None]:
 
 def _ttl() -> int:
     return max(1, round(INFLIGHT_TTL_S))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _messages(pubsub: Any) -> AsyncIterator[dict[str, Any]]:
