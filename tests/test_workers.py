@@ -203,14 +203,12 @@ def pids_answering(url: str, want: int, tries: int = 200) -> set[int]:
     return seen
 
 
-def exited(pid: int) -> bool:
-    """Whether ``pid`` has ended (gone, or a zombie its parent has yet to collect): the
-    kernel closes a process's files before it becomes a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+def collected(pid: int) -> bool:
+    """Whether ``pid`` has ended and its parent has collected it. A zombie is not enough: a
+    process's threads share its files, and the first thread to die (often the main one, whose
+    state ``/proc/PID/stat`` shows) turns zombie while the others may still hold the files
+    open; its parent can collect it only once all of them have exited."""
+    return not Path(f"/proc/{pid}").exists()
 
 
 def test_workers_share_one_port_and_one_that_dies_is_started_again(
@@ -250,9 +248,10 @@ def test_workers_share_one_port_and_one_that_dies_is_started_again(
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         # Until its files are closed, a dying worker's socket still takes connections, which
-        # the kernel resets when it closes (docs/scaling.md): ask once it has let go of them.
+        # the kernel resets when it closes (docs/scaling.md): ask once the supervisor has
+        # collected it, which it can only do after every thread of it has let go of them.
         deadline = time.monotonic() + 60
-        while not exited(victim):
+        while not collected(victim):
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         while True:
