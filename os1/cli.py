@@ -150,6 +150,8 @@ def _recall_json(item: RecallItem) -> dict[str, Any]:
         "time": item.time.isoformat(),
         "score": item.score,
         "source_ids": item.source_ids,
+        "role": item.role,
+        "speaker": item.speaker,
     }
 
 
@@ -176,7 +178,8 @@ def recall(
         typer.echo(json.dumps([_recall_json(i) for i in items], ensure_ascii=False))
         return
     for item in items:
-        typer.echo(f"{item.score:.4f}  [{item.time:%Y-%m-%d %H:%M}] {item.role}: {item.text}")
+        who = item.speaker or item.role
+        typer.echo(f"{item.score:.4f}  [{item.time:%Y-%m-%d %H:%M}] {who}: {item.text}")
     if not items:
         typer.echo("Nothing remembered about that.")
 

@@ -120,9 +120,17 @@ def test_recall_json_shape_and_import(os1: Run, tmp_path: Path) -> None:
     out = os1("recall", "--person", "theo", "--k", "2", "--json", "what is my dog called?")
     items = json.loads(out.stdout)
     assert len(items) == 2
-    assert set(items[0]) == {"id", "text", "time", "score", "source_ids"}
+    assert set(items[0]) == {"id", "text", "time", "score", "source_ids", "role", "speaker"}
     assert items[0]["source_ids"] in (["c1"], ["c2"])
     assert items[0]["score"] >= items[1]["score"]
+    # Who said each: the role and the name the file gave (none for a line without one).
+    said = {"c1": ("user", "Theo"), "c2": ("assistant", "Samantha"), "c3": ("user", None)}
+    for item in items:
+        assert (item["role"], item["speaker"]) == said[item["source_ids"][0]]
+    plain = os1("recall", "--person", "theo", "what is my dog called?").stdout.decode()
+    assert "Theo: I adopted a dog" in plain and "Samantha: Biscuit" in plain
+    plain = os1("recall", "--person", "theo", "where did we go hiking?").stdout.decode()
+    assert "user: We went hiking" in plain
 
 
 def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_path: Path) -> None:

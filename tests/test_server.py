@@ -208,7 +208,8 @@ def test_native_conversation_and_memories(api: TestClient, settings: Settings) -
     found = api.get(
         "/v1/memories/search", headers=auth(token), params={"q": "what is my cat called", "k": 3}
     ).json()
-    assert set(found[0]) == {"id", "text", "time", "score", "source_ids"}
+    assert set(found[0]) == {"id", "text", "time", "score", "source_ids", "role", "speaker"}
+    assert found[0]["role"] in ("user", "assistant") and found[0]["speaker"] is None
     memory_id = detail["turns"][0]["id"]
     edited = api.patch(
         f"/v1/memories/{memory_id}",

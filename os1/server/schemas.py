@@ -16,6 +16,7 @@ from pydantic import (
     field_serializer,
 )
 
+from os1.memory.models import Role
 from os1.memory.validation import MAX_FACT_VALUE, is_valid_unicode
 
 #: The longest text the schema admits. The configured OS1_MAX_MESSAGE_CHARS is checked in the
@@ -118,6 +119,10 @@ class RecallOut(Out):
     time: datetime
     score: float
     source_ids: list[str]
+    role: Role = Field(description="Who said it in the conversation: the person or the mind")
+    speaker: str | None = Field(
+        description="The speaker's name as imported (`os1 import`), when one was given"
+    )
 
     @field_serializer("time")
     def _iso(self, time: datetime) -> str:
