@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -339,40 +340,95 @@ async def test_thousands_checking_at_once_wait_for_a_redis_connection_instead_of
 async def test_a_dead_workers_reply_marks_expire_and_a_live_ones_are_renewed(
     redis_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from os1.errors import StorageError
     from os1.server import shared as shared_module
 
     # Marks live 2 s, renewed every 0.67 s: a loaded machine may stall the loop a while.
     monkeypatch.setattr(shared_module, "INFLIGHT_TTL_S", 2.0)
     connect = shared_module.RedisShared.connect
     alive, dying, asking = [await connect(redis_db, 60.0, 2, lambda _: False) for _ in range(3)]
+    workers = shared_module.INFLIGHT_KEY + ":workers"
     try:
         await alive.replying(1, True)  # a long reply, still being written after 5 s
         await dying.replying(2, True)
         assert await asking.cancel(1) and await asking.cancel(2)
-        # The dying worker stops renewing its marks (as when it is killed mid-reply).
-        assert dying._renewer is not None
-        dying._renewer.cancel()
+        assert 0 < await asking.redis.ttl(workers) <= 2  # the set of workers expires too
+        # The dying worker stops writing its marks (as when it is killed mid-reply).
+        assert dying._writer is not None
+        dying._writer.cancel()
         await asyncio.sleep(5)
         assert await asking.cancel(1)  # renewed meanwhile
         assert not await asking.cancel(2)  # nobody is writing it any more
-        members = await asking.redis.smembers(shared_module.INFLIGHT_KEY + ":workers")
+        members = await asking.redis.smembers(workers)
         assert dying.worker.encode() not in members and alive.worker.encode() in members
         await alive.replying(1, False)
         assert not await asking.cancel(1)
-        # A reply whose end Redis missed still stops renewing here, and its mark expires.
-        await alive.replying(3, True)
-
-        async def unreachable(**_: object) -> None:
-            raise redis.exceptions.ConnectionError("Redis went away")
-
-        monkeypatch.setattr(alive, "_mark", unreachable)
-        with pytest.raises(StorageError, match="Redis"):
-            await alive.replying(3, False)
-        await asyncio.sleep(3)
-        assert not await asking.cancel(3)
     finally:
         for shared in (alive, dying, asking):
+            await shared.close()
+
+
+async def test_a_workers_marks_are_put_right_when_redis_missed_a_change_or_lost_them(
+    redis_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from os1.errors import StorageError
+    from os1.server import shared as shared_module
+
+    monkeypatch.setattr(shared_module, "INFLIGHT_TTL_S", 2.0)  # rewritten every 0.67 s
+    connect = shared_module.RedisShared.connect
+    here, asking = [await connect(redis_db, 60.0, 2, lambda _: False) for _ in range(2)]
+    sync = here._sync
+
+    async def unreachable(**_: object) -> None:
+        raise redis.exceptions.ConnectionError("Redis went away")
+
+    async def slow(**given: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await sync(**given)
+
+    try:
+        # A reply's end that Redis missed, while another reply goes on here: put right.
+        await here.replying(3, True)
+        await here.replying(4, True)
+        monkeypatch.setattr(here, "_sync", unreachable)
+        with pytest.raises(StorageError, match="Redis"):
+            await here.replying(3, False)
+        monkeypatch.setattr(here, "_sync", sync)
+        await asyncio.sleep(1.5)
+        assert not await asking.cancel(3) and await asking.cancel(4)
+        # Marks Redis lost (a restart, or an outage past their lifetime) are written again.
+        await asking.redis.delete(here._marks)
+        assert not await asking.cancel(4)  # which also drops the worker from the set
+        await asyncio.sleep(1.5)
+        assert await asking.cancel(4)
+        # A start Redis did not take, or one cancelled while Redis was slow, is taken back.
+        monkeypatch.setattr(here, "_sync", unreachable)
+        with pytest.raises(StorageError, match="Redis"):
+            await here.replying(5, True)
+        monkeypatch.setattr(here, "_sync", slow)
+        starting = asyncio.create_task(here.replying(6, True))
+        await asyncio.sleep(0.1)
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        monkeypatch.setattr(here, "_sync", sync)
+        assert here._counts == {4: 1}
+        await asyncio.sleep(2)
+        assert not await asking.cancel(5) and not await asking.cancel(6)
+        # When Redis misses the last reply's end too, the marks expire.
+        monkeypatch.setattr(here, "_sync", unreachable)
+        with pytest.raises(StorageError, match="Redis"):
+            await here.replying(4, False)
+        await asyncio.sleep(3)
+        assert not await asking.cancel(4)
+        monkeypatch.setattr(here, "_sync", sync)
+        # A worker that stops takes its marks out at once, and starts no reply after.
+        await here.replying(7, True)
+        assert await asking.cancel(7)
+        await here.close()
+        assert not await asking.cancel(7)
+        with pytest.raises(StorageError, match="stopping"):
+            await here.replying(8, True)
+    finally:
+        for shared in (here, asking):
             await shared.close()
 
 

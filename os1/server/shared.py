@@ -4,9 +4,12 @@ With one process (no ``OS1_REDIS_URL``) it lives in memory. With several workers
 balancer it lives in Redis: a token bucket per person, updated atomically by a Lua script, so a
 person's messages are counted once whichever worker receives them; and a cancel published on a
 channel every worker listens to, so a reply is stopped by whichever worker is generating it.
-Which conversations have a reply being written is kept per worker, in a hash that expires
-unless its worker renews it, so the marks of a worker that died go with it. The conversations
-themselves, and who is in one right now, are in the database already.
+Which conversations have a reply being written is counted by each worker, which copies its
+counts into a hash of its own in Redis, every change in order, and rewrites the whole hash every
+few seconds while it has replies in progress: a change Redis missed, or marks Redis lost, are
+put right at the next rewrite, and the hash expires unless renewed, so the marks of a worker
+that died go with it. The conversations themselves, and who is in one right now, are in the
+database already.
 """
 
 from __future__ import annotations
@@ -54,14 +57,27 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 return wait
 """
 
-#: KEYS[1] a worker's marks, KEYS[2] the set of workers; ARGV: conversation id, +1 (a reply
-#: starts) or -1 (it ends), seconds the marks live, the worker. Returns the replies left.
-MARK = """
-local left = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if tonumber(ARGV[2]) > 0 then redis.call('SADD', KEYS[2], ARGV[4]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return left
+#: KEYS[1] a worker's marks, KEYS[2] the set of workers; ARGV: seconds the marks live, the
+#: worker, 1 to replace all the worker's marks with those given (0: change only those), then
+#: pairs of conversation id and replies in progress there (0: none). The set lives at least as
+#: long as any worker's marks in it.
+SYNC = """
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
+for i = 4, #ARGV, 2 do
+  if tonumber(ARGV[i + 1]) > 0 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('SADD', KEYS[2], ARGV[2])
+  if redis.call('TTL', KEYS[2]) < tonumber(ARGV[1]) then
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+  end
+end
+return 1
 """
 
 #: KEYS[1] the set of workers; ARGV: conversation id, the prefix of the workers' marks.
@@ -130,14 +146,22 @@ class RedisShared:
         self.burst = burst
         self._cancel_here = cancel_here
         self._bucket = client.register_script(TOKEN_BUCKET)
-        self._mark = client.register_script(MARK)
+        self._sync = client.register_script(SYNC)
         self._writing = client.register_script(WRITING)
         self._listener: asyncio.Task[None] | None = None
         self.worker = uuid.uuid4().hex
         self._marks = f"{INFLIGHT_KEY}:{self.worker}"
-        #: Replies in progress here, and the task that renews their marks while there are any.
-        self._replies = 0
-        self._renewer: asyncio.Task[None] | None = None
+        #: Replies in progress here by conversation: what Redis is brought to hold.
+        self._counts: dict[int, int] = {}
+        #: Conversations whose count changed since Redis was last told, whether to rewrite all
+        #: of them next time, and the callers waiting for Redis to have their change.
+        self._changed: set[int] = set()
+        self._whole = False
+        self._waiting: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        #: The one task that writes the marks, in order, while there is anything to write.
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
 
     @classmethod
     async def connect(
@@ -171,30 +195,83 @@ class RedisShared:
         return wait or None
 
     async def replying(self, conversation_id: int, started: bool) -> None:
+        """Count the reply here, then wait until Redis holds the count. A start that fails (or
+        is cancelled) is taken back; an end counts here whatever Redis said, and a later write
+        puts Redis right."""
+        if self._closed:
+            if started:
+                raise StorageError("shared state closed: stopping")
+            return
+        self._count(conversation_id, 1 if started else -1)
         try:
-            async with _reaching_redis():
-                await self._mark(
-                    keys=[self._marks, INFLIGHT_KEY + ":workers"],
-                    args=[conversation_id, 1 if started else -1, _ttl(), self.worker],
-                )
-        finally:  # an end counts here even when Redis missed it: its mark then expires
-            if not started:
-                self._replies = max(0, self._replies - 1)
-        if started:
-            self._replies += 1
-        if self._replies and (self._renewer is None or self._renewer.done()):
-            self._renewer = asyncio.create_task(self._renew())
+            await self._written()
+        except BaseException:
+            if started:  # the reply does not start
+                self._count(conversation_id, -1)
+            raise
 
-    async def _renew(self) -> None:
-        """Keep this worker's marks from expiring while it has replies in progress."""
-        while self._replies:
-            await asyncio.sleep(INFLIGHT_TTL_S / 3)
+    def _count(self, conversation_id: int, change: int) -> None:
+        left = self._counts.get(conversation_id, 0) + change
+        if left > 0:
+            self._counts[conversation_id] = left
+        else:
+            self._counts.pop(conversation_id, None)
+        self._changed.add(conversation_id)
+
+    async def _written(self) -> None:
+        """Wait until Redis holds this worker's counts as they are now."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        async with _reaching_redis():
+            await done
+
+    async def _write(self) -> None:
+        """Copy the counts into Redis: the changes as callers wait for them, one write at a
+        time so they land in order, and all of them every third of the marks' lifetime while
+        there are replies in progress (or changes Redis has yet to take)."""
+        loop = asyncio.get_running_loop()
+        renew_at = loop.time() + INFLIGHT_TTL_S / 3
+        while self._waiting or self._counts or self._changed:
+            if not self._waiting:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, renew_at - loop.time()))
+                if not self._waiting and loop.time() < renew_at:
+                    continue
+            if loop.time() >= renew_at:
+                self._whole = True
+                renew_at = loop.time() + INFLIGHT_TTL_S / 3
+            self._wake.clear()
+            waiting, self._waiting = self._waiting, []
+            whole, self._whole = self._whole, False
+            changed, self._changed = self._changed, set()
+            counts = dict(self._counts) if whole else {c: self._counts.get(c, 0) for c in changed}
+            args: list[object] = [_ttl(), self.worker, 1 if whole else 0]
+            for conversation_id, count in counts.items():
+                args += [conversation_id, count]
             try:
-                await self.redis.expire(self._marks, _ttl())
-            except Exception as exc:  # Redis out of reach: try again next time
-                log.warning(
-                    "could not renew the replies-in-progress marks", extra={"error": str(exc)}
-                )
+                await self._sync(keys=[self._marks, INFLIGHT_KEY + ":workers"], args=args)
+            except asyncio.CancelledError:  # closing
+                for done in waiting:
+                    if not done.done():
+                        done.set_exception(StorageError("shared state closed: stopping"))
+                raise
+            except Exception as exc:  # Redis out of reach: try again at the next write
+                self._whole = self._whole or whole
+                self._changed |= changed
+                for done in waiting:
+                    if not done.done():
+                        done.set_exception(exc)
+                if not waiting:
+                    log.warning(
+                        "could not renew the replies-in-progress marks", extra={"error": str(exc)}
+                    )
+            else:
+                for done in waiting:
+                    if not done.done():
+                        done.set_result(None)
 
     async def cancel(self, conversation_id: int) -> bool:
         """Stop the conversation's reply, here or on whichever worker is writing it. A worker
@@ -226,10 +303,21 @@ class RedisShared:
         self._listener = asyncio.create_task(run())
 
     async def close(self) -> None:
-        for task in (self._listener, self._renewer):
+        """Stop listening and writing marks, take this worker's marks out of Redis (a reply
+        still running here is being cancelled by the server's stop), and disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in (self._listener, self._writer):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        for done in self._waiting:
+            if not done.done():
+                done.set_exception(StorageError("shared state closed: stopping"))
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self._marks)
+            await self.redis.srem(INFLIGHT_KEY + ":workers", self.worker)
         await self.redis.aclose()
 
 
