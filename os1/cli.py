@@ -27,6 +27,7 @@ from os1.errors import OS1Error, UserInputError
 from os1.memory import presence
 from os1.memory.importer import parse_jsonl
 from os1.memory.models import RecallItem
+from os1.memory.validation import is_valid_unicode
 from os1.mind.persona import builtin_minds, mind_source, user_minds
 from os1.runtime import open_runtime, open_store
 
@@ -112,11 +113,22 @@ def relationship_cmd(person: PersonOpt, as_json: JsonOpt = False) -> None:
 def import_cmd(
     person: PersonOpt,
     file: Annotated[Path, typer.Argument(help="JSON Lines file, one turn per line.")],
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="Conversation for the lines without a session (default: the file's name; "
+            "needed when reading a pipe).",
+        ),
+    ] = None,
 ) -> None:
     """Import a conversation history (idempotent by each line's id)."""
     settings = load_cli_settings()
+    if session is not None:
+        session = _session_label(session)
     data = _read_file(file)
-    batch = parse_jsonl(data, str(file), settings.max_message_chars)
+    unnamed = session if session is not None else (file.name[:200] if file.is_file() else None)
+    batch = parse_jsonl(data, str(file), settings.max_message_chars, unnamed)
 
     async def go() -> str:
         async with open_store(settings) as store:
@@ -128,6 +140,14 @@ def import_cmd(
         )
 
     typer.echo(run_async(go()))
+
+
+def _session_label(label: str) -> str:
+    if not label.strip() or len(label) > 200:
+        raise UserInputError("--session: give a name of 1 to 200 characters")
+    if "\x00" in label or not is_valid_unicode(label):
+        raise UserInputError("--session: not valid text")
+    return label
 
 
 def _read_file(file: Path) -> bytes:

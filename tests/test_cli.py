@@ -155,6 +155,21 @@ def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_p
     by_label = {c["id"]: c["label"] for c in exported["conversations"]}
     where = {t["external_id"]: by_label[t["conversation_id"]] for t in exported["turns"]}
     assert where == {"m1": "march.jsonl", "m2": "march.jsonl", "a1": "april.jsonl"}
+    # Read from a pipe there is no file's name: such lines need --session, or nothing is read.
+    piped = write("piped.jsonl", ["p1"]).read_bytes()
+    refused = os1("import", "--person", "theo", "/dev/stdin", stdin=piped)
+    assert refused.returncode == 2 and b"--session NAME" in refused.stderr, refused.stderr
+    named = os1("import", "-p", "theo", "--session", "from a pipe", "/dev/stdin", stdin=piped)
+    assert named.returncode == 0 and b"imported 1 turns" in named.stdout, named.stderr
+    # --session names the conversation of a file's lines without one too.
+    renamed = os1("import", "-p", "theo", "--session", "may", str(write("x.jsonl", ["x1"])))
+    assert renamed.returncode == 0, renamed.stderr
+    for bad in ("", " ", "x" * 201, "a\udcffb"):  # the last: a byte that is not UTF-8
+        wrong = os1("import", "-p", "theo", "--session", bad, str(tmp_path / "x.jsonl"))
+        assert wrong.returncode == 2 and b"--session" in wrong.stderr, (bad, wrong.stderr)
+    exported = json.loads(os1("export", "--person", "theo").stdout)
+    labels = [c["label"] for c in exported["conversations"]]
+    assert labels == ["march.jsonl", "april.jsonl", "from a pipe", "may"]
 
 
 def test_chat_reports_model_failures_and_keeps_the_turn(

@@ -1,7 +1,8 @@
 """Reading conversation files for ``os1 import``: JSON Lines, one turn per line.
 
 Each line is ``{"id", "session"?, "role": "user"|"assistant", "speaker"?, "content", "time"}``;
-lines without a session are one conversation, labelled with the file's name. The whole file
+lines without a session are one conversation, labelled with the file's name (or the name given
+with ``os1 import --session``). The whole file
 is validated before anything is stored; the first bad line is reported with file, line number
 and reason, and nothing is imported.
 """
@@ -65,10 +66,14 @@ def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
             yield number, raw
 
 
-def parse_jsonl(data: bytes, file: str, max_chars: int) -> list[tuple[str | None, NewTurn]]:
+def parse_jsonl(
+    data: bytes, file: str, max_chars: int, unnamed: str | None = ""
+) -> list[tuple[str | None, NewTurn]]:
     """Validated (session, turn) pairs, or ImportFileError for the first bad line. A line
-    without a session belongs to the conversation named after the file."""
-    unnamed = PurePath(file).name[:200] or "import"
+    without a session belongs to the conversation labelled ``unnamed``: by default the file's
+    name; None when there is no name to give it (a pipe), which makes such a line an error."""
+    if unnamed == "":
+        unnamed = PurePath(file).name[:200] or None
     out: list[tuple[str | None, NewTurn]] = []
     first_seen: dict[str, int] = {}
     for number, raw in _lines(data):
@@ -78,9 +83,17 @@ def parse_jsonl(data: bytes, file: str, max_chars: int) -> list[tuple[str | None
                 file, number, f"id {line.id!r} already appears on line {first_seen[line.id]}"
             )
         first_seen[line.id] = number
+        session = line.session or unnamed
+        if session is None:
+            raise ImportFileError(
+                file,
+                number,
+                "no session, and nothing to name the conversation after (not a file): "
+                "give one with --session NAME",
+            )
         out.append(
             (
-                line.session or unnamed,
+                session,
                 NewTurn(
                     role=line.role,
                     content=line.content,
