@@ -731,8 +731,15 @@ async def test_reindex_adds_parts_to_vectors_made_before_them(any_store: SqlStor
     async with any_store.engine.begin() as conn:  # as a store from before parts left them
         await conn.execute(turn_vectors.update().values(parts=None))
     for expected_parts, step in ((0, None), (3, "reindex")):
-        if step:
-            assert await any_store.reembed(alice) == 2
+        if step:  # only the long turn is embedded again; the short one keeps its vector
+            assert await any_store.reembed(alice) == 1
+            async with any_store.engine.connect() as conn:
+                after = (await conn.execute(select(turn_vectors))).all()
+            long_id = next(t.id for t in await any_store.list_turns(alice, 10) if t.content == LONG)
+            assert sorted((r.turn_id == long_id, len(r.parts) > 0) for r in after) == [
+                (False, False),  # the short turn: no parts, noted as such
+                (True, True),
+            ]
         fresh = await open_store(url)
         try:
             async with fresh.autocommit.connect() as conn:

@@ -76,6 +76,11 @@ def parts(turn: Turn) -> list[str]:
     return _spoken(turn, _runs(turn.content))
 
 
+def in_parts(content: str) -> bool:
+    """Whether a turn saying ``content`` is embedded in :func:`parts`."""
+    return bool(_runs(content))
+
+
 def _sentences(content: str) -> Iterator[str]:
     """``content``'s sentences; one longer than :data:`SENTENCE_WORDS` (text with little or no
     punctuation, as in some chat exports) in pieces of at most that many words."""

@@ -25,7 +25,7 @@ from os1.memory import fulltext, recall
 from os1.memory.cache import IndexCache
 from os1.memory.db import autocommit, one_line
 from os1.memory.embed import Embedder, Vectors, to_blob
-from os1.memory.embedqueue import EmbedQueue, Parts, embed_turns
+from os1.memory.embedqueue import EmbedQueue, Parts, embed_turns, in_parts
 from os1.memory.index import PersonIndex
 from os1.memory.models import (
     Conversation,
@@ -469,9 +469,9 @@ class SqlStore(MemoryStore):
 
     async def reembed(self, person: Person, *, batch: int = IMPORT_EMBED_GROUP) -> int:
         """Give every turn of ``person`` a vector from the current embedder, replacing vectors
-        another model made (after the ``embedder`` setting changed), and those made before
-        turns were embedded in parts. Returns how many turns were embedded; 0 when all were
-        current or there is no embedder."""
+        another model made (after the ``embedder`` setting changed), and those of long turns
+        made before turns were embedded in parts. Returns how many turns were embedded; 0 when
+        all were current or there is no embedder."""
         if self.embedder is None:
             return 0
         async with self.engine.begin() as conn:
@@ -491,10 +491,29 @@ class SqlStore(MemoryStore):
                     .order_by(turns.c.id)
                 )
             ).all()
-        todo = [_turn(r) for r in rows]
+            # A vector made before parts, of a turn too short to be in parts, is the one it
+            # would get now: it only needs its (empty) parts noted, not a second embedding.
+            before_parts = set(
+                (
+                    await conn.execute(
+                        select(turn_vectors.c.turn_id).where(
+                            turn_vectors.c.person_id == person.id, turn_vectors.c.parts.is_(None)
+                        )
+                    )
+                ).scalars()
+            )
+            whole = [r.id for r in rows if r.id in before_parts and not in_parts(r.content)]
+            for start in range(0, len(whole), 500):
+                await conn.execute(
+                    turn_vectors.update()
+                    .where(turn_vectors.c.turn_id.in_(whole[start : start + 500]))
+                    .values(parts=b"")
+                )
+        done = set(whole)
+        todo = [_turn(r) for r in rows if r.id not in done]
         for start in range(0, len(todo), batch):
             await self._embed(todo[start : start + batch])
-        if todo:
+        if todo or whole:
             async with self.engine.begin() as conn:
                 await self._changed(conn, person)
         return len(todo)
