@@ -9,8 +9,9 @@ off. Measured:
 
 - Legibility: Tesseract 5 (``--psm 6 --dpi 300 -l eng``), case-insensitive character error rate
   (CER) after collapsing whitespace, for every hand with variation on and off; baselines in the
-  same run: a plain collage of W1's own glyph bitmaps (no variation) and the letter typeset in
-  the dkg font with Pillow.
+  same run: a plain collage of each sheet hand's own glyph bitmaps (no variation: how legible
+  the writer's own glyphs are, laid out as a font would) and the letter typeset in the dkg font
+  with Pillow.
 - Fidelity: the glyph distance (``os1.handwriting.distance``) from each rendered letter or digit,
   cut from the page PNG by its box, to the hand's own glyph of that character; for W1 also to a
   separate fill (``sheet1.png``, "probably W1", as a stand-in for W1's second fill, which is
@@ -515,7 +516,8 @@ class HandRun:
 
 @dataclass
 class Baselines:
-    collage_cer: float = float("nan")
+    #: CER of each sheet hand's plain collage.
+    collages: dict[str, float] = field(default_factory=dict)
     plain_cer: float = float("nan")
     plain_s: float = float("nan")
     calibration: list[tuple[str, float, int]] = field(default_factory=list)
@@ -575,11 +577,13 @@ def baselines(runs: dict[str, HandRun], folder: Path, quick: bool) -> Baselines:
     result = Baselines()
     plain, result.plain_s = typeset(folder)
     result.plain_cer = cer(LETTER, ocr([plain]))
-    w1 = runs["W1"]
-    result.collage_cer = cer(LETTER, ocr([collage(w1.learned.hand, runs["dkg"].learned.hand,
-                                                  _scale(w1), folder)]))  # fmt: skip
+    for name in SHEETS:
+        if name in runs:
+            run = runs[name]
+            page = collage(run.learned.hand, runs["dkg"].learned.hand, _scale(run), folder)
+            result.collages[name] = cer(LETTER, ocr([page]))
     log(f"baselines: plain font CER {result.plain_cer:.3f} in {result.plain_s:.2f} s, "
-        f"W1 collage CER {result.collage_cer:.3f}")  # fmt: skip
+        f"collage CER {', '.join(f'{k} {v:.3f}' for k, v in result.collages.items())}")  # fmt: skip
     return result
 
 
@@ -635,9 +639,10 @@ def legibility_table(runs: dict[str, HandRun], base: Baselines) -> list[str]:
             f"{_mark(ok)} | {spread} | {r.learned.seconds:.2f} | {r.on.seconds:.2f} | "
             f"{len(r.on.pages)} | {r.learned.note} |"
         )
-    rows.append(f"| W1 plain collage (baseline) | - | {_f(base.collage_cer)} | | | | | | 1 | |")
+    for name, value in base.collages.items():
+        rows.append(f"| {name} plain collage (baseline) | - | {_f(value)} | | | | | | 1 | |")
     rows.append(
-        f"| dkg font typeset by Pillow (baseline) | - | {_f(base.plain_cer)} | | | | | | "
+        f"| dkg font typeset by Pillow (baseline) | - | {_f(base.plain_cer)} | | | | | "
         f"{base.plain_s:.2f} | 1 | |"
     )
     return rows

@@ -14,6 +14,7 @@ from os1.server.voice import VoiceLoader
 from os1.settings import Settings
 from os1.voice.audio import SAMPLE_RATE, Samples, resample
 from os1.voice.kit import VoiceKit, load_kit
+from os1.voice.tts import PiperTTS
 
 
 @pytest.fixture(scope="session")
@@ -26,13 +27,17 @@ def voice_kit() -> Iterator[VoiceKit]:
 
 
 @pytest.fixture(scope="session")
-def speech(voice_kit: VoiceKit) -> Callable[[str], Samples]:
-    """Piper saying ``text``, at 16 kHz, remembered across tests."""
+def speech() -> Callable[[str], Samples]:
+    """Piper saying ``text``, at 16 kHz, remembered across tests. Without sampling noise: the
+    same text is the same recording in every run, so what the tests hear does not change from
+    one run to the next (with the noise, a word was now and then heard as another: "rain" as
+    "ring")."""
+    tts = PiperTTS(steady=True)
     made: dict[str, Samples] = {}
 
     def say(text: str) -> Samples:
         if text not in made:
-            made[text] = resample(voice_kit.tts.synthesize(text), voice_kit.tts.sample_rate)
+            made[text] = resample(tts.synthesize(text), tts.sample_rate)
         return made[text]
 
     return say
