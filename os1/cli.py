@@ -25,9 +25,8 @@ from os1.cli_people import person_app
 from os1.cli_voice import talk
 from os1.errors import OS1Error, UserInputError
 from os1.memory import presence
-from os1.memory.importer import parse_jsonl
+from os1.memory.importer import MAX_LABEL, file_label, parse_jsonl, plain_text
 from os1.memory.models import RecallItem
-from os1.memory.validation import is_valid_unicode
 from os1.mind.persona import builtin_minds, mind_source, user_minds
 from os1.runtime import open_runtime, open_store
 
@@ -127,8 +126,9 @@ def import_cmd(
     if session is not None:
         session = _session_label(session)
     data = _read_file(file)
-    unnamed = session if session is not None else (file.name[:200] if file.is_file() else None)
-    batch = parse_jsonl(data, str(file), settings.max_message_chars, unnamed)
+    if session is None and file.is_file():  # a pipe has no name to give its conversation
+        session = file_label(str(file))
+    batch = parse_jsonl(data, str(file), settings.max_message_chars, session)
 
     async def go() -> str:
         async with open_store(settings) as store:
@@ -143,11 +143,12 @@ def import_cmd(
 
 
 def _session_label(label: str) -> str:
-    if not label.strip() or len(label) > 200:
-        raise UserInputError("--session: give a name of 1 to 200 characters")
-    if "\x00" in label or not is_valid_unicode(label):
-        raise UserInputError("--session: not valid text")
-    return label
+    if not label.strip() or len(label) > MAX_LABEL:
+        raise UserInputError(f"--session: give a name of 1 to {MAX_LABEL} characters")
+    try:
+        return plain_text(label)
+    except ValueError as exc:
+        raise UserInputError(f"--session: {exc}") from exc
 
 
 def _read_file(file: Path) -> bytes:

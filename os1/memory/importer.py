@@ -21,14 +21,32 @@ from os1.errors import ImportFileError
 from os1.memory.models import NewTurn
 from os1.memory.validation import is_valid_unicode
 
+#: The longest id, session label or speaker name (and file name as a label) kept.
+MAX_LABEL = 200
+
+
+def plain_text(value: str) -> str:
+    """``value``, or ValueError when it holds NUL bytes or lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("contains NUL bytes")
+    if not is_valid_unicode(value):
+        raise ValueError("is not valid Unicode (lone surrogates)")
+    return value
+
+
+def file_label(file: str) -> str | None:
+    """The label of the conversation that a file's lines without a session go to: the file's
+    name."""
+    return PurePath(file).name[:MAX_LABEL] or None
+
 
 class ImportLine(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
-    id: str = Field(min_length=1, max_length=200)
-    session: str | None = Field(default=None, min_length=1, max_length=200)
+    id: str = Field(min_length=1, max_length=MAX_LABEL)
+    session: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL)
     role: Literal["user", "assistant"]
-    speaker: str | None = Field(default=None, max_length=200)
+    speaker: str | None = Field(default=None, max_length=MAX_LABEL)
     content: str = Field(min_length=1)
     time: datetime
 
@@ -47,11 +65,7 @@ class ImportLine(BaseModel):
     @field_validator("content", "id", "session", "speaker", mode="after")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("contains NUL bytes")
-        if value is not None and not is_valid_unicode(value):
-            raise ValueError("is not valid Unicode (lone surrogates)")
-        return value
+        return None if value is None else plain_text(value)
 
 
 def _reason(exc: ValidationError) -> str:
@@ -73,7 +87,7 @@ def parse_jsonl(
     without a session belongs to the conversation labelled ``unnamed``: by default the file's
     name; None when there is no name to give it (a pipe), which makes such a line an error."""
     if unnamed == "":
-        unnamed = PurePath(file).name[:200] or None
+        unnamed = file_label(file)
     out: list[tuple[str | None, NewTurn]] = []
     first_seen: dict[str, int] = {}
     for number, raw in _lines(data):
