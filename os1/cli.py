@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from typer._click.exceptions import UsageError  # typer's own copy of click's, which it raises
 
 from os1.cli_base import JsonOpt, PersonOpt, app, default_person, load_cli_settings, run_async
 from os1.cli_hand import hand_app
@@ -23,7 +26,7 @@ from os1.cli_memories import facts_app, memories_app, profile
 from os1.cli_peers import peer_app
 from os1.cli_people import person_app
 from os1.cli_voice import talk
-from os1.errors import OS1Error, UserInputError
+from os1.errors import NotFoundError, OS1Error, UserInputError
 from os1.memory import presence
 from os1.memory.importer import MAX_LABEL, file_label, parse_jsonl, plain_text
 from os1.memory.models import RecallItem
@@ -77,7 +80,13 @@ def people(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(rows, default=str, indent=2))
         return
-    table = Table("person", "first met", "last seen", "conversations", "turns", "days", "closeness")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("person", overflow="fold", max_width=16)
+    for name in ("first met", "last seen"):
+        table.add_column(name, no_wrap=True, min_width=10)
+    for name in ("talks", "turns", "days"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("closeness", overflow="fold", min_width=12)
     for r in rows:
         table.add_row(
             r["person"],
@@ -86,9 +95,13 @@ def people(as_json: JsonOpt = False) -> None:
             str(r["conversations"]),
             str(r["turns"]),
             str(r["days_active"]),
-            f"{r['closeness']:.2f} ({r['closeness_label']})",
+            f"{r['closeness']:.2f} {r['closeness_label']}",
         )
-    Console().print(table if rows else "Nobody yet. Start with: os1 chat --person NAME")
+    if rows:
+        Console().print(table)
+        typer.echo("talks: conversations; days: days with at least one turn")
+    else:
+        typer.echo("Nobody yet. Start with: os1 chat --person NAME")
 
 
 @app.command("relationship")
@@ -105,19 +118,25 @@ def relationship_cmd(person: PersonOpt, as_json: JsonOpt = False) -> None:
         typer.echo(json.dumps(rel, default=str, indent=2))
         return
     for key, value in rel.items():
+        if isinstance(value, datetime):
+            value = f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        elif isinstance(value, float):
+            value = f"{value:.2f}"
         typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
 @app.command("import")
 def import_cmd(
     person: PersonOpt,
-    file: Annotated[Path, typer.Argument(help="JSON Lines file, one turn per line.")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON Lines file, one turn per line; - reads stdin.")
+    ],
     session: Annotated[
         str | None,
         typer.Option(
             "--session",
             help="Conversation for the lines without a session (default: the file's name; "
-            "needed when reading a pipe).",
+            "needed when reading stdin or a pipe).",
         ),
     ] = None,
 ) -> None:
@@ -125,18 +144,23 @@ def import_cmd(
     settings = load_cli_settings()
     if session is not None:
         session = _session_label(session)
-    data = _read_file(file)
-    if session is None and file.is_file():  # a pipe has no name to give its conversation
+    stdin = str(file) == "-"
+    data = _read_stdin() if stdin else _read_file(file)
+    if session is None and not stdin and file.is_file():  # a pipe has no name to give
         session = file_label(str(file))
-    batch = parse_jsonl(data, str(file), settings.max_message_chars, session)
+    batch = parse_jsonl(data, "stdin" if stdin else str(file), settings.max_message_chars, session)
 
     async def go() -> str:
         async with open_store(settings) as store:
-            who = await store.ensure_person(person)
+            try:
+                who, new = await store.get_person(person), ""
+            except NotFoundError:
+                who, new = await store.ensure_person(person), ", a new person"
             result = await store.import_turns(who, batch)
         return (
-            f"imported {result.imported} turns for {who.name} "
-            f"({result.skipped_existing} already known, {len(result.sessions)} sessions)"
+            f"imported {_count(result.imported, 'turn')} for {who.name}{new} "
+            f"({result.skipped_existing} already known, "
+            f"{_count(len(result.sessions), 'session')})"
         )
 
     typer.echo(run_async(go()))
@@ -149,6 +173,17 @@ def _session_label(label: str) -> str:
         return plain_text(label)
     except ValueError as exc:
         raise UserInputError(f"--session: {exc}") from exc
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _read_stdin() -> bytes:
+    data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise UserInputError(f"stdin: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
+    return data
 
 
 def _read_file(file: Path) -> bytes:
@@ -212,9 +247,10 @@ def reindex(
         typer.Option("--person", "-p", help="Only this person (default: everyone)."),
     ] = None,
 ) -> None:
-    """Embed every turn that has no vector from the current embedder (after changing
-    OS1_EMBEDDER, or after importing with OS1_EMBEDDER=none), or whose vector was made before
-    long turns were embedded in parts."""
+    """Embed the turns that lack a vector from the current embedder.
+
+    That is, after changing OS1_EMBEDDER, after importing with OS1_EMBEDDER=none, and for
+    vectors made before long turns were embedded in parts."""
     settings = load_cli_settings()
 
     async def go() -> list[tuple[str, int]]:
@@ -298,8 +334,25 @@ def status(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    for key, value in result.items():
-        typer.echo(f"{key.replace('_', ' ')}: {value}")
+    brain = result["brain"]
+    now = presence.Presence(result["conversations_now"], result["people_now"])
+    minutes = settings.presence_window / 60
+    lines = [
+        f"mind: {result['mind']}",
+        f"brain: {_brain_line(brain)}",
+        f"database: {result['database']}",
+        f"people known: {result['people']}",
+        f"right now: {now.phrase()} (open chats, and conversations with a turn in the last "
+        f"{minutes:g} minutes)",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def _brain_line(brain: dict[str, Any]) -> str:
+    if brain["kind"] == "offline":
+        return "offline (no language model: memory only)"
+    small = " (a very small model: it mixes up facts)" if brain.get("small") else ""
+    return f"{brain['kind']} model {brain['model']}{small}"
 
 
 @app.command()
@@ -317,9 +370,17 @@ def minds(show: Annotated[str | None, typer.Option(help="Print this mind's file.
 
 
 def main() -> None:
-    """Entry point: run the app, turning OS1's errors into one line and an exit code."""
+    """Entry point: run the app, turning OS1's errors, and mistakes in the command line, into
+    one line and an exit code."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except UsageError as exc:  # a missing or unknown option, a bad value
+        help_hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        sys.stderr.write(f"error: {exc.format_message()}{help_hint}\n")
+        sys.exit(UserInputError.exit_code)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        sys.stderr.write("\nstopped\n")
+        sys.exit(1)
     except OS1Error as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
@@ -327,6 +388,7 @@ def main() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"error: {where}{exc.strerror or exc}\n")
         sys.exit(UserInputError.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 app.add_typer(person_app, name="person")

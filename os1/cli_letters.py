@@ -768,7 +768,7 @@ def render(
         doc, out, hand=hand, paper=paper, size_pt=size_pt, dpi=dpi, seed=seed, envelope=envelope
     )
     for path in written:
-        typer.echo(str(path))
+        typer.echo(f"wrote {path}")
 
 
 @letters_app.command("book")

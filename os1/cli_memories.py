@@ -74,7 +74,8 @@ def list_memories(
         typer.echo(json.dumps([turn_json(t) for t in turns], ensure_ascii=False))
         return
     for t in turns:
-        typer.echo(f"{t.id}\t{t.time:%Y-%m-%d %H:%M}\t{t.role}: {_one_line(t.content)}")
+        who = t.speaker or t.role
+        typer.echo(f"{t.id}\t{t.time:%Y-%m-%d %H:%M}\t{who}: {_one_line(t.content)}")
     if not turns:
         typer.echo(f"Nothing remembered of {person} yet.")
 

@@ -47,7 +47,8 @@ def add(
 
     typer.echo(run_async(go()))
     typer.echo(
-        f"To let {name} talk to this instance, give it a token: os1 peer token {name}", err=True
+        f"To let {name} talk to this instance too, issue it a token: os1 peer token {name}",
+        err=True,
     )
 
 

@@ -40,8 +40,8 @@ def add(
     typer.echo(token)
     typer.echo(
         f"Keep this token: it is shown only now. Use it as a bearer token, e.g. the API key of "
-        f"any OpenAI client with base URL http://{settings.host}:{settings.port}/v1 and "
-        "model samantha.",
+        f"any OpenAI client with base URL http://{settings.host}:{settings.port}/v1 (where "
+        "`os1 up` listens, unless given --host or --port) and model samantha.",
         err=True,
     )
 

@@ -134,9 +134,10 @@ def _status_line(runtime: Runtime) -> Callable[[], Awaitable[str]]:
         now = await presence.current(runtime.store.engine)
         info = runtime.llm.describe() if runtime.llm else None
         brain = f"{info.kind} model {info.model}" if info else "offline (no language model)"
+        minutes = runtime.settings.presence_window / 60
         return (
-            f"{runtime.mind.spec.name} is in {now.conversations} conversation(s) with "
-            f"{now.people} people right now. Brain: {brain}."
+            f"{runtime.mind.spec.name} is in {now.phrase()} right now (open chats, and "
+            f"conversations with a turn in the last {minutes:g} minutes). Brain: {brain}."
         )
 
     return status

@@ -62,6 +62,8 @@ def _send(api: TestClient, token: str, body: dict[str, Any]) -> dict[str, Any]:
 def test_agent_card_per_mind(api: TestClient) -> None:
     card = api.get("/.well-known/agent-card.json").json()
     assert card["name"] == "Samantha"
+    # Described in the third person, not with the instruction the model is given.
+    assert card["description"].startswith("Samantha, a warm, curious and playful AI companion.")
     assert card["capabilities"]["streaming"] is True
     assert card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == "bearer"
     urls = {i["protocolBinding"]: i["url"] for i in card["supportedInterfaces"]}

@@ -144,8 +144,8 @@ def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_p
         return file
 
     first = os1("import", "--person", "theo", str(write("march.jsonl", ["m1", "m2"])))
-    assert first.returncode == 0 and b"imported 2 turns" in first.stdout, first.stderr
-    assert b"1 sessions" in first.stdout
+    assert first.returncode == 0 and b"imported 2 turns for theo, a new person" in first.stdout
+    assert b"(0 already known, 1 session)" in first.stdout
     assert os1("import", "--person", "theo", str(write("april.jsonl", ["a1"]))).returncode == 0
     again = os1("import", "--person", "theo", str(tmp_path / "march.jsonl"))
     assert b"imported 0 turns" in again.stdout and b"2 already known" in again.stdout
@@ -160,7 +160,12 @@ def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_p
     refused = os1("import", "--person", "theo", "/dev/stdin", stdin=piped)
     assert refused.returncode == 2 and b"--session NAME" in refused.stderr, refused.stderr
     named = os1("import", "-p", "theo", "--session", "from a pipe", "/dev/stdin", stdin=piped)
-    assert named.returncode == 0 and b"imported 1 turns" in named.stdout, named.stderr
+    assert named.returncode == 0 and b"imported 1 turn for" in named.stdout, named.stderr
+    # "-" reads standard input, with the same rule.
+    refused = os1("import", "--person", "theo", "-", stdin=piped)
+    assert refused.returncode == 2 and b"stdin:1: no session" in refused.stderr, refused.stderr
+    dashed = os1("import", "-p", "theo", "--session", "from a pipe", "-", stdin=piped)
+    assert dashed.returncode == 0 and b"imported 0 turns" in dashed.stdout, dashed.stderr
     # --session names the conversation of a file's lines without one too.
     renamed = os1("import", "-p", "theo", "--session", "may", str(write("x.jsonl", ["x1"])))
     assert renamed.returncode == 0, renamed.stderr
@@ -243,6 +248,8 @@ def test_sql_and_prompt_injection_text_is_just_text(os1: Run, openai_server: Ope
         (("minds", "--show", "nobody"), 3, b"no mind named"),
         (("nonsense",), 2, b"No such command"),
         (("recall", "--person", "theo", "  "), 2, b"the query is empty"),
+        (("memories", "edit", "3", "x"), 2, b"error: Missing option '--person' / '-p'."),
+        (("recall", "--person", "theo", "--k", "many", "x"), 2, b"os1 recall --help)"),
     ],
 )
 def test_bad_arguments_get_one_clear_line(
@@ -252,6 +259,7 @@ def test_bad_arguments_get_one_clear_line(
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert b"Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, no box
 
 
 @pytest.mark.parametrize(
@@ -316,6 +324,9 @@ def test_people_status_and_minds(os1: Run) -> None:
     assert [p["person"] for p in people] == ["theo"] and people[0]["turns"] == 1
     status = json.loads(os1("status", "--json").stdout)
     assert status["brain"]["kind"] == "openai" and status["people"] == 1
+    plain = os1("status").stdout.decode()
+    assert "\nbrain: openai model " in plain and "{" not in plain, plain
+    assert "right now: 0 conversations with 0 people (open chats" in plain, plain
     assert b"samantha (built-in)" in os1("minds").stdout
     assert b'name = "Samantha"' in os1("minds", "--show", "samantha").stdout
 

@@ -151,11 +151,11 @@ async def test_presence_counts_open_conversations(mind: Mind, fake_llm: FakeLLM)
     b = await mind.open("bob")
     c = await mind.open("bob")
     await say(a, "hi")
-    assert "3 conversation(s) with 2 people" in system_of(fake_llm.calls[-1])
+    assert "3 conversations with 2 people" in system_of(fake_llm.calls[-1])
     await b.close()
     await c.close()
     await say(a, "hi again")
-    assert "1 conversation(s) with 1 people" in system_of(fake_llm.calls[-1])
+    assert "1 conversation with 1 person" in system_of(fake_llm.calls[-1])
     await a.close()
 
 
@@ -166,9 +166,14 @@ async def test_offline_mode_answers_from_memory(
     async with await mind.open("theo") as s:
         assert "offline mode" in await say(s, "My sister Anna lives in Lisbon")
         await say(s, "I bought a green bicycle")
+        await say(s, "My sister Anna has a cat. Does your sister have one?")
+        await say(s, "Where does my sister work?")
     async with await mind.open("theo") as s:
         answer = await say(s, "What do you remember about my sister?")
         assert "My sister Anna lives in Lisbon" in answer
+        # A turn that tells something is recalled though it ends in a question; one that
+        # only asks is not.
+        assert "My sister Anna has a cat" in answer and "Where does my sister work" not in answer
         assert "offline mode" in answer
         assert "talking with 1 person" in await say(s, "How many people are you talking to?")
 

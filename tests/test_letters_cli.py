@@ -102,7 +102,7 @@ def test_round_trip_through_the_command(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "fifty.pdf"
     rendered = run_os1(home, "letters", "render", "1", "-w", "theo", "-o", str(out), "--envelope")
     assert rendered.returncode == 0, rendered.stderr
-    assert rendered.stdout.strip() == str(out)
+    assert rendered.stdout.strip() == f"wrote {out}"
     pdf = pdfium.PdfDocument(out)
     try:
         assert len(pdf) == 2  # the letter, then the envelope

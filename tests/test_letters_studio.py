@@ -17,7 +17,7 @@ from sqlalchemy import Table, func, select
 
 from os1.errors import LLMError, LLMUnavailable, NotFoundError, UserInputError
 from os1.letters.models import ClientEdit, Correspondence, DrewOn, Letter
-from os1.letters.studio import Studio
+from os1.letters.studio import Studio, addressed
 from os1.letters.tables import clients, letters, mentions, occasions, versions
 from os1.memory.models import Person
 from os1.memory.store import SqlStore
@@ -406,3 +406,12 @@ async def test_versions_added_at_once_are_numbered_one_after_another(desk: Desk)
     assert sorted(v.number for v in made) == [2, 3, 4, 5, 6, 7]
     kept = await desk.studio.versions(desk.theodore, letter.id)
     assert [v.number for v in kept] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_an_address_that_names_the_person_is_not_given_the_name_twice() -> None:
+    assert addressed("Roberta", ["12 Elm Street"]) == ("Roberta", "12 Elm Street")
+    assert addressed("Loretta", ["Loretta Day", "4 Hill Rd"]) == ("Loretta Day", "4 Hill Rd")
+    assert addressed("loretta day", ["LORETTA DAY", "x"]) == ("LORETTA DAY", "x")
+    assert addressed("Al", ["Alvarado Terrace"]) == ("Al", "Alvarado Terrace")
+    assert addressed("Ann Lee", ["Ann", "x"]) == ("Ann Lee", "Ann", "x")
+    assert addressed("Ann", []) == ("Ann",)

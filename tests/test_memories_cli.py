@@ -96,6 +96,30 @@ def test_memories_list_edit_delete(seeded: Seeded) -> None:
     assert "Nothing remembered" in os1("memories", "list", "-p", "theo")[1]
 
 
+def test_memories_list_newest_said_first_with_speakers_names(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    """An imported history keeps its own dates: it lists below what was said today, although
+    it was stored after it, and each line names who said it."""
+    history = tmp_path / "old.jsonl"
+    lines = [
+        {
+            "id": "a",
+            "role": "user",
+            "speaker": "Theo",
+            "content": "We met in May.",
+            "time": "2026-05-02T10:00:00Z",
+        },
+        {"id": "b", "role": "assistant", "content": "I remember.", "time": "2026-07-01T10:00:00Z"},
+    ]
+    history.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert os1("import", "--person", "theo", str(history))[0] == 0
+    code, out = os1("memories", "list", "-p", "theo")
+    said = [line.split("\t") for line in out.splitlines()]
+    assert code == 0 and [int(row[0]) for row in said[:2]] == [seeded.reply, seeded.said]
+    assert [row[2] for row in said[2:]] == ["assistant: I remember.", "Theo: We met in May."]
+
+
 def test_facts_list_correct_delete_and_profile(seeded: Seeded) -> None:
     code, out = os1("profile", "--person", "theo")
     assert (code, out.strip()) == (0, "theo said: My sister lives in Lisbon.")

@@ -68,6 +68,8 @@ def test_official_openai_client(served: tuple[str, object], settings: Settings) 
         model="samantha", messages=[{"role": "user", "content": "I planted tomatoes today"}]
     )
     assert done.choices[0].message.content == "I hear you: I planted tomatoes today"
+    # The whole prompt is counted (the persona alone is tens of tokens), not the message alone.
+    assert done.usage is not None and done.usage.prompt_tokens > 50, done.usage
     stream = client.chat.completions.create(
         model="samantha",
         stream=True,
@@ -82,6 +84,7 @@ def test_official_openai_client(served: tuple[str, object], settings: Settings) 
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "I hear you: What did I plant?"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage.prompt_tokens > done.usage.prompt_tokens  # one exchange longer
     users = [t["content"] for t in export(url, token)["turns"] if t["role"] == "user"]
     assert users == ["I planted tomatoes today", "What did I plant?"]
     with pytest.raises(openai.AuthenticationError):

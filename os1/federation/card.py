@@ -25,10 +25,9 @@ REST_PATH = "/a2a/{mind}/rest"
 def agent_card(spec: MindSpec, base_url: str, key: str) -> AgentCard:
     """The card of the mind ``spec``, known by ``key`` (its file's stem) in URLs."""
     base = base_url.rstrip("/")
-    voice = spec.short_voice or spec.voice.strip().split(". ")[0]
     return AgentCard(
         name=spec.name,
-        description=f"{voice.strip()} An OS1 mind; it keeps what people tell it to itself.",
+        description=f"{_who(spec)} An OS1 mind; it keeps what people tell it to itself.",
         version=__version__,
         supported_interfaces=[
             AgentInterface(
@@ -68,3 +67,13 @@ def agent_card(spec: MindSpec, base_url: str, key: str) -> AgentCard:
         },
         security_requirements=[SecurityRequirement(schemes={"bearer": StringList()})],
     )
+
+
+def _who(spec: MindSpec) -> str:
+    """The mind's voice as a description of it, not as the instruction it is to the model:
+    "You are Samantha, a warm ... companion." is told as "Samantha, a warm ... companion."."""
+    first = (spec.short_voice or spec.voice).strip().split(". ")[0].strip().rstrip(".")
+    if first.lower().startswith("you are "):
+        first = first[len("you are ") :]
+        first = first[:1].upper() + first[1:]
+    return first + "."

@@ -42,6 +42,15 @@ from os1.mind.llm import LLM
 STATUSES: tuple[Status, ...] = ("draft", "approved", "sent")
 
 
+def addressed(name: str, address: Sequence[str]) -> tuple[str, ...]:
+    """The lines of an envelope's address: the name, then the address, unless the address's
+    first line names the person already ("Loretta Day" for Loretta)."""
+    first = address[0].casefold().split() if address else []
+    if first[: len(name.split())] == name.casefold().split():
+        return tuple(address)
+    return (name, *address)
+
+
 def letter_of(row: Any) -> Letter:
     return Letter(
         id=row.id,
@@ -382,8 +391,8 @@ class Studio(Records):
             correspondent=to.name,
             date=letter.sent_on or chosen.created_at.date(),
             hand=client.hand or client.stock_hand,
-            sender=(client.name, *client.address),
-            recipient=(to.name, *to.address),
+            sender=addressed(client.name, client.address),
+            recipient=addressed(to.name, to.address),
         )
 
     # -- inside -----------------------------------------------------------------------------

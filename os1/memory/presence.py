@@ -49,6 +49,12 @@ class Presence:
     conversations: int
     people: int
 
+    def phrase(self) -> str:
+        """ "3 conversations with 2 people", "1 conversation with 1 person"."""
+        talks = "conversation" if self.conversations == 1 else "conversations"
+        people = "person" if self.people == 1 else "people"
+        return f"{self.conversations} {talks} with {self.people} {people}"
+
 
 def _now() -> datetime:
     return datetime.now(UTC)

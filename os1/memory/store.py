@@ -546,12 +546,13 @@ class SqlStore(MemoryStore):
         return last, known, profile
 
     async def list_turns(self, person: Person, limit: int, offset: int = 0) -> list[Turn]:
-        """The person's turns, newest first."""
+        """The person's turns, newest first by when they were said (an imported history keeps
+        its own dates, so it sorts among the rest by them, not by when it was imported)."""
         async with self.autocommit.connect() as conn:
             rows = await conn.execute(
                 select(turns)
                 .where(turns.c.person_id == person.id)
-                .order_by(turns.c.id.desc())
+                .order_by(turns.c.created_at.desc(), turns.c.id.desc())
                 .limit(limit)
                 .offset(offset)
             )

@@ -97,10 +97,7 @@ def persona_block(mind: MindSpec, compact: bool = False) -> str:
 def situation_block(parts: PromptParts) -> str:
     lines = [f"You are talking with {parts.person}. It is now {_stamp(parts.now)} UTC."]
     if parts.presence is not None:
-        lines.append(
-            f"Right now you are in {parts.presence.conversations} conversation(s) "
-            f"with {parts.presence.people} people in all."
-        )
+        lines.append(f"Right now you are in {parts.presence.phrase()} in all.")
     lines.extend(parts.notes)
     return "\n".join(lines)
 

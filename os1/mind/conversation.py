@@ -29,7 +29,7 @@ from os1.mind.context import (
 )
 from os1.mind.distill import distill
 from os1.mind.llm import LLM, BrainInfo, Message, Sampling
-from os1.mind.offline import asks_presence, offline_reply, presence_reply
+from os1.mind.offline import asks_presence, offline_reply, presence_reply, tells_something
 from os1.mind.persona import MindSpec, Question
 from os1.mind.scheduler import ModelScheduler
 from os1.settings import Settings
@@ -188,6 +188,9 @@ class Session:
         self.interviewing = False
         #: Extra lines for the situation part of every prompt (a peer's session: privacy rules).
         self.notes: list[str] = []
+        #: Tokens (estimated) of the whole prompt of the latest reply: persona, memories and
+        #: the conversation so far; 0 for a reply given without the model.
+        self.prompt_tokens = 0
         self._last_reply: Turn | None = None
         #: The message (its stored turn, and whether it was found again rather than stored)
         #: whose reply is being generated but kept aside (``reply(..., store_reply=False)``),
@@ -248,6 +251,7 @@ class Session:
         message as busy (BusyError), and both do so before it is stored."""
         text = check_message(text, self.mind.settings.max_message_chars)
         self._last_reply = None
+        self.prompt_tokens = 0
         self._pending = None
         # A message refused as busy is refused before it is stored, never after.
         if self.mind.llm is not None:
@@ -301,6 +305,7 @@ class Session:
         pieces: list[str] = []
         async with self.mind.scheduler.use(self.person.id, refuse=False) as ticket:
             ticket.prompt_tokens = sum(estimate_tokens(m.content) for m in messages)
+            self.prompt_tokens = ticket.prompt_tokens
             async for piece in llm.stream(messages, sampling):
                 pieces.append(piece)
                 ticket.reply_tokens += 1
@@ -413,7 +418,7 @@ class Session:
         memories = await store.recall(
             self.person, user_turn.content, self.mind.settings.recall_k, exclude=[user_turn.id]
         )
-        said = [m for m in memories if m.role == "user" and not m.text.rstrip().endswith("?")]
+        said = [m for m in memories if m.role == "user" and tells_something(m.text)]
         name = iv.preferred_name(await store.list_facts(self.person), self.person.name)
         return offline_reply(user_turn.content, said[:OFFLINE_ITEMS], name)
 

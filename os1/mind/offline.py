@@ -38,6 +38,20 @@ def presence_reply(presence: Presence) -> str:
     )
 
 
+#: The end of a sentence: its punctuation, then space or the end of the text.
+_SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)")
+
+
+def tells_something(text: str) -> bool:
+    """Whether ``text`` says something rather than only asking: "My sister lives in Porto.
+    Where do you live?" does; "Where does my sister live?" does not."""
+    text = text.rstrip()
+    if not text.endswith("?"):
+        return True
+    found = (m.group() for m in _SENTENCE_END.finditer(text))
+    return any("?" not in end for end in found if end.strip(".…") or end == ".")  # "..." trails
+
+
 def offline_reply(text: str, memories: Sequence[RecallItem], person: str) -> str:
     if not _QUESTION.search(text):
         return (

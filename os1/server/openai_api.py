@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from os1.errors import OS1Error, UserInputError
 from os1.memory.models import Conversation, Person
 from os1.mind.context import estimate_tokens
+from os1.mind.conversation import Session
 from os1.server.auth import CurrentPerson, State
 from os1.server.errors import COMMON_RESPONSES, APIError, from_domain
 from os1.server.native import SSE_RESPONSE, collect
@@ -123,7 +124,7 @@ async def chat_completions(
     reply_id = f"chatcmpl-{uuid.uuid4().hex}"
     if request.stream:
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        chunks = _chunks(reply_id, request.model, text, pieces, include_usage)
+        chunks = _chunks(reply_id, request.model, session, pieces, include_usage)
         return StreamingResponse(
             chunks,
             media_type="text/event-stream",
@@ -135,12 +136,14 @@ async def chat_completions(
         created=int(time.time()),
         model=request.model,
         choices=[Choice(message=AssistantMessage(content=reply))],
-        usage=_usage(text, reply),
+        usage=_usage(session, reply),
     )
 
 
-def _usage(prompt: str, reply: str) -> Usage:
-    p, c = estimate_tokens(prompt), estimate_tokens(reply)
+def _usage(session: Session, reply: str) -> Usage:
+    """Estimated tokens: the whole prompt the model was given (persona, memories, the
+    conversation), not only the last message; none for a reply given without the model."""
+    p, c = session.prompt_tokens, estimate_tokens(reply)
     return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
 
 
@@ -156,7 +159,7 @@ def _chunk(reply_id: str, model: str, delta: dict[str, str], finish: str | None)
 
 
 async def _chunks(
-    reply_id: str, model: str, prompt: str, pieces: AsyncIterator[str], include_usage: bool
+    reply_id: str, model: str, session: Session, pieces: AsyncIterator[str], include_usage: bool
 ) -> AsyncIterator[str]:
     yield _chunk(reply_id, model, {"role": "assistant", "content": ""}, None)
     parts: list[str] = []
@@ -175,7 +178,7 @@ async def _chunks(
         return
     yield _chunk(reply_id, model, {}, "stop")
     if include_usage:
-        usage = _usage(prompt, "".join(parts)).model_dump()
+        usage = _usage(session, "".join(parts)).model_dump()
         body = {
             "id": reply_id,
             "object": "chat.completion.chunk",
