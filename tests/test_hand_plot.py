@@ -126,6 +126,55 @@ def test_a_short_bar_across_a_stroke_is_drawn() -> None:
     assert np.abs(stroke[:, 0] - 30.5).max() < 1.5
 
 
+def test_a_slanted_bar_keeps_its_short_arm() -> None:
+    """A ``t``'s bar drawn at a slant meets the stem at two junctions, a little apart; its
+    short left arm was pruned as a spur there, for nothing carried it on at its own junction,
+    and the plotted ``t`` read as ``l``."""
+    ink = np.zeros((48, 24), np.uint8)
+    cv2.line(ink, (8, 3), (8, 45), 255, 1, cv2.LINE_AA)
+    cv2.line(ink, (4, 23), (22, 10), 255, 1, cv2.LINE_AA)  # left arm 4 px, right arm 14 px
+    points = np.concatenate([_dense(p) for p in centerlines(ink)])
+    assert points[:, 0].min() < 6.5  # the left arm reaches past the stem (x 8.5)
+
+
+def test_a_one_sided_bar_longer_than_a_twig_is_kept() -> None:
+    """An ``f`` whose bar lies almost all on one side of a tall stem: the arm is shorter than
+    the spurs of so tall a glyph, but far longer than a twig to the outline could be."""
+    ink = np.zeros((110, 30), np.uint8)
+    cv2.line(ink, (10, 4), (10, 105), 255, 1, cv2.LINE_AA)
+    cv2.line(ink, (10, 40), (18, 40), 255, 1, cv2.LINE_AA)
+    points = np.concatenate([_dense(p) for p in centerlines(ink)])
+    assert points[:, 0].max() > 16.0
+
+
+@pytest.mark.parametrize("radius", [1, 3, 5, 8])
+def test_a_dot_becomes_an_open_spiral_the_size_of_the_dot(radius: int) -> None:
+    """A dot thins to a pixel or two: drawn as such, an ``i``'s dot came out as a pen-sized
+    speck or, in an SVG viewer, a hairline tick. Its stroke now fills the dot with the pen."""
+    pen = 4.0
+    ink = np.zeros((70, 30), np.uint8)
+    cv2.line(ink, (15, 30), (15, 66), 255, 2, cv2.LINE_AA)  # the stem
+    cv2.circle(ink, (15, 12), radius, 255, -1, cv2.LINE_AA)  # the dot
+    paths = centerlines(ink, pen=pen)
+    (dot,) = [p for p in paths if p[:, 1].max() < 25]
+    assert _is_open(dot) and _length(dot) >= 0.5 * pen
+    drawn = np.zeros_like(ink)
+    cv2.polylines(drawn, [np.round(dot - 0.5).astype(np.int32)], False, 255, round(pen))
+    inked = ink[:25] >= 128
+    near = cv2.dilate(drawn, np.ones((3, 3), np.uint8))[:25] > 0  # within a pixel
+    assert np.mean(near[inked]) > 0.95  # the pen covers the dot...
+    assert (drawn[:25] > 0).sum() < 1.6 * inked.sum() + 2 * pen**2  # ...and little more
+
+
+def test_a_written_ring_dot_is_one_spiral_not_a_tick() -> None:
+    """The dot of a writer who draws dots as tiny rings: the mask fills the ring."""
+    ink = np.zeros((30, 30), np.uint8)
+    cv2.ellipse(ink, (15, 15), (5, 4), 30, 0, 360, 160, 2, cv2.LINE_AA)
+    (dot,) = centerlines(ink, pen=6.0)
+    span = dot.max(axis=0) - dot.min(axis=0)
+    assert span.max() >= 3.0  # the ring's width less the pen's, not one pixel
+
+
 def _dense(path: np.ndarray) -> np.ndarray:
     """Points every half pixel along ``path``."""
     parts = [
@@ -196,6 +245,15 @@ def test_plot_svg_is_single_strokes_on_the_paper(dkg: Hand, tmp_path: Path) -> N
     groups = [e for e in root.iter() if e.tag.endswith("}g")]
     assert len(groups) == 1 and groups[0].get("fill") == "none"
     assert all(e.get("fill") in (None, "none") for e in shapes)
+
+
+def test_plot_svg_draws_with_a_round_pen(dkg: Hand, tmp_path: Path) -> None:
+    """Round ends and joins, as a pen draws: with a viewer's square-cut ends a dot's short
+    stroke showed as a thin tick and a short arm vanished into the stroke it crosses."""
+    (path,) = write_plot([_page(dkg, "it is")], tmp_path / "letter.plot.svg")
+    (group,) = [e for e in ET.parse(path).getroot().iter() if e.tag.endswith("}g")]
+    assert group.get("stroke-linecap") == "round"
+    assert group.get("stroke-linejoin") == "round"
 
 
 def test_gcode_moves_stay_on_the_paper_in_millimetres(dkg: Hand, tmp_path: Path) -> None:

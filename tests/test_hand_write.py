@@ -250,8 +250,33 @@ def test_blank_lines_and_indents_are_kept(hand: Hand) -> None:
     assert lefts[3] > lefts[1] + 10  # four spaces
 
 
+@pytest.mark.parametrize("variation", [False, True])
+def test_lines_never_meet(hand: Hand, variation: bool) -> None:
+    """dkg's ascenders and descenders reach 1.7 type sizes together: at the usual pitch of
+    1.5 the loop of a ``g`` fell into the ascenders of the line below."""
+    text = "\n".join(["gyjpq gyjpq gyjpq gyjpq", "bdhkl bdhkl bdhkl bdhkl"] * 4)
+    (page,) = write_text(hand, text, variation=variation)
+    lines = np.zeros((page.height, page.width), np.int32)
+    for placed in page.placed:
+        ink = cv2.dilate((placed.ink >= 64).astype(np.uint8), np.ones((3, 3), np.uint8))
+        area = lines[placed.y : placed.y + placed.h, placed.x : placed.x + placed.w]
+        clash = (area != 0) & (area != placed.line) & (ink > 0)
+        assert not clash.any(), (placed.char, placed.line)
+        area[ink > 0] = placed.line
+
+
+def test_a_hand_that_fits_keeps_the_usual_line_pitch(hand: Hand) -> None:
+    """The pitch grows only for hands that need it: with no ascender or descender taller than
+    W1's, lines lie 1.5 type sizes apart."""
+    short = Hand("short", hand.x_height, hand.cap_height, {c: hand.glyphs[c] for c in "aceoxH"})
+    (page,) = write_text(short, "ace\nace\nace", variation=False)
+    bottoms = [max(p.y + p.h for p in page.placed if p.line == n) for n in (1, 2, 3)]
+    size = 14.0 / 72 * DPI
+    assert np.diff(bottoms) == pytest.approx([1.5 * size, 1.5 * size], abs=1.0)
+
+
 def test_pages_fill_before_a_new_one_starts(hand: Hand, tmp_path: Path) -> None:
-    pages = write_text(hand, "line\n" * 60, variation=False)
+    pages = write_text(hand, "line\n" * 40, variation=False)  # dkg: about 27 lines a page
     assert len(pages) == 2
     assert len(_lines(pages[0])) > 20
     paths = write(pages, tmp_path / "letter.png")

@@ -186,10 +186,10 @@ def test_same_seed_same_bytes_other_seed_other_letter(dkg: Hand, tmp_path: Path)
 def test_png_pages_and_envelope_have_ink(dkg: Hand, tmp_path: Path) -> None:
     doc = replace(ANNIVERSARY, text=LONG.text)
     paths = render_letter(doc, tmp_path / "out" / "letter.png", hand=dkg, dpi=DPI, envelope=True)
-    names = ["letter.png", "letter-2.png", "letter-3.png", "letter-envelope.png"]
+    names = ["letter.png", "letter-2.png", "letter-3.png", "letter-4.png", "letter-envelope.png"]
     assert [p.name for p in paths] == names
     images = [png(path) for path in paths]
-    assert [i.shape for i in images] == [(1100, 850)] * 3 + [(round(4.125 * DPI), 950)]
+    assert [i.shape for i in images] == [(1100, 850)] * 4 + [(round(4.125 * DPI), 950)]
     for image in images:
         assert (image < 128).sum() > 100
 
@@ -319,13 +319,14 @@ def test_handwritten_book(dkg: Hand, tmp_path: Path) -> None:
     )
     texts = pdf_texts(out)
     starts = contents(texts[1][0])
-    assert starts == {ANNIVERSARY.title: 3, LONG.title: 4, FIRST_DAY.title: 7}  # LONG: 3 pages
-    assert len(texts) == 7
-    assert pdf_sizes(out) == [pytest.approx((595.3, 841.9), abs=0.5)] * 7
-    for index in range(2, 7):  # handwriting on every letter page, the head in small type
-        assert inked(out, index, (0, 0.1, 1, 0.9)) > 100
+    # dkg's deep descenders set its lines further apart than most hands': LONG takes 4 pages.
+    assert starts == {ANNIVERSARY.title: 3, LONG.title: 4, FIRST_DAY.title: 8}
+    assert len(texts) == 8
+    assert pdf_sizes(out) == [pytest.approx((595.3, 841.9), abs=0.5)] * 8
+    for index in range(2, 8):  # handwriting on every letter page, the head in small type
+        assert inked(out, index, (0, 0.1, 1, 0.9)) > (20 if index == 6 else 100)  # LONG's end
         head = texts[index][0].strip()
-        assert head.startswith(docs[[0, 1, 1, 1, 2][index - 2]].title + " \u00b7 ")
+        assert head.startswith(docs[[0, 1, 1, 1, 1, 2][index - 2]].title + " \u00b7 ")
         assert texts[index][1] == str(index + 1)
 
 

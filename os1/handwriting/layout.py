@@ -4,7 +4,9 @@
 :mod:`os1.handwriting.render` and :mod:`os1.handwriting.plotter` draw.
 
 * **Size.** The hand's cap height becomes 0.7 of the type size (``size_pt`` points at ``dpi``);
-  lines lie 1.5 type sizes apart.
+  lines lie 1.5 type sizes apart, or further where the hand's tallest ascender and deepest
+  descender (of its letters and digits, as large as variation makes them, with the rise and
+  bow of two lines) need more, so that the lines never meet (:func:`line_pitch`).
 * **Margins.** One inch on every side. With variation on, the left margin creeps inward a
   little from line to line and lines end a little short of the right margin; nothing is ever
   written outside the margins.
@@ -62,7 +64,7 @@ WORD_GAP = 0.8
 TAB = 0.5
 #: The hand's cap height, in type sizes.
 CAP_SHARE = 0.7
-#: From one baseline to the next, in type sizes.
+#: From one baseline to the next, in type sizes, at least.
 LINE_PITCH = 1.5
 #: The type sizes (pt) and resolutions (dpi) accepted.
 SIZES = (4.0, 144.0)
@@ -166,7 +168,7 @@ def _metrics(
         dpi=dpi,
         size=size,
         scale=scale,
-        pitch=LINE_PITCH * size,
+        pitch=line_pitch(hand, size, scale, vary),
         space=hand.space * scale,
         gap=WORD_GAP * hand.x_height * scale,
         margin=MARGIN * dpi,
@@ -174,6 +176,20 @@ def _metrics(
         ascent=max(g.baseline for g in every) * growth + drift + 1,
         descent=max(g.height - g.baseline for g in every) * growth + drift + 1,
     )
+
+
+def line_pitch(hand: Hand, size: float, scale: float, vary: Variation) -> float:
+    """From one baseline to the next, in page pixels: :data:`LINE_PITCH` type sizes, or the
+    hand's deepest descender below one line and tallest ascender above the next (letters and
+    digits; ``scale`` takes the hand's pixels to the page's), grown as far as variation grows
+    a glyph, plus the most that words and bows raise the one or lower the other."""
+    letters = [g for variants in hand.glyphs.values() for g in variants if g.char.isalnum()]
+    if not letters:
+        return LINE_PITCH * size
+    ascent = max(g.baseline for g in letters)
+    descent = max(g.height - g.baseline for g in letters)
+    reach = (ascent + descent) * scale * vary.max_growth + 2 * vary.max_rise * size
+    return max(LINE_PITCH * size, reach)
 
 
 @dataclass

@@ -8,9 +8,10 @@ joining closes is cut in two at its far point.
 Files, by the name's ending (a letter of several pages gives ``NAME.plot.svg``,
 ``NAME-2.plot.svg``, ...):
 
-- ``.plot.svg``: one layer of ``<path>`` strokes, ``fill="none"``, black, :data:`PEN_MM` wide,
-  on a page the size of the paper (``width``/``height`` in CSS px at 96 per inch and a matching
-  ``viewBox``, as vpype writes them).
+- ``.plot.svg``: one layer of ``<path>`` strokes, ``fill="none"``, black, :data:`PEN_MM` wide
+  with round ends and joins (as a pen draws them: a viewer's default square-cut ends show a
+  dot's short stroke as a tick), on a page the size of the paper (``width``/``height`` in CSS
+  px at 96 per inch and a matching ``viewBox``, as vpype writes them).
 - ``.gcode``: written by vpype-gcode with OS1's ``os1_pen`` profile (:data:`GCODE_PROFILE`,
   in ``gcode.toml`` beside this file): ``G21`` millimetres, absolute ``G90``; for each stroke the
   pen rises (``G0 Z3``), moves to the stroke's start (``G0``), lowers (``G1 Z0``) and draws
@@ -125,7 +126,7 @@ def _plot_suffix(out: Path) -> str:
 def _page_lines(page: Page) -> list[np.ndarray]:
     lines = vp.LineCollection()
     for placed in page.placed:
-        for path in centerlines(placed.ink):
+        for path in centerlines(placed.ink, pen=PEN_MM / 25.4 * page.dpi):
             lines.append((path[:, 0] + placed.x) + 1j * (path[:, 1] + placed.y))
     lines.merge(tolerance=MERGE_MM / 25.4 * page.dpi, flip=True)
     lines = vp.LineCollection([part for line in lines for part in _opened(line)])
@@ -156,14 +157,22 @@ def _document(page: Page, lines: list[np.ndarray]) -> vp.Document:
     layer = vp.LineCollection([(line[:, 0] + 1j * line[:, 1]) * scale for line in lines])
     document = vp.Document(page_size=(page.width * scale, page.height * scale))
     document.add(layer, 1)
-    document.layers[1].set_property(vp.METADATA_FIELD_PEN_WIDTH, PEN_MM / 25.4 * _VPYPE_DPI)
+    pen = document.layers[1]
+    pen.set_property(vp.METADATA_FIELD_PEN_WIDTH, PEN_MM / 25.4 * _VPYPE_DPI)
+    pen.set_property("svg_stroke-linecap", "round")  # written by use_svg_metadata
+    pen.set_property("svg_stroke-linejoin", "round")
     return document
 
 
 def _write_svg(document: vp.Document, path: Path) -> None:
     with path.open("w", encoding="utf-8") as file:
         vp.write_svg(
-            file, document, page_size=document.page_size, color_mode="none", set_date=False
+            file,
+            document,
+            page_size=document.page_size,
+            color_mode="none",
+            set_date=False,
+            use_svg_metadata=True,
         )
 
 

@@ -10,16 +10,22 @@
    (touching junction pixels count as one); the runs of pixels between them are the edges, and
    runs with no end at all are closed loops.
 4. **Clean.** Spurs (a short edge from a junction to a free end, shorter than 8% of the glyph's
-   height or about a stroke width, that does not carry another edge straight on, and is not
-   one of two arms of a short bar across a stroke, as in a ``t`` or an ``f``) are pruned,
-   and two junctions closer than a stroke width are joined, so that an ``x`` has one crossing
-   rather than two forks.
+   height or about a stroke width, that is not an arm of a bar across a stroke, as in a ``t``
+   or an ``f``: an arm that another edge carries on straight, from the same junction or from
+   one a short step along the stroke, where a slanted bar crosses it) are pruned, and two
+   junctions closer than a stroke width are joined, so that an ``x`` has one crossing rather
+   than two forks.
 5. **Strokes.** At each junction the edges that carry on with little turn are paired; following
    the pairs gives the strokes. Every stroke is open: a loop (an ``o``) is cut at its top.
 6. **Simplify** each stroke with Douglas-Peucker (``skimage.measure.approximate_polygon``).
 
-So an ``o`` is one open stroke, an ``x`` two, an ``i`` a stem and a short dot stroke. Points are
-``x, y`` in the ink's pixels, pixel centres at ``.5``: add the glyph's position on the page.
+A **dot** (a part of the mask about as thick as it is long and solid, as the dot of an ``i`` or
+a full stop: written as a blob or a tiny ring that the mask fills) thins to a pixel or two, a
+stroke no pen draws to the dot's size. It becomes a small spiral instead, from its outline
+(less half the pen) inward, so that the pen covers the dot as the writer's did.
+
+So an ``o`` is one open stroke, an ``x`` two, an ``i`` a stem and a dot. Points are ``x, y`` in
+the ink's pixels, pixel centres at ``.5``: add the glyph's position on the page.
 """
 
 from __future__ import annotations
@@ -35,14 +41,29 @@ from skimage.morphology import skeletonize
 #: A pixel is ink where its blurred coverage is at least this (of 255). A quarter keeps the
 #: thin strokes of a light pen whole; half broke them into dots.
 INK_THRESHOLD = 64
-#: Spurs shorter than this share of the glyph's height are pruned.
+#: Spurs shorter than this share of the glyph's height are pruned...
 SPUR_SHARE = 0.08
+#: ...unless longer than this many stroke widths: a twig from the skeleton to a bump of the
+#: outline is about half a stroke width long, one to a corner a little more.
+TWIG = 1.5
 #: Two edges at a junction are one stroke when the pen turns less than this (degrees).
 MAX_TURN = 50.0
 #: A short spur is kept when it carries another edge on with less turn than this (degrees).
 STRAIGHT = 25.0
+#: ...or another short spur with less turn than this: two short arms' headings are measured
+#: from a junction that joining may have moved off the bar.
+BAR = 35.0
 #: Douglas-Peucker tolerance, in pixels.
 TOLERANCE = 0.7
+#: A part of the mask is a dot when it is at most this many times as long as it is thick...
+DOT_ELONGATION = 2.0
+#: ...and solid: its thickest point at least this share of its thickness (a ring is not).
+DOT_SOLID = 0.6
+#: The least radius of a dot's spiral, in pen widths (and one pixel): a dot smaller than the
+#: pen still gets a stroke that a pen draws, not a point.
+DOT_RADIUS = 0.2
+#: Points of a dot's spiral per turn.
+DOT_STEPS = 16
 
 #: Paper added round the ink before thinning, so that no stroke touches the border.
 _PAD = 2
@@ -52,21 +73,27 @@ _approximate: Callable[[np.ndarray, float], np.ndarray] = approximate_polygon
 _NEIGHBOURS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
 
-def centerlines(ink: np.ndarray, *, tolerance: float = TOLERANCE) -> list[np.ndarray]:
+def centerlines(
+    ink: np.ndarray, *, tolerance: float = TOLERANCE, pen: float | None = None
+) -> list[np.ndarray]:
     """The centre-line of a glyph's ink (uint8 coverage, 0 paper..255 ink) as open polylines,
-    each an N x 2 float array of ``x, y`` in the ink's pixels, ordered left to right."""
+    each an N x 2 float array of ``x, y`` in the ink's pixels, ordered left to right. ``pen``
+    is the width of the pen that draws them, in the ink's pixels (default: the ink's own
+    stroke width); it sizes the spirals of dots."""
     mask = _mask(ink)
     if not mask.any():
         return []
     skeleton = _skeletonize(mask)
     width = float(mask.sum()) / max(1.0, float(skeleton.sum()))
-    graph = _Graph.from_skeleton(skeleton)
+    dots, spirals = _dots(mask, width if pen is None else pen)
+    graph = _Graph.from_skeleton(skeleton & ~dots)
     reach = max(2.0 * width, 4.0)
     graph.join_junctions(1.2 * width)
-    graph.prune_spurs(max(SPUR_SHARE * ink.shape[0], 0.8 * width), 0.6 * width, reach)
+    graph.prune_spurs(max(SPUR_SHARE * ink.shape[0], 0.8 * width), 0.6 * width, reach, TWIG * width)
     graph.join_junctions(1.2 * width)
     strokes = graph.strokes(reach)
     paths = [_simplify(path - _PAD, tolerance) for path in strokes]
+    paths += [spiral - _PAD for spiral in spirals]
     return sorted(paths, key=lambda p: (float(p[:, 0].min()), float(p[:, 1].min())))
 
 
@@ -88,6 +115,54 @@ def _small_parts(mask: np.ndarray, size: int) -> np.ndarray:
     small = np.flatnonzero(np.asarray(stats)[:, cv2.CC_STAT_AREA] <= size)
     parts: np.ndarray = np.isin(labels, small[small > 0]) & mask
     return parts
+
+
+def _dots(mask: np.ndarray, pen: float) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The dots of ``mask`` (see the module) and a spiral for each."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    dots = np.zeros_like(mask)
+    spirals = []
+    for label in range(1, count):
+        part = labels == label
+        ys, xs = np.nonzero(part)
+        points = np.column_stack([xs, ys]).astype(float) + 0.5
+        spread = np.cov(points.T) if len(points) > 1 else np.zeros((2, 2))
+        variances, directions = np.linalg.eigh(spread)
+        # A solid ellipse with semi-axes a <= b has variances a^2/4 and b^2/4 along them (a
+        # pixel's own spread, 1/12, is the least).
+        thick, long = 2.0 * np.sqrt(np.maximum(variances, 1.0 / 12.0))
+        if long > DOT_ELONGATION * thick or _thickest(part) < DOT_SOLID * thick:
+            continue
+        dots |= part
+        least = max(DOT_RADIUS * pen, 1.0)
+        radii = (max(thick - pen / 2, least), max(long - pen / 2, least))
+        spirals.append(_spiral(points.mean(axis=0), directions, radii, pen))
+    return dots, spirals
+
+
+def _thickest(part: np.ndarray) -> float:
+    """Half the width of ``part`` at its thickest: the largest distance inside it to paper."""
+    inside = cv2.distanceTransform(np.pad(part, 1).astype(np.uint8), cv2.DIST_L2, 3)
+    return float(inside.max())
+
+
+def _spiral(
+    centre: np.ndarray, directions: np.ndarray, radii: tuple[float, float], pen: float
+) -> np.ndarray:
+    """An open spiral round ``centre`` (semi-axes ``radii`` along the columns of
+    ``directions``), anticlockwise from its top inward, turns a pen width or less apart, so
+    that the pen fills the ellipse; it ends at the centre, a radius from where it began."""
+    turns = max(1, int(np.ceil(max(radii) / pen)))
+    angle = np.linspace(0.0, 2 * np.pi * turns, DOT_STEPS * turns + 1)
+    shrink = 1.0 - angle / (2 * np.pi * turns)
+    top = float(np.arctan2(-directions[1, 1] * radii[1], -directions[1, 0] * radii[0]))
+    for way in (1.0, -1.0):
+        turn = top + way * angle
+        unit = np.column_stack([np.cos(turn), np.sin(turn)]) * shrink[:, None]
+        path: np.ndarray = centre + (unit * radii) @ directions.T
+        if path[1, 0] <= path[0, 0]:  # leaves the top leftward, as an ``o`` is written
+            break
+    return path
 
 
 def _simplify(path: np.ndarray, tolerance: float) -> np.ndarray:
@@ -126,12 +201,13 @@ class _Graph:
     def degree(self, node: int) -> int:
         return sum((e.a == node) + (e.b == node) for e in self.edges)
 
-    def prune_spurs(self, shortest: float, arm: float, reach: float) -> None:
+    def prune_spurs(self, shortest: float, arm: float, reach: float, twig: float) -> None:
         """Drop short edges from a junction to a free end, shortest first, a few rounds (a
-        pruned spur can leave another behind). Kept are a short edge longer than ``arm`` that
-        carries another straight on (the short left arm of a ``t``'s bar; a shorter one is the
-        twig to a corner of a thick stroke) and, at every junction, two edges at least (so a
-        dot whose skeleton is a tiny star stays a short stroke)."""
+        pruned spur can leave another behind). Kept are a short edge longer than ``twig``
+        (longer than a twig to the outline could be: ink, as the one-sided bar of an ``f``),
+        one longer than ``arm`` that is an arm of a bar across a stroke (:meth:`_bar_arm`; a
+        shorter one is the twig to a corner of a thick stroke) and, at every junction, two
+        edges at least (so a dot whose skeleton is a tiny star stays a short stroke)."""
         for _ in range(3):
             degrees = [self.degree(n) for n in range(len(self.nodes))]
             spurs = sorted(
@@ -141,9 +217,8 @@ class _Graph:
             pruned: list[_Edge] = []
             for edge in spurs:
                 junction = edge.a if degrees[edge.a] >= 3 else edge.b
-                keep = edge.length > arm and (
-                    self._carries_on(edge, junction, spurs, reach)
-                    or self._crossbar(edge, junction, spurs, reach, degrees)
+                keep = edge.length > twig or (
+                    edge.length > arm and self._bar_arm(edge, junction, spurs, reach, degrees)
                 )
                 if degrees[junction] > 2 and not keep:
                     degrees[junction] -= 1
@@ -157,35 +232,48 @@ class _Graph:
         low, high = sorted((degrees[edge.a], degrees[edge.b]))
         return low == 1 and high >= 3
 
-    def _carries_on(self, spur: _Edge, junction: int, spurs: list[_Edge], reach: float) -> bool:
-        """Whether ``spur`` continues an edge at ``junction`` that is no spur almost straight
-        (two spurs in line are the fork at the blunt end of a thick stroke)."""
-        head = _heading_at(spur, junction, reach)
-        others = [
-            _heading(e, side, reach)
-            for e in self.edges
-            if not any(e is s for s in spurs)
-            for side, node in ((0, e.a), (1, e.b))
-            if node == junction
-        ]
-        return any(_turn(head, other) < STRAIGHT for other in others)
-
-    def _crossbar(
+    def _bar_arm(
         self, spur: _Edge, junction: int, spurs: list[_Edge], reach: float, degrees: list[int]
     ) -> bool:
-        """Whether ``spur`` is half of a short bar across a stroke (a ``t``'s or an ``f``'s):
-        another spur at the same junction carries it on straight, and the stroke it crosses
-        goes on through the junction (two more edges). At the blunt end of a thick stroke the
-        two twigs to its corners lie in line too, but there the junction has one edge besides
-        them."""
-        if degrees[junction] < 4:
-            return False
+        """Whether ``spur`` is one arm of a bar across a stroke (a ``t``'s, an ``f``'s, a
+        ``+``'s): another edge carries it on almost straight, from ``junction`` or from a
+        junction one short step along the crossed stroke (a slanted bar meets a thick stroke
+        at two points, and one arm may be much shorter than the other). Two spurs in line at
+        one junction with a single edge besides are no bar: they are the twigs to the corners
+        of a thick stroke's blunt end; across a junction of four edges they are a short bar."""
         head = _heading_at(spur, junction, reach)
-        return any(
-            _turn(head, _heading_at(other, junction, reach)) < STRAIGHT
-            for other in spurs
-            if other is not spur and junction in (other.a, other.b)
-        )
+        tip = spur.points[-1] if spur.a == junction else spur.points[0]
+        for node, step in self._near(junction, reach, degrees):
+            # Across two junctions the arm's last pixels may run along the stroke's edge: its
+            # direction from the tip to the far junction counts too.
+            heads = [head] if step is None else [head, _unit(tip - self.nodes[node])]
+            for edge, side in self._ends(node):
+                if edge is spur or edge is step:
+                    continue
+                short = any(edge is s for s in spurs)
+                if short and node == junction and degrees[junction] < 4:
+                    continue
+                out = _heading(edge, side, reach)
+                if min(_turn(h, out) for h in heads) < (BAR if short else STRAIGHT):
+                    return True
+        return False
+
+    def _near(
+        self, junction: int, reach: float, degrees: list[int]
+    ) -> list[tuple[int, _Edge | None]]:
+        """``junction`` itself, and each junction joined to it by an edge shorter than
+        ``reach``, with that edge."""
+        near: list[tuple[int, _Edge | None]] = [(junction, None)]
+        for edge in self.edges:
+            if edge.a != edge.b and junction in (edge.a, edge.b) and edge.length < reach:
+                other = edge.b if edge.a == junction else edge.a
+                if degrees[other] >= 3:
+                    near.append((other, edge))
+        return near
+
+    def _ends(self, node: int) -> list[tuple[_Edge, int]]:
+        """The edges at ``node``, each with its side there (0 for its start, 1 for its end)."""
+        return [(e, side) for e in self.edges for side, n in ((0, e.a), (1, e.b)) if n == node]
 
     def join_junctions(self, closest: float) -> None:
         """Merge junctions joined by an edge shorter than ``closest`` into one junction."""
@@ -278,7 +366,10 @@ def _heading(edge: _Edge, side: int, reach: float) -> np.ndarray:
     points = edge.points if side == 0 else edge.points[::-1]
     steps = np.linalg.norm(points - points[0], axis=1)
     far = int(np.argmax(steps >= reach)) if (steps >= reach).any() else len(points) - 1
-    vector = points[far] - points[0]
+    return _unit(points[far] - points[0])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
     return np.asarray(vector / max(1e-9, float(np.linalg.norm(vector))))
 
 
