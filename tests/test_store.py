@@ -195,3 +195,85 @@ async def test_a_turn_on_postgresql_costs_no_transaction_round_trips(
         monkeypatch.undo()
         await store.close(10)
         await store.engine.dispose()
+
+
+async def _index_entries(store: SqlStore) -> set[int]:
+    """The turn ids the SQLite full-text index holds (PostgreSQL's lives in the turns row)."""
+    async with store.engine.connect() as conn:
+        return set((await conn.execute(text("SELECT rowid FROM turn_fts"))).scalars())
+
+
+async def test_a_memory_deleted_while_it_is_edited_is_not_written_back(
+    any_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit that read the turn just before a delete took it answers 'not found' and writes
+    nothing: no index entry, no vector for a turn that is gone."""
+    alice = await any_store.ensure_person("alice")
+    said = await any_store.add_turn(await any_store.start_conversation(alice), turn("blue door"))
+    await any_store.settle()
+    read_before = await any_store.get_turn(alice, said.id)
+    await any_store.delete_turn(alice, said.id)
+
+    async def stale(person: Any, turn_id: int) -> Any:
+        return read_before
+
+    monkeypatch.setattr(any_store, "get_turn", stale)
+    with pytest.raises(NotFoundError):
+        await any_store.edit_turn(alice, said.id, "red door")
+    monkeypatch.undo()
+    async with any_store.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM turns"))).scalar() == 0
+        assert (await conn.execute(text("SELECT count(*) FROM turn_vectors"))).scalar() == 0
+    if any_store.engine.dialect.name == "sqlite":
+        assert await _index_entries(any_store) == set()
+    # A vector that comes for a turn deleted meanwhile is dropped, not an error.
+    row = {"turn_id": said.id, "person_id": alice.id, "model": "m", "vector": b"", "parts": b""}
+    assert await any_store._write_vectors_of_turns_still_there([row]) == []
+
+
+async def test_deleting_a_person_takes_turns_stored_meanwhile_and_their_index_entries(
+    any_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await any_store.ensure_person("alice"), await any_store.ensure_person("bob")
+    conv = await any_store.start_conversation(alice)
+    bobs = await any_store.start_conversation(bob)
+    await any_store.add_turn(bobs, turn("bob's own words"))
+
+    async def nothing_yet(person: Any, query: Any) -> int:
+        return 0  # as if the turn below came in after the forgetting
+
+    late = await any_store.add_turn(conv, turn("stored while alice was being deleted"))
+    monkeypatch.setattr(any_store, "forget", nothing_yet)
+    await any_store.delete_person(alice)
+    monkeypatch.undo()
+    with pytest.raises(NotFoundError, match="is gone"):
+        await any_store.add_turn(conv, turn("one more, too late"))
+    with pytest.raises(NotFoundError):
+        await any_store.start_conversation(alice)
+    if any_store.engine.dialect.name == "sqlite":
+        assert late.id not in await _index_entries(any_store)
+    # Everyone else goes on storing turns.
+    assert (await any_store.add_turn(bobs, turn("still here"))).content == "still here"
+
+
+async def test_a_stale_index_entry_never_blocks_a_new_turn(tmp_path: Path) -> None:
+    """SQLite hands the id of a deleted last turn out again; an index entry left under it
+    (by an older version, or a crash) is replaced by the new turn's, not a refusal of it."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'os1.db'}")
+    try:
+        alice = await store.ensure_person("alice")
+        conv = await store.start_conversation(alice)
+        first = await store.add_turn(conv, turn("first"))
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO turn_fts(rowid, content) VALUES (:id, 'orphan words')"),
+                {"id": first.id + 1},
+            )
+        second = await store.add_turn(conv, turn("second words"))
+        assert second.id == first.id + 1
+        found = await store.recall(alice, "orphan", 5)
+        assert [i.text for i in found] == []
+        assert (await store.recall(alice, "second words", 5))[0].text == "second words"
+    finally:
+        await store.close(30)
+        await store.engine.dispose()

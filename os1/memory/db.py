@@ -118,7 +118,24 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
             raise ConfigError(f"cannot make the data folder {folder}: {exc.strerror}") from exc
         engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if not in_memory:  # one connection, shared: no other connection to race with
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Start a transaction with ``BEGIN IMMEDIATE``, which takes the write lock at once.
+
+    Python's sqlite3 driver otherwise opens a transaction only at its first write, so what a
+    transaction read before it (the turns to delete, whether a turn is still there) could be
+    changed by another connection before it wrote: a turn stored while its person was being
+    forgotten kept an index entry when the cascade took it, and that entry then refused every
+    new turn that got its id. Reads outside transactions (``autocommit``) are not held up:
+    WAL lets them run beside a writer."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    conn.connection.dbapi_connection.isolation_level = None  # type: ignore[union-attr]
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _config() -> Config:

@@ -40,10 +40,12 @@ def keywords(query: str, *, keep_stopwords: bool = False, limit: int = 32) -> li
 
 
 async def index(conn: AsyncConnection, rows: Sequence[tuple[int, str]]) -> None:
-    """Add turns to the index (PostgreSQL indexes by itself)."""
+    """Add turns to the index (PostgreSQL indexes by itself). An entry left under the same id
+    by a turn that is gone (SQLite hands a deleted last turn's id out again) is replaced, never
+    a reason to refuse the new turn."""
     if conn.dialect.name == "sqlite" and rows:
         await conn.execute(
-            text("INSERT INTO turn_fts(rowid, content) VALUES (:id, :content)"),
+            text("INSERT OR REPLACE INTO turn_fts(rowid, content) VALUES (:id, :content)"),
             [{"id": i, "content": c} for i, c in rows],
         )
 
@@ -54,6 +56,15 @@ async def unindex(conn: AsyncConnection, turn_ids: Sequence[int]) -> None:
             bindparam("ids", expanding=True)
         )
         await conn.execute(stmt, {"ids": list(turn_ids)})
+
+
+async def unindex_person(conn: AsyncConnection, person_id: int) -> None:
+    """Remove every turn of ``person_id`` from the index, in one statement."""
+    if conn.dialect.name == "sqlite":
+        await conn.execute(
+            text("DELETE FROM turn_fts WHERE rowid IN (SELECT id FROM turns WHERE person_id = :p)"),
+            {"p": person_id},
+        )
 
 
 async def compact(conn: AsyncConnection) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Insert, delete, func, insert, or_, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -92,6 +93,18 @@ def _write_vector_rows(conn: AsyncConnection) -> Insert:
         where=(turn_vectors.c.model != new.model) | turn_vectors.c.parts.is_(None),
     )
     return upsert
+
+
+#: :func:`_write_vector_rows` on SQLite, for a turn that still exists (one statement, so the
+#: check and the write cannot be told apart by another connection's delete).
+_SQLITE_WRITE_VECTOR_IF_TURN = sql_text(
+    "INSERT INTO turn_vectors (turn_id, person_id, model, vector, parts) "
+    "SELECT :turn_id, :person_id, :model, :vector, :parts "
+    "WHERE EXISTS (SELECT 1 FROM turns WHERE turns.id = :turn_id) "
+    "ON CONFLICT (turn_id) DO UPDATE SET model = excluded.model, vector = excluded.vector, "
+    "parts = excluded.parts "
+    "WHERE turn_vectors.model != excluded.model OR turn_vectors.parts IS NULL"
+)
 
 
 class MemoryStore(Protocol):
@@ -237,8 +250,11 @@ class SqlStore(MemoryStore):
     async def start_conversation(
         self, person: Person, source: str = "chat", label: str | None = None
     ) -> Conversation:
-        async with self.engine.begin() as conn:
-            return await self._start_conversation(conn, person, source, label, utcnow())
+        try:
+            async with self.engine.begin() as conn:
+                return await self._start_conversation(conn, person, source, label, utcnow())
+        except IntegrityError as exc:  # the person was deleted meanwhile
+            raise NotFoundError(f"no person named {person.name!r} (deleted)") from exc
 
     async def _start_conversation(
         self, conn: AsyncConnection, person: Person, source: str, label: str | None, when: datetime
@@ -347,6 +363,9 @@ class SqlStore(MemoryStore):
         """Delete the person and everything stored about them."""
         await self.forget(person, None)
         async with self.engine.begin() as conn:
+            # A turn stored since the forgetting goes too, with its index entry: the first
+            # statement writes, so on SQLite no other turn can come in between.
+            await fulltext.unindex_person(conn, person.id)
             await conn.execute(delete(people).where(people.c.id == person.id))
 
     # -- turns ----------------------------------------------------------------------------
@@ -358,6 +377,12 @@ class SqlStore(MemoryStore):
             async with (self.autocommit if self._postgres else self.engine).begin() as conn:
                 stored = await self._insert_turn(conn, conversation, turn)
                 await fulltext.index(conn, [(stored.id, stored.content)])
+        except IntegrityError as exc:
+            if not await self._conversation_exists(conversation.id):
+                raise NotFoundError(
+                    f"conversation {conversation.id} is gone (its person was deleted)"
+                ) from exc
+            raise StorageError(f"could not store the turn: {one_line(exc)}") from exc
         except SQLAlchemyError as exc:
             raise StorageError(f"could not store the turn: {one_line(exc)}") from exc
         if self._embed_inline:
@@ -365,6 +390,11 @@ class SqlStore(MemoryStore):
         elif self.embedding is not None:
             self.embedding.submit([stored])
         return stored
+
+    async def _conversation_exists(self, conversation_id: int) -> bool:
+        async with self.autocommit.connect() as conn:
+            found = select(conversations.c.id).where(conversations.c.id == conversation_id)
+            return (await conn.execute(found)).first() is not None
 
     async def settle(self, grace: float | None = None) -> bool:
         """Wait until the turns stored so far have their embeddings (True), or ``grace`` s."""
@@ -456,12 +486,22 @@ class SqlStore(MemoryStore):
     async def _write_vectors_of_turns_still_there(
         self, rows: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Write the rows whose turns still exist, in one transaction; returns those rows."""
+        """Write the rows whose turns still exist, in one transaction; returns those rows.
+
+        A turn deleted between a look and the write must not make the write fail. On SQLite
+        the look would run before the driver's ``BEGIN`` (it opens a transaction at the first
+        write), so each row's write itself checks that its turn exists, and the look follows
+        it, under the write lock. On PostgreSQL the look locks the turns against deletion
+        (``FOR KEY SHARE``) until the write is done."""
+        ids = [r["turn_id"] for r in rows]
+        still_there = select(turns.c.id).where(turns.c.id.in_(ids))
         async with self.engine.begin() as conn:
-            ids = [r["turn_id"] for r in rows]
-            alive = set(
-                (await conn.execute(select(turns.c.id).where(turns.c.id.in_(ids)))).scalars()
-            )
+            if conn.dialect.name == "sqlite":
+                await conn.execute(_SQLITE_WRITE_VECTOR_IF_TURN, rows)
+                alive = set((await conn.execute(still_there)).scalars())
+                return [r for r in rows if r["turn_id"] in alive]
+            locked = still_there.with_for_update(key_share=True)
+            alive = set((await conn.execute(locked)).scalars())
             rows = [r for r in rows if r["turn_id"] in alive]
             if rows:
                 await conn.execute(_write_vector_rows(conn), rows)
@@ -574,10 +614,18 @@ class SqlStore(MemoryStore):
         old text are dropped."""
         old = await self.get_turn(person, turn_id)
         async with self.engine.begin() as conn:
+            # The update first: it takes the write lock, and finds nothing to change when the
+            # turn was deleted since it was read, and then nothing else is written.
+            changed = await conn.execute(
+                update(turns)
+                .where(turns.c.id == old.id, turns.c.person_id == person.id)
+                .values(content=content)
+            )
+            if changed.rowcount != 1:
+                raise NotFoundError(f"no memory {turn_id}")
             await self._changed(conn, person)
             await self._drop_derived(conn, [old.id])
             await fulltext.unindex(conn, [old.id])
-            await conn.execute(update(turns).where(turns.c.id == old.id).values(content=content))
             await fulltext.index(conn, [(old.id, content)])
         edited = await self.get_turn(person, turn_id)
         await self._embed([edited])
