@@ -65,6 +65,9 @@ def configure_logging(level: str, *, as_json: bool = False) -> None:
                     "stream": "ext://sys.stderr",
                 }
             },
+            # Other libraries' warnings (asyncio's, the A2A SDK's) in the same format, rather
+            # than Python's plain last-resort lines.
+            "root": {"handlers": ["stderr"], "level": "WARNING"},
             "loggers": {
                 "os1": {"handlers": ["stderr"], "level": level, "propagate": False},
                 "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -183,6 +185,14 @@ def test_admin_api_is_off_without_admin_token(tmp_path: Path) -> None:
 def test_native_conversation_and_memories(api: TestClient, settings: Settings) -> None:
     token = make_token(settings, "theo")
     conv = api.post("/v1/conversations", headers=auth(token), json={"label": "evening"}).json()
+    for bad in ("a\u0000b", "", "   "):  # a label says something, without NUL
+        refused = api.post("/v1/conversations", headers=auth(token), json={"label": bad})
+        assert refused.status_code == 422, (bad, refused.text)
+    blank = api.post(
+        f"/v1/conversations/{conv['id']}/messages", headers=auth(token), json={"content": "  "}
+    ).json()["error"]
+    plain = "content: needs at least one visible character, and no NUL or other control characters"
+    assert blank["message"] == plain, blank  # plain words, not the pattern that checks it
     reply = api.post(
         f"/v1/conversations/{conv['id']}/messages",
         headers=auth(token),
@@ -260,6 +270,25 @@ def test_websocket_cancel_keeps_no_partial_reply(api: TestClient, settings: Sett
         assert frame == {"type": "cancelled"}
     turns = api.get("/v1/export", headers=auth(token)).json()["turns"]
     assert [t["role"] for t in turns] == ["user"]
+
+
+def test_websocket_cancel_before_the_first_piece_is_answered(
+    api: TestClient, settings: Settings
+) -> None:
+    """A cancel while the model has yet to answer ends the reply with "cancelled" too, not
+    with silence."""
+    token = make_token(settings, "theo")
+    fake(api).delay = 2.0
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+        ws.send_json({"type": "message", "content": "one"})
+        ws.send_json({"type": "cancel"})
+        assert ws.receive_json() == {"type": "cancelled"}
+        fake(api).delay = 0.0
+        ws.send_json({"type": "message", "content": "two"})  # the socket goes on
+        while (frame := ws.receive_json())["type"] == "delta":
+            pass
+        assert frame == {"type": "done"}
 
 
 def test_websocket_refuses_strangers(api: TestClient, settings: Settings) -> None:
@@ -530,3 +559,19 @@ def test_websocket_without_its_shared_state_says_so_and_stores_nothing(
         assert closed.value.code == 1013
     finally:
         state.shared = real
+
+
+def test_other_libraries_warnings_are_logged_as_json_too() -> None:
+    """The server's logs are one JSON object per line, the A2A SDK's and asyncio's included."""
+    script = (
+        "import logging; from os1.logs import configure_logging; "
+        "configure_logging('INFO', as_json=True); "
+        "logging.getLogger('a2a.server').warning('Version mismatch'); "
+        "logging.getLogger('asyncio').error('Task exception was never retrieved')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(r["logger"], r["level"]) for r in lines] == [
+        ("a2a.server", "WARNING"),
+        ("asyncio", "ERROR"),
+    ]

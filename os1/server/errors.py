@@ -6,6 +6,7 @@ in one place.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -99,6 +100,17 @@ def _where(loc: tuple[object, ...]) -> str:
     return ".".join(str(p) for p in loc[1:] if "[" not in str(p))
 
 
+def _plain(error: Any) -> str:
+    """Pydantic's message, in plain words where it shows its internals (a regular expression,
+    "items after validation")."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return "needs at least one visible character, and no NUL or other control characters"
+    if kind == "too_long" and "max_length" in context:
+        return f"too long: at most {context['max_length']} items"
+    return str(error.get("msg"))
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -110,7 +122,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         where = _where(loc)
         if loc and loc[0] in ("query", "path", "header"):
             where = f"{loc[0]} {where}".strip()
-        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        said = _plain(first)
+        message = f"{where}: {said}" if where else said
         code = "invalid_request"
     body = ErrorBody(
         error=ErrorDetail(

@@ -36,6 +36,9 @@ Text = Annotated[str, AfterValidator(_unicode)]
 
 #: A message: at least one visible character, and no NUL characters.
 SAYS_SOMETHING = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+#: Printable text with at least one visible character.
+_CONTROL = r"\u0000-\u001f\u007f-\u009f"
+PRINTABLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 
 
 def _token_count(value: object) -> int:
@@ -81,7 +84,7 @@ class ConversationOut(Out):
 
 
 class ConversationCreate(Strict):
-    label: Text | None = Field(default=None, max_length=200)
+    label: Text | None = Field(default=None, min_length=1, max_length=200, pattern=SAYS_SOMETHING)
 
 
 class MessageIn(Strict):
@@ -192,9 +195,6 @@ class Cancelled(BaseModel):
 
 
 # -- people and tokens (admin) -------------------------------------------------------------
-#: Printable text with at least one visible character.
-_CONTROL = r"\u0000-\u001f\u007f-\u009f"
-PRINTABLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 
 
 def _printable(value: str) -> str:

@@ -170,6 +170,11 @@ async def _reply(ws: WebSocket, state: ServerState, session: Session, message: M
             await _send(ws, {"type": "delta", "text": piece})
     except ReplyCancelled:
         await _send(ws, {"type": "cancelled"})
+    except APIError as exc:  # a cancel before the first piece, as the HTTP routes see it
+        if exc.code == "cancelled":
+            await _send(ws, {"type": "cancelled"})
+        else:
+            await _send(ws, {"type": "error", "code": exc.code, "message": exc.message})
     except OS1Error as exc:
         api = from_domain(exc)
         error: dict[str, Any] = {"type": "error", "code": api.code, "message": api.message}
