@@ -187,10 +187,13 @@ def _read_stdin() -> bytes:
 
 
 def _read_file(file: Path) -> bytes:
+    """At most the limit and a byte: a device or a pipe has no size to look at first."""
     try:
-        if file.stat().st_size > MAX_IMPORT_BYTES:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_IMPORT_BYTES + 1)
+        if len(data) > MAX_IMPORT_BYTES:
             raise UserInputError(f"{file}: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
-        return file.read_bytes()
+        return data
     except FileNotFoundError as exc:
         raise UserInputError(f"{file}: no such file") from exc
     except IsADirectoryError as exc:

@@ -120,13 +120,18 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the person and everything stored about them."""
-    if not yes:
-        typer.confirm(f"Delete {name} and everything OS1 remembers of them?", abort=True)
     settings = load_cli_settings()
+
+    async def known() -> None:  # before asking: a typo is "no person named", not a question
+        async with open_store(settings) as store:
+            await store.get_person(name)
 
     async def go() -> None:
         async with open_store(settings) as store:
             await store.delete_person(await store.get_person(name))
 
+    run_async(known())
+    if not yes:
+        typer.confirm(f"Delete {name} and everything OS1 remembers of them?", abort=True)
     run_async(go())
     typer.echo(f"removed {name}")

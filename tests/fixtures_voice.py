@@ -19,7 +19,11 @@ from os1.voice.tts import PiperTTS
 
 @pytest.fixture(scope="session")
 def voice_kit() -> Iterator[VoiceKit]:
+    """The real backends; Piper without its sampling noise, so that what the tests hear of a
+    reply is the same in every run (with the noise, "a warm hello" was now and then heard
+    back as "Warren")."""
     kit = load_kit("whisper", "piper", "silero")
+    kit.tts = PiperTTS(steady=True)
     try:
         yield kit
     finally:

@@ -16,7 +16,7 @@ import pytest
 from openai_server import OpenAIServer
 from typer.testing import CliRunner
 
-import os1.cli as _commands  # noqa: F401  (importing it registers every command on the app)
+import os1.cli as _commands  # importing it registers every command on the app
 from os1 import cli_base
 from os1.cli_base import app
 from os1.errors import OS1Error
@@ -229,3 +229,20 @@ def test_chat_distills_before_it_exits_and_forget_undoes_it(
     assert os1("forget", "--person", "theo", "Berlin")[0] == 0
     assert json.loads(os1("facts", "list", "-p", "theo", "--history", "--json")[1]) == []
     assert "No profile" in os1("profile", "--person", "theo")[1]
+
+
+def test_import_reads_no_more_than_its_limit_and_refuses_times_utc_cannot_hold(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device has no size to check first (``/dev/zero`` never ends): the read stops past the
+    limit. A time at the calendar's edge that UTC cannot hold is a bad line, not a crash; in
+    neither case is anyone created."""
+    monkeypatch.setattr(_commands, "MAX_IMPORT_BYTES", 2**20)
+    code, out = os1("import", "--person", "zed", "/dev/zero")
+    assert code == 2 and "/dev/zero: larger than 1 MiB" in out, out
+    for when in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"):
+        line = {"id": "1", "role": "user", "content": "x", "time": when}
+        (tmp_path / "edge.jsonl").write_text(json.dumps(line) + "\n")
+        code, out = os1("import", "--person", "zed", str(tmp_path / "edge.jsonl"))
+        assert code == 2 and "edge.jsonl:1: time: lies outside the years 1 to 9999" in out, out
+    assert "Nobody yet" in CliRunner().invoke(app, ["people"]).output

@@ -60,7 +60,14 @@ class ImportLine(BaseModel):
     @field_validator("time", mode="after")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        """The time with its zone (UTC when it names none), and as UTC it is stored: a time
+        that UTC cannot hold (the year 9999 a few hours east of Greenwich) is refused here."""
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        try:
+            aware.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("lies outside the years 1 to 9999 in UTC") from exc
+        return aware
 
     @field_validator("content", "id", "session", "speaker", mode="after")
     @classmethod
@@ -71,7 +78,7 @@ class ImportLine(BaseModel):
 def _reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "line"
-    return f"{where}: {first['msg']}"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:

@@ -34,7 +34,17 @@ def check_person_name(name: str) -> str:
         raise UserInputError(f"a person's name is at most {MAX_NAME} characters")
     if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
         raise UserInputError("a person's name cannot contain control characters")
+    if any(ch in _BIDI_CONTROLS for ch in cleaned):  # they make a name read as another
+        raise UserInputError("a person's name cannot contain text-direction controls")
+    if all(unicodedata.category(ch) in ("Cf", "Zs") for ch in cleaned):
+        raise UserInputError("a person's name needs a visible character")
+    if "/" in cleaned:  # a name is a part of URLs: /v1/people/NAME/tokens
+        raise UserInputError("a person's name cannot contain '/'")
     return cleaned
+
+
+#: Embeddings, overrides and isolates of the Unicode bidirectional algorithm.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_message(text: str, limit: int) -> str:
