@@ -17,6 +17,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 from typer._click.exceptions import UsageError  # typer's own copy of click's, which it raises
 
 from os1.cli_base import JsonOpt, PersonOpt, app, default_person, load_cli_settings, run_async
@@ -28,6 +29,7 @@ from os1.cli_people import person_app
 from os1.cli_voice import talk
 from os1.errors import NotFoundError, OS1Error, UserInputError
 from os1.memory import presence
+from os1.memory.db import one_line
 from os1.memory.importer import MAX_LABEL, file_label, parse_jsonl, plain_text
 from os1.memory.models import RecallItem
 from os1.mind.persona import builtin_minds, mind_source, user_minds
@@ -387,6 +389,9 @@ def main() -> None:
     except OS1Error as exc:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:  # the database itself: locked past the wait, gone, full
+        sys.stderr.write(f"error: the database: {one_line(exc)}\n")
+        sys.exit(1)
     except OSError as exc:  # a file to write that cannot be: a folder, no room, no right
         where = f"{exc.filename}: " if exc.filename else ""
         sys.stderr.write(f"error: {where}{exc.strerror or exc}\n")

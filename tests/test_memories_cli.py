@@ -246,3 +246,18 @@ def test_import_reads_no_more_than_its_limit_and_refuses_times_utc_cannot_hold(
         code, out = os1("import", "--person", "zed", str(tmp_path / "edge.jsonl"))
         assert code == 2 and "edge.jsonl:1: time: lies outside the years 1 to 9999" in out, out
     assert "Nobody yet" in CliRunner().invoke(app, ["people"]).output
+
+
+def test_a_database_failure_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def locked(**_: object) -> None:
+        raise OperationalError("INSERT INTO turns ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(_commands, "app", locked)
+    with pytest.raises(SystemExit) as stopped:
+        _commands.main()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == "error: the database: database is locked\n"
