@@ -81,7 +81,7 @@ def test_a_letter_from_first_words_to_sent(api: TestClient, settings: Settings) 
     assert "-Yes." in changed and "+Yes, always." in changed
     approved = api.post(f"/v1/letters/{letter}/approve", headers=auth(token), json={"version": 1})
     assert (approved.json()["status"], approved.json()["approved_version"]) == ("approved", 1)
-    sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(token), json={})
+    sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(token))  # the body is optional
     assert sent.json()["status"] == "sent" and sent.json()["sent_on"] == date.today().isoformat()
     late = api.post(f"/v1/letters/{letter}/versions", headers=auth(token), json={"text": "P.S."})
     assert late.status_code == 400 and "sent" in late.json()["error"]["message"]
@@ -100,7 +100,8 @@ def test_the_mind_drafts_from_notes_and_says_what_it_drew_on(
         headers=auth(token),
         json={"correspondence_id": corr, "title": "Paris", "text": "Our week in Paris, the rain."},
     )
-    api.post(f"/v1/letters/{old.json()['letter']['id']}/approve", headers=auth(token), json={})
+    approved = api.post(f"/v1/letters/{old.json()['letter']['id']}/approve", headers=auth(token))
+    assert approved.status_code == 200, approved.text  # no body: the latest version
     drafted = api.post(
         "/v1/letters",
         headers=auth(token),

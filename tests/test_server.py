@@ -256,6 +256,12 @@ def test_websocket_conversation(api: TestClient, settings: Settings) -> None:
         assert "".join(frames) == "I hear you: hello over the socket"
 
 
+def test_a_conversation_needs_no_body(api: TestClient, settings: Settings) -> None:
+    token = make_token(settings, "theo")
+    bare = api.post("/v1/conversations", headers=auth(token))  # no body: no label
+    assert bare.status_code == 200 and bare.json()["label"] is None, bare.text
+
+
 def test_websocket_cancel_keeps_no_partial_reply(api: TestClient, settings: Settings) -> None:
     token = make_token(settings, "theo")
     fake(api).delay = 0.05

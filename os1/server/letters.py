@@ -348,17 +348,24 @@ async def diff(
 
 
 @router.post("/{letter_id:int}/approve", response_model=LetterOut)
-async def approve(letter_id: Id, body: ApproveIn, person: CurrentPerson, state: State) -> LetterOut:
-    """Approve a version (default the latest): that is the text that goes to paper."""
-    return LetterOut.of(await _studio(state).approve(person, letter_id, body.version))
+async def approve(
+    letter_id: Id, person: CurrentPerson, state: State, body: ApproveIn | None = None
+) -> LetterOut:
+    """Approve a version (default the latest): that is the text that goes to paper. The body
+    may be left out."""
+    version = body.version if body is not None else None
+    return LetterOut.of(await _studio(state).approve(person, letter_id, version))
 
 
 @router.post("/{letter_id:int}/sent", response_model=SentOut)
-async def mark_sent(letter_id: Id, body: SentIn, person: CurrentPerson, state: State) -> SentOut:
+async def mark_sent(
+    letter_id: Id, person: CurrentPerson, state: State, body: SentIn | None = None
+) -> SentOut:
     """Mark an approved letter sent; its text no longer changes. The names and places it
     mentions join the correspondence's mentions (``remembered``), found by rule, or by the
     language model with ``mind`` (the rules answer when there is none, it is busy, or it
     fails: sending never needs a model)."""
+    body = body if body is not None else SentIn()
     studio = _studio(state)
     llm = state.runtime.llm if body.mind else None
     if llm is None:

@@ -55,9 +55,11 @@ SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 @router.post("/conversations", response_model=ConversationOut, tags=["conversations"])
 async def create_conversation(
-    body: ConversationCreate, person: CurrentPerson, state: State
+    person: CurrentPerson, state: State, body: ConversationCreate | None = None
 ) -> ConversationOut:
-    conversation = await state.runtime.store.start_conversation(person, "api", body.label)
+    """Start a conversation; the body, with its label, may be left out."""
+    label = body.label if body is not None else None
+    conversation = await state.runtime.store.start_conversation(person, "api", label)
     return ConversationOut.of(conversation)
 
 
