@@ -4,6 +4,8 @@ letter, versions, diff, approval), privacy between writers, mind drafts, and bad
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -223,6 +225,48 @@ def test_an_approved_letter_renders_over_http(api: TestClient, settings: Setting
     assert api.get(f"/v1/letters/{letter}/render", headers=auth(amy)).status_code == 404
     late = api.get(f"/v1/letters/{letter}/render?format=png&page=2", headers=auth(theo))
     assert late.status_code == 400
+
+
+def test_renders_run_one_at_a_time(
+    api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two people asking for a letter at once get it one after the other: a long letter takes
+    a core for a while, and two at once would take the cores the conversations need."""
+    import os1.server.letters as routes
+
+    running, most = [0], [0]
+    guard = threading.Lock()
+
+    def slow_render(*_: object) -> bytes:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with guard:
+            running[0] -= 1
+        return b"%PDF-"
+
+    theo = make_token(settings, "theodore")
+    corr = start(api, theo)
+    made = api.post(
+        "/v1/letters",
+        headers=auth(theo),
+        json={"correspondence_id": corr, "title": "Twice", "text": "Dear Amy,\nYes.\n"},
+    )
+    letter = made.json()["letter"]["id"]
+    api.post(f"/v1/letters/{letter}/approve", headers=auth(theo))
+    monkeypatch.setattr(routes, "_render", slow_render)
+    codes: list[int] = []
+
+    def ask() -> None:
+        codes.append(api.get(f"/v1/letters/{letter}/render", headers=auth(theo)).status_code)
+
+    askers = [threading.Thread(target=ask) for _ in range(3)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=30)
+    assert codes == [200, 200, 200] and most[0] == 1
 
 
 def test_a_book_of_letters_over_http(api: TestClient, settings: Settings) -> None:

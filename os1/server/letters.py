@@ -476,7 +476,8 @@ async def render(
     need_hand_extra()
     doc = await _studio(state).letter_doc(person, letter_id)
     home = state.runtime.settings.home
-    data = await asyncio.to_thread(_render, doc, home, file_format, paper, seed, envelope, page)
+    async with state.rendering:
+        data = await asyncio.to_thread(_render, doc, home, file_format, paper, seed, envelope, page)
     return Response(data, media_type=MEDIA[file_format])
 
 
@@ -527,7 +528,8 @@ async def book(body: BookIn, person: CurrentPerson, state: State) -> Response:
     if len(docs) > MAX_BOOK_LETTERS:
         raise UserInputError(f"a book over HTTP holds at most {MAX_BOOK_LETTERS} letters")
     home = state.runtime.settings.home
-    data = await asyncio.to_thread(_book, docs, home, body, person.name)
+    async with state.rendering:
+        data = await asyncio.to_thread(_book, docs, home, body, person.name)
     return Response(data, media_type="application/pdf")
 
 

@@ -64,6 +64,9 @@ class ServerState:
     #: Rate limits and cancels, agreed among workers (set up by the app at start).
     shared: Shared = field(init=False)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Letters rendered to PNG or PDF one at a time in a worker: a long letter takes a core
+    #: for tens of seconds, and several at once would take the cores the conversations need.
+    rendering: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     _minds: dict[str, Mind] = field(default_factory=dict)
 
     def model_names(self) -> list[str]:
