@@ -35,6 +35,17 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+def write_letter(api: TestClient, token: str, corr: int, title: str, text: str) -> int:
+    """A new letter in the correspondence ``corr``, its first version ``text``; its id."""
+    made = api.post(
+        "/v1/letters",
+        headers=auth(token),
+        json={"correspondence_id": corr, "title": title, "text": text},
+    )
+    assert made.status_code == 201, made.text
+    return int(made.json()["letter"]["id"])
+
+
 def start(api: TestClient, token: str) -> int:
     """Loretta as a client of the token's writer, writing to Roberta; the correspondence id."""
     made = api.post(
@@ -133,12 +144,7 @@ def test_no_model_means_no_draft_and_nothing_saved(tmp_path: Path) -> None:
 def test_another_writers_studio_is_not_found(api: TestClient, settings: Settings) -> None:
     theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
     corr = start(api, theo)
-    made = api.post(
-        "/v1/letters",
-        headers=auth(theo),
-        json={"correspondence_id": corr, "title": "Mine", "text": "Private words."},
-    )
-    letter = made.json()["letter"]["id"]
+    letter = write_letter(api, theo, corr, "Mine", "Private words.")
     for path in (
         "/v1/letters/clients/Loretta",
         f"/v1/letters/correspondences/{corr}",
@@ -204,12 +210,7 @@ def test_bad_input_is_refused_and_saves_nothing(
 def test_an_approved_letter_renders_over_http(api: TestClient, settings: Settings) -> None:
     theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
     corr = start(api, theo)
-    made = api.post(
-        "/v1/letters",
-        headers=auth(theo),
-        json={"correspondence_id": corr, "title": "Fifty years", "text": "My sweet pea,\nYes.\n"},
-    )
-    letter = made.json()["letter"]["id"]
+    letter = write_letter(api, theo, corr, "Fifty years", "My sweet pea,\nYes.\n")
     early = api.get(f"/v1/letters/{letter}/render", headers=auth(theo))
     assert early.status_code == 400 and "not approved" in early.json()["error"]["message"]
     api.post(f"/v1/letters/{letter}/approve", headers=auth(theo), json={})
@@ -248,12 +249,7 @@ def test_renders_run_one_at_a_time(
 
     theo = make_token(settings, "theodore")
     corr = start(api, theo)
-    made = api.post(
-        "/v1/letters",
-        headers=auth(theo),
-        json={"correspondence_id": corr, "title": "Twice", "text": "Dear Amy,\nYes.\n"},
-    )
-    letter = made.json()["letter"]["id"]
+    letter = write_letter(api, theo, corr, "Twice", "Dear Amy,\nYes.\n")
     api.post(f"/v1/letters/{letter}/approve", headers=auth(theo))
     monkeypatch.setattr(routes, "_render", slow_render)
     codes: list[int] = []
@@ -304,12 +300,7 @@ def test_sending_remembers_names_and_places_and_the_writer_corrects_them(
     theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
     corr = start(api, theo)
     text = "My sweet pea,\n\nWe drove to Monterey with Aunt Jo, and Marco cooked.\n"
-    made = api.post(
-        "/v1/letters",
-        headers=auth(theo),
-        json={"correspondence_id": corr, "title": "Monterey", "text": text},
-    )
-    letter = made.json()["letter"]["id"]
+    letter = write_letter(api, theo, corr, "Monterey", text)
     api.post(f"/v1/letters/{letter}/approve", headers=auth(theo), json={})
     sent = api.post(f"/v1/letters/{letter}/sent", headers=auth(theo), json={"on": "2025-06-14"})
     assert sent.status_code == 200, sent.text
