@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Insert, delete, func, insert, or_, select, update
-from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -93,18 +92,6 @@ def _write_vector_rows(conn: AsyncConnection) -> Insert:
         where=(turn_vectors.c.model != new.model) | turn_vectors.c.parts.is_(None),
     )
     return upsert
-
-
-#: :func:`_write_vector_rows` on SQLite, for a turn that still exists (one statement, so the
-#: check and the write cannot be told apart by another connection's delete).
-_SQLITE_WRITE_VECTOR_IF_TURN = sql_text(
-    "INSERT INTO turn_vectors (turn_id, person_id, model, vector, parts) "
-    "SELECT :turn_id, :person_id, :model, :vector, :parts "
-    "WHERE EXISTS (SELECT 1 FROM turns WHERE turns.id = :turn_id) "
-    "ON CONFLICT (turn_id) DO UPDATE SET model = excluded.model, vector = excluded.vector, "
-    "parts = excluded.parts "
-    "WHERE turn_vectors.model != excluded.model OR turn_vectors.parts IS NULL"
-)
 
 
 class MemoryStore(Protocol):
@@ -488,20 +475,15 @@ class SqlStore(MemoryStore):
     ) -> list[dict[str, Any]]:
         """Write the rows whose turns still exist, in one transaction; returns those rows.
 
-        A turn deleted between a look and the write must not make the write fail. On SQLite
-        the look would run before the driver's ``BEGIN`` (it opens a transaction at the first
-        write), so each row's write itself checks that its turn exists, and the look follows
-        it, under the write lock. On PostgreSQL the look locks the turns against deletion
-        (``FOR KEY SHARE``) until the write is done."""
+        A turn deleted between the look and the write must not make the write fail: on SQLite
+        the transaction holds the write lock from its start (``BEGIN IMMEDIATE``, see
+        :mod:`os1.memory.db`), and on PostgreSQL the look locks the turns against deletion
+        (``FOR KEY SHARE``, which SQLite's dialect leaves out) until the write is done."""
         ids = [r["turn_id"] for r in rows]
         still_there = select(turns.c.id).where(turns.c.id.in_(ids))
+        still_there = still_there.with_for_update(read=True, key_share=True)
         async with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                await conn.execute(_SQLITE_WRITE_VECTOR_IF_TURN, rows)
-                alive = set((await conn.execute(still_there)).scalars())
-                return [r for r in rows if r["turn_id"] in alive]
-            locked = still_there.with_for_update(key_share=True)
-            alive = set((await conn.execute(locked)).scalars())
+            alive = set((await conn.execute(still_there)).scalars())
             rows = [r for r in rows if r["turn_id"] in alive]
             if rows:
                 await conn.execute(_write_vector_rows(conn), rows)
