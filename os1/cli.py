@@ -341,14 +341,12 @@ def status(as_json: JsonOpt = False) -> None:
         return
     brain = result["brain"]
     now = presence.Presence(result["conversations_now"], result["people_now"])
-    minutes = settings.presence_window / 60
     lines = [
         f"mind: {result['mind']}",
         f"brain: {_brain_line(brain)}",
         f"database: {result['database']}",
         f"people known: {result['people']}",
-        f"right now: {now.phrase()} (open chats, and conversations with a turn in the last "
-        f"{minutes:g} minutes)",
+        f"right now: {now.phrase()} ({presence.counted(settings.presence_window)})",
     ]
     typer.echo("\n".join(lines))
 

@@ -134,10 +134,9 @@ def _status_line(runtime: Runtime) -> Callable[[], Awaitable[str]]:
         now = await presence.current(runtime.store.engine)
         info = runtime.llm.describe() if runtime.llm else None
         brain = f"{info.kind} model {info.model}" if info else "offline (no language model)"
-        minutes = runtime.settings.presence_window / 60
+        counts = presence.counted(runtime.settings.presence_window)
         return (
-            f"{runtime.mind.spec.name} is in {now.phrase()} right now (open chats, and "
-            f"conversations with a turn in the last {minutes:g} minutes). Brain: {brain}."
+            f"{runtime.mind.spec.name} is in {now.phrase()} right now ({counts}). Brain: {brain}."
         )
 
     return status

@@ -56,6 +56,11 @@ class Presence:
         return f"{self.conversations} {talks} with {self.people} {people}"
 
 
+def counted(window_s: float) -> str:
+    """What a count of conversations in progress takes in, for people reading it."""
+    return f"open chats, and conversations with a turn in the last {window_s / 60:g} minutes"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
