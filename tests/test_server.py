@@ -360,7 +360,10 @@ def test_oversized_bodies_are_413(tmp_path: Path) -> None:
         big = {"model": "samantha", "messages": [{"role": "user", "content": "x" * 10_000}]}
         response = api.post("/v1/chat/completions", headers=auth(token), json=big)
         assert response.status_code == 413
-        assert response.json()["error"]["code"] == "request_too_large"
+        error = response.json()["error"]
+        assert error["code"] == "request_too_large"
+        # the same shape as every other error, param included (clients read it by name)
+        assert set(error) == {"message", "type", "code", "param"}
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the size is counted as it comes
             yield b'{"model": "samantha", "messages": [{"role": "user", "content": "'

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from os1.server.errors import ErrorBody, ErrorDetail
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -91,9 +92,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps(
-        {"error": {"message": message, "type": "invalid_request_error", "code": code}}
-    ).encode()
+    detail = ErrorDetail(message=message, type="invalid_request_error", code=code)
+    body = ErrorBody(error=detail).model_dump_json().encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status in (408, 413):
         headers.append((b"connection", b"close"))
