@@ -1,6 +1,8 @@
 """``os1 chat`` in a terminal, or fed one message per line on standard input.
 
-Interactive: a prompt, replies streamed as they are written, ``/quit`` to leave.
+Interactive: a prompt, replies streamed as they are written, ``/quit`` (or Ctrl-C, or Ctrl-D)
+at the prompt to leave. A line that starts with ``/`` is a command: an unknown one is refused,
+never sent or stored; ``//`` at the start sends the rest as a message beginning with ``/``.
 Piped (stdin not a terminal): each line is one message, each reply is printed on one line of
 stdout (its line breaks become spaces), notes and errors go to stderr, and the program exits at
 end of input. A line that is not valid UTF-8,
@@ -11,7 +13,9 @@ it is kept whole, and nothing of it is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
@@ -26,7 +30,14 @@ from os1.mind.conversation import Session, brain_notice
 from os1.runtime import Runtime
 
 QUIT = {"/quit", "/exit", "/bye"}
-HELP = "Type a message and press Enter. /quit leaves; /status shows who Samantha is talking with."
+COMMANDS = QUIT | {"/help", "/status"}
+
+
+def _help(name: str) -> str:
+    return (
+        f"Type a message and press Enter. /quit (or Ctrl-C) leaves; /status shows who {name} "
+        "is talking with; start a message with // to begin it with /."
+    )
 
 
 async def _say(session: Session, text: str, out: Console | None, name: str) -> bool:
@@ -145,28 +156,72 @@ def _status_line(runtime: Runtime) -> Callable[[], Awaitable[str]]:
 async def _interactive(
     session: Session, out: Console, name: str, status: Callable[[], Awaitable[str]]
 ) -> int:
-    out.print(f"[dim]{HELP}[/]")
+    out.print(f"[dim]{_help(name)}[/]")
     while True:
         try:
-            line = await asyncio.to_thread(out.input, "[bold cyan]you>[/] ")
-        except (EOFError, KeyboardInterrupt):
+            line = await _typed(out, "[bold cyan]you>[/] ")
+        except (EOFError, KeyboardInterrupt, asyncio.CancelledError):
+            # Ctrl-D, or Ctrl-C (which asyncio turns into cancelling the chat): leave.
             out.print()
             return 0
         text = line.strip()
         if not text:
             continue
-        if text in QUIT:
-            return 0
-        if text == "/help":
-            out.print(f"[dim]{HELP}[/]")
-            continue
-        if text == "/status":
-            out.print(f"[dim]{await status()}[/]")
+        if text.startswith("//"):
+            line = line.lstrip()[1:]
+        elif text.startswith("/"):
+            if text in QUIT:
+                return 0
+            await _command(text, out, name, status)
             continue
         try:
             await _say(session, line, out, name)
         except UserInputError as exc:
             _error(str(exc))
+
+
+async def _command(
+    text: str, out: Console, name: str, status: Callable[[], Awaitable[str]]
+) -> None:
+    """Run a ``/command`` typed at the prompt. None takes arguments; a mistyped one is refused
+    (and neither sent nor stored, so it cannot become an answer to the interview)."""
+    command, *rest = text.split()
+    if command not in COMMANDS:
+        _error(f"unknown command {command}; /help lists them (start with // to send it)")
+    elif rest:
+        _error(f"{command} takes nothing after it")
+    elif command == "/help":
+        out.print(f"[dim]{_help(name)}[/]")
+    elif command == "/status":
+        out.print(f"[dim]{await status()}[/]")
+
+
+async def _typed(out: Console, prompt: str) -> str:
+    """A line typed at the prompt, read in a daemon thread of its own. asyncio's default
+    thread pool would not do: at exit it waits for its threads, and one blocked in ``input()``
+    kept the program alive after Ctrl-C until Enter was pressed."""
+    loop = asyncio.get_running_loop()
+    typed: asyncio.Future[str] = loop.create_future()
+
+    def settle(line: str | None, error: BaseException | None) -> None:
+        if typed.done():
+            return
+        if error is not None:
+            typed.set_exception(error)
+        else:
+            typed.set_result(line or "")
+
+    def read() -> None:
+        line, error = None, None
+        try:
+            line = out.input(prompt)
+        except BaseException as exc:  # EOFError at Ctrl-D, above all
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the chat has ended
+            loop.call_soon_threadsafe(settle, line, error)
+
+    threading.Thread(target=read, name="os1-prompt", daemon=True).start()
+    return await typed
 
 
 async def _piped(session: Session, stream: BinaryIO, name: str) -> int:

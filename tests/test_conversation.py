@@ -134,6 +134,25 @@ async def test_interview_stores_answers_as_facts(
         assert await again.opening() is None  # asked once only
 
 
+async def test_interview_asks_once_more_for_a_name_it_did_not_catch(
+    store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mind = make_mind(store, fake_llm, tmp_path_factory)
+    async with await mind.open("theodore") as s:
+        await s.opening()
+        assert "didn't catch a name" in await say(s, "the")
+        assert "working on" in await say(s, "Theo")
+    async with await mind.open("amelia") as s:
+        await s.opening()
+        assert "didn't catch a name" in await say(s, "what?")
+        assert "working on" in await say(s, "no idea")  # asked once more only: the login name
+    names = {}
+    for login in ("theodore", "amelia"):
+        facts = await store.list_facts(await store.get_person(login))
+        names[login] = [f.value for f in facts if f.key == "preferred_name"]
+    assert names == {"theodore": ["Theo"], "amelia": ["amelia"]}
+
+
 async def test_interview_can_be_skipped(
     store: SqlStore, fake_llm: FakeLLM, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

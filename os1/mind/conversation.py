@@ -186,6 +186,8 @@ class Session:
         self.person = person
         self.conversation = conversation
         self.interviewing = False
+        #: Whether the interview asked for a name again, having found none in the answer.
+        self._asked_name_again = False
         #: Extra lines for the situation part of every prompt (a peer's session: privacy rules).
         self.notes: list[str] = []
         #: Tokens (estimated) of the whole prompt of the latest reply: persona, memories and
@@ -441,6 +443,13 @@ class Session:
         facts = await store.list_facts(self.person)
         question = iv.next_question(spec, facts)
         if question is not None:
+            if not self._asked_name_again and not self._has_name(question, answer):
+                self._asked_name_again = True
+                return (
+                    "I didn't catch a name in that. What should I call you? "
+                    f"(Your first name is enough; if you would rather not say, I'll call you "
+                    f"{self.person.name}.)"
+                )
             await self._remember_answer(question, answer)
             facts = await store.list_facts(self.person)
             question = iv.next_question(spec, facts)
@@ -448,6 +457,14 @@ class Session:
             return question.ask
         await self._finish_interview()
         return spec.outro.format(name=iv.preferred_name(facts, self.person.name))
+
+    @staticmethod
+    def _has_name(question: Question, answer: Turn) -> bool:
+        """False only for an answer to the name question in which no name was found."""
+        return (
+            question.key != "preferred_name"
+            or iv.answer_value(question, answer.content) is not None
+        )
 
     async def _remember_answer(self, question: Question, answer: Turn) -> None:
         value = iv.answer_value(question, answer.content) or self.person.name

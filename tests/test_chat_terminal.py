@@ -1,0 +1,113 @@
+"""``os1 chat`` at a real terminal (a pseudo-terminal), as a person types at it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX terminal")
+
+
+class Terminal:
+    """A child process on a pseudo-terminal: what it prints, and keys sent to it."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = os.openpty()
+        self.process = subprocess.Popen(
+            args,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            # The terminal becomes the child's controlling one, so Ctrl-C is a SIGINT to it.
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} never came; the terminal shows:\n{self.seen}")
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 4096).decode(errors="replace")
+                except OSError:  # the child closed the terminal
+                    break
+        if text not in self.seen:
+            raise AssertionError(f"{text!r} never came; the terminal shows:\n{self.seen}")
+        at = self.seen.index(text) + len(text)
+        before, self.seen = self.seen[:at], self.seen[at:]
+        return before
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+@pytest.fixture
+def chat(tmp_path: Path) -> Iterator[Terminal]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS1_")}
+    env.update(OS1_HOME=str(tmp_path / "home"), OS1_BRAIN="fake", OS1_EMBEDDER="none")
+    env.update(TERM="dumb", COLUMNS="100")
+    args = [sys.executable, "-m", "os1", "chat", "--person", "theo", "--skip-interview"]
+    terminal = Terminal(args, env)
+    try:
+        yield terminal
+    finally:
+        terminal.close()
+
+
+def memories(home: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS1_")}
+    env.update(OS1_HOME=str(home), OS1_EMBEDDER="none")
+    listed = subprocess.run(
+        [sys.executable, "-m", "os1", "memories", "list", "--person", "theo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return listed.stdout
+
+
+def test_ctrl_c_at_the_prompt_leaves_at_once(chat: Terminal) -> None:
+    chat.expect("you>")
+    chat.type("\x03")  # Ctrl-C, as the terminal sends it
+    assert chat.process.wait(timeout=15) == 0
+
+
+def test_commands_are_never_sent_or_stored(chat: Terminal, tmp_path: Path) -> None:
+    chat.expect("you>")
+    chat.type("/stauts\r")
+    assert "unknown command /stauts" in chat.expect("you>")
+    chat.type("/status now\r")
+    assert "/status takes nothing after it" in chat.expect("you>")
+    chat.type("/status\r")
+    assert "right now" in chat.expect("you>")
+    chat.type("//slash at the start\r")  # the way to send one
+    chat.expect("you>")
+    chat.type("/quit\r")
+    assert chat.process.wait(timeout=15) == 0
+    stored = memories(tmp_path / "home")
+    assert "/slash at the start" in stored
+    assert "stauts" not in stored and "status" not in stored
