@@ -89,7 +89,7 @@ def read_text(source: Path | str | None, *, most: int, what: str) -> str:
     if len(data) >= limit:
         raise UserInputError(too_long)
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows Notepad) is not text
     except UnicodeDecodeError as exc:
         raise UserInputError(
             f"{what} is not UTF-8 text ({where}, byte {exc.start}); is it binary data?"

@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from os1.cli_base import JsonOpt, default_person, load_cli_settings, read_text, run_async
-from os1.errors import ConfigError, LLMError, UserInputError
+from os1.errors import ConfigError, LLMError, NotFoundError, UserInputError
 from os1.handwriting import need_hand_extra
 from os1.letters import checks, dictation
 from os1.letters.checks import MAX_TEXT
@@ -89,7 +89,16 @@ def studio_run(
     async def go() -> T:
         async with open_store(settings) as store:
             name = writer or default_person()
-            person = await (store.ensure_person(name) if create else store.get_person(name))
+            try:
+                person = await (store.ensure_person(name) if create else store.get_person(name))
+            except NotFoundError as exc:
+                if writer is not None:
+                    raise
+                raise NotFoundError(
+                    f"no letters yet: nobody named {name!r} (your login, the default writer) "
+                    "writes here; start with 'os1 letters client add NAME', or name the writer "
+                    "with --writer"
+                ) from exc
             return await work(Studio(store.engine), person)
 
     return run_async(go())

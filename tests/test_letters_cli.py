@@ -196,6 +196,8 @@ def test_bad_input_gets_one_line_and_saves_nothing(home: Path, tmp_path: Path) -
     big.write_text("x" * 100_001, encoding="utf-8")
     binary.write_bytes(b"Dear \x00 Roberta")
     latin.write_bytes("Cher Andr\u00e9".encode("latin-1"))
+    invisible = tmp_path / "invisible.txt"
+    invisible.write_text("\u200b\ufe0f\n", encoding="utf-8")
     new = ("new", "Loretta", "Roberta", "-w", "theo", "--title", "T2")
     occasion = ("occasion", "add", "Loretta", "Roberta", "-w", "theo", "--label", "L", "--date")
     cases: list[tuple[tuple[str, ...], int, str]] = [
@@ -205,11 +207,13 @@ def test_bad_input_gets_one_line_and_saves_nothing(home: Path, tmp_path: Path) -
         (("client", "add", "X", "-w", "theo", "--hand", "../etc"), 2, "hand's name"),
         (("client", "show", "Nobody", "-w", "theo"), 3, "no client named 'Nobody'"),
         (("client", "list", "-w", "stranger"), 3, "no person named 'stranger'"),
+        (("list",), 3, "no letters yet"),  # the login writes nothing here
         (("correspondent", "add", "Loretta", "", "-w", "theo"), 2, "cannot be empty"),
         (("correspondent", "add", "Loretta", "Sam", "-w", "theo", "--since", "1975"), 2, "date"),
         ((*new, "--file", str(big)), 2, "too long"),
         ((*new, "--file", str(binary)), 2, "control characters"),
         ((*new, "--file", str(latin)), 2, "not UTF-8"),
+        ((*new, "--file", str(invisible)), 2, "nothing visible"),
         ((*new, "--file", str(tmp_path / "missing.txt")), 2, "no such file"),
         ((*new, "--file", str(tmp_path)), 2, "is a folder"),
         ((*new, "--draft"), 2, "go together"),

@@ -372,6 +372,9 @@ async def test_bad_input_is_refused_and_nothing_saved(file_desk: Desk) -> None:
         (lambda: studio.new_letter(theo, to.id, "", "text"), "cannot be empty"),
         (lambda: studio.new_letter(theo, to.id, "Nul", "a\x00b"), "control characters"),
         (lambda: studio.new_letter(theo, to.id, "Blank", " \n\t "), "empty"),
+        # Only marks that show nothing: a book of the client's letters would refuse it later.
+        (lambda: studio.new_letter(theo, to.id, "Ghost", "\ufe0f\ufe0f"), "nothing visible"),
+        (lambda: studio.new_letter(theo, to.id, "Ghost", "\u200b \ufeff\n"), "nothing visible"),
         (lambda: studio.new_letter(theo, to.id, "Who", "text", "mind"), "source"),
         (lambda: studio.add_version(theo, letter.id, big), "too long"),
         (lambda: studio.add_version(theo, letter.id, "bell \x07"), "control characters"),
@@ -393,6 +396,9 @@ async def test_bad_input_is_refused_and_nothing_saved(file_desk: Desk) -> None:
     # Windows line ends are kept as plain ones; a leap-day birthday with no year is fine.
     mixed = await studio.add_version(theo, letter.id, "Dear R,\r\nYours\r\n")
     assert mixed.text == "Dear R,\nYours\n"
+    # ... and so are old Macs' and Unicode's; a byte-order mark at the start is dropped.
+    other = await studio.add_version(theo, letter.id, "\ufeffDear R,\rWell\u2028Yours\u2029P.S.")
+    assert other.text == "Dear R,\nWell\nYours\n\nP.S."
     await studio.add_occasion(theo, to.id, "birthday", "Leap", 2, 29)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.validation import MAX_NAME, check_fact_text, check_unicode
+from os1.memory.validation import MAX_NAME, check_fact_text, check_unicode, has_visible
 
 MAX_LABEL = 200
 MAX_LINE = 200
@@ -56,12 +56,20 @@ def lines(items: Iterable[str], what: str, most: int = MAX_LINES) -> tuple[str, 
     return out
 
 
+#: Line ends of other systems and of Unicode, and what each becomes.
+_LINE_ENDS = str.maketrans({"\r": "\n", "\u2028": "\n", "\u2029": "\n\n", "\x85": "\n"})
+
+
 def text(value: str, what: str = "the letter", limit: int = MAX_TEXT) -> str:
-    """Free text (a letter, notes): not blank, at most ``limit`` characters, only line breaks
-    and tabs among control characters. Windows line ends become plain ones."""
-    value = check_unicode(value, what).replace("\r\n", "\n")
+    """Free text (a letter, notes): something visible in it, at most ``limit`` characters, only
+    line breaks and tabs among control characters. Line ends of Windows, old Macs and Unicode's
+    line and paragraph separators become plain ones; a leading byte-order mark is dropped."""
+    value = check_unicode(value, what).removeprefix("\ufeff")
+    value = value.replace("\r\n", "\n").translate(_LINE_ENDS)
     if not value.strip():
         raise UserInputError(f"{what} is empty")
+    if not has_visible(value):
+        raise UserInputError(f"{what} has nothing visible in it (only invisible characters)")
     if len(value) > limit:
         raise UserInputError(f"{what} is too long ({len(value):,} characters; at most {limit:,})")
     if _has_control(value, _LAYOUT):

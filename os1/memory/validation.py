@@ -36,11 +36,27 @@ def check_person_name(name: str) -> str:
         raise UserInputError("a person's name cannot contain control characters")
     if any(ch in _BIDI_CONTROLS for ch in cleaned):  # they make a name read as another
         raise UserInputError("a person's name cannot contain text-direction controls")
-    if all(unicodedata.category(ch) in ("Cf", "Zs") for ch in cleaned):
+    if not has_visible(cleaned):
         raise UserInputError("a person's name needs a visible character")
     if "/" in cleaned:  # a name is a part of URLs: /v1/people/NAME/tokens
         raise UserInputError("a person's name cannot contain '/'")
     return cleaned
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` holds a character that shows: not a space, not a control or format
+    character (zero-width spaces and joiners, the byte-order mark, direction marks), and not a
+    mark that only chooses how the character before it looks (variation selectors, emoji skin
+    tones)."""
+    return any(
+        not ch.isspace() and not unicodedata.category(ch).startswith("C") and not _selector(ch)
+        for ch in text
+    )
+
+
+def _selector(char: str) -> bool:
+    point = ord(char)
+    return 0xFE00 <= point <= 0xFE0F or 0xE0100 <= point <= 0xE01EF or 0x1F3FB <= point <= 0x1F3FF
 
 
 #: Embeddings, overrides and isolates of the Unicode bidirectional algorithm.
