@@ -143,6 +143,9 @@ def test_guards(api: TestClient, tokens: dict[str, str]) -> None:
     assert hops["error"]["code"] == -32602 and "relayed 9 times" in hops["error"]["message"]
     bad = _send(api, token, rpc("odd", metadata={"os1": {"hop": "many"}}))
     assert bad["error"]["code"] == -32602
+    for role in ("ROLE_AGENT", "ROLE_UNSPECIFIED"):  # invalid params, not an internal error
+        other = _send(api, token, rpc("from an agent", role=role))
+        assert other["error"]["code"] == -32602 and "ROLE_USER" in other["error"]["message"]
     body = rpc("once only")
     assert "result" in _send(api, token, body)
     again = _send(api, token, body)

@@ -161,7 +161,10 @@ def test_another_writers_studio_is_not_found(api: TestClient, settings: Settings
     )
     assert stolen.status_code == 404
     assert api.delete(f"/v1/letters/{letter}", headers=auth(amy)).status_code == 404
-    assert api.delete("/v1/letters/clients/Loretta", headers=auth(amy)).status_code == 404
+    gone = api.delete("/v1/letters/clients/Loretta", headers=auth(amy))
+    assert gone.status_code == 404
+    # The command-line hint the studio's message carries is not for API clients.
+    assert gone.json()["error"]["message"] == "no client named 'Loretta'"
     same = api.post("/v1/letters", headers=auth(amy), json={
         "correspondence_id": corr, "title": "Into theirs", "text": "x"})  # fmt: skip
     assert same.status_code == 404

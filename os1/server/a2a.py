@@ -28,7 +28,7 @@ from a2a.server.routes import (
 )
 from a2a.server.tasks import InMemoryTaskStore
 from a2a.types import Message as A2AMessage
-from a2a.types import SendMessageRequest, Task
+from a2a.types import Role, SendMessageRequest, Task
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from a2a.utils.errors import A2AError, InvalidParamsError, InvalidRequestError
 from fastapi import FastAPI
@@ -221,6 +221,8 @@ class GuardedHandler(DefaultRequestHandler):
             raise InvalidRequestError("unauthenticated peer")
         if not message.message_id:
             raise InvalidParamsError("message.messageId is required")
+        if message.role != Role.ROLE_USER:  # the SDK would fail the call as an internal error
+            raise InvalidParamsError("a peer's message has the role ROLE_USER")
         if len(message.parts) > MAX_PARTS:
             raise InvalidParamsError(f"a message has at most {MAX_PARTS} parts")
         if not message.context_id:

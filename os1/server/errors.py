@@ -6,6 +6,7 @@ in one place.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,12 +75,17 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+#: The hint a domain error may end with for people at the command line: "(see `os1 people`)".
+_COMMAND_HINT = re.compile(r" \(see `os1 [^`]*`\)$")
+
+
 def from_domain(exc: OS1Error) -> APIError:
+    message = _COMMAND_HINT.sub("", str(exc))  # an API client has no use for a command
     for cls, status, code, kind in STATUS_OF:
         if isinstance(exc, cls):
             headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
-            return APIError(status, str(exc), code, kind, headers)
-    return APIError(500, str(exc), "internal_error", "server_error")
+            return APIError(status, message, code, kind, headers)
+    return APIError(500, message, "internal_error", "server_error")
 
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
