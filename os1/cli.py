@@ -108,7 +108,7 @@ def people(as_json: JsonOpt = False) -> None:
 
 @app.command("relationship")
 def relationship_cmd(person: PersonOpt, as_json: JsonOpt = False) -> None:
-    """How well the mind knows PERSON, and how close they are."""
+    """How well the mind knows the person, and how close they are."""
     settings = load_cli_settings()
 
     async def go() -> dict[str, Any]:
@@ -223,7 +223,7 @@ def recall(
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many items.")] = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what the mind recalls about QUERY for PERSON, best first."""
+    """Show what the mind recalls about QUERY for the person, best first."""
     settings = load_cli_settings()
     if not query.strip():
         raise UserInputError("say what to recall: the query is empty")
@@ -279,7 +279,7 @@ def export(
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Everything stored about PERSON, as JSON."""
+    """Everything stored about the person, as JSON."""
     settings = load_cli_settings()
 
     async def go() -> dict[str, Any]:
@@ -409,14 +409,20 @@ app.command("talk")(talk)
 
 @app.command()
 def up(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: OS1_HOST, or 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port (default: OS1_PORT, or 8316)."),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
             min=1,
             max=256,
-            help="Server processes on the port, one per core (needs PostgreSQL and Redis).",
+            help="Server processes on the port, one per core (needs PostgreSQL and Redis; "
+            "default: OS1_WORKERS, or 1).",
         ),
     ] = None,
     worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,

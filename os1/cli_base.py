@@ -25,9 +25,12 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # a docstring's paragraphs flow; its line breaks do not show
 )
 
-PersonOpt = Annotated[str, typer.Option("--person", "-p", help="Who is talking.")]
+PersonOpt = Annotated[
+    str, typer.Option("--person", "-p", help="The person meant, by name (see os1 people).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
