@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,6 +15,7 @@ from sqlalchemy import event, select
 
 from os1.memory import recall
 from os1.memory import terms as lex
+from os1.memory.asking import asking_share
 from os1.memory.db import make_engine, migrate
 from os1.memory.embed import MiniLMEmbedder
 from os1.memory.embedqueue import MAX_PARTS, embed_turns, parts
@@ -231,12 +233,45 @@ def test_a_named_speaker_becomes_a_preference_not_a_search_word() -> None:
     assert "carolin" not in dict(query.terms)
     final, base = recall.score(index, query, None)
     # The answer scores through the question before it, and its speaker is the one named:
-    # it comes right behind the question itself, and well above the question's own score
-    # when the question names the other speaker.
-    assert [t for t, _ in recall.top(index, final, base, 3)] == [1, 2, 3]
+    # it comes first (the question, which only asks, goes lower: see the next test), and
+    # well above its own score when the question names the other speaker.
+    ranked = [t for t, _ in recall.top(index, final, base, 3)]
+    assert ranked[0] == 2 and set(ranked) == {1, 2, 3}
     other_final, _ = recall.score(index, analyze("What did Melanie paint?", index), None)
     assert final[1] - other_final[1] == pytest.approx(recall.WEIGHTS.speaker)
     assert final[1] > final[2]  # the other turn of the named speaker
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [
+        ("I tried a pottery class at the studio", 0.0),
+        ("Which pottery class did you try?", 1.0),
+        ("We moved to Tampa! Have you been there?", 0.5),
+        ("Really?! Wow.", 0.5),
+        ("", 0.0),
+    ],
+)
+def test_the_share_of_a_turn_that_asks(text: str, share: float) -> None:
+    assert asking_share(text) == pytest.approx(share)
+
+
+def test_a_turn_that_asks_goes_below_a_turn_that_tells() -> None:
+    """Two turns with the question's words, in conversations of their own (so neither lifts
+    the other): the one that asks is shorter and matches better, but holds no fact, so the
+    one that tells goes first; with no weight for asking, the order is the other way."""
+    index = build(
+        ("Which pottery class did you try?", None),
+        ("I tried a pottery class at the studio on Main Street, so calming", None),
+        apart=True,
+    )
+    query = analyze("What pottery class did she try?", index)
+    final, base = recall.score(index, query, None)
+    assert [t for t, _ in recall.top(index, final, base, 2)] == [2, 1]
+    plain, _ = recall.score(index, query, None, replace(recall.WEIGHTS, asking=0.0))
+    assert [t for t, _ in recall.top(index, plain, base, 2)] == [1, 2]
+    assert final[0] == pytest.approx(plain[0] * (1 - recall.WEIGHTS.asking))
+    assert final[1] == pytest.approx(plain[1])
 
 
 def test_i_and_you_in_a_question_prefer_the_persons_or_the_minds_turns() -> None:

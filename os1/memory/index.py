@@ -19,6 +19,7 @@ import numpy.typing as npt
 import simsimd
 
 from os1.memory import terms as lex
+from os1.memory.asking import asking_share
 from os1.memory.places import says_where
 from os1.memory.when import named_span, says_when
 
@@ -127,6 +128,8 @@ class PersonIndex:
         #: was said, as timestamps; NaN when it names none (see ``when.named_span``).
         self.named_from = _Grow(np.float64)
         self.named_to = _Grow(np.float64)
+        #: The share of the turn's words that ask a question: see ``asking.asking_share``.
+        self.asking = _Grow(np.float32)
 
     def __len__(self) -> int:
         return self.ids.size
@@ -173,6 +176,7 @@ class PersonIndex:
         timed = [says_when(e.text, w) for e, w in zip(batch, words, strict=True)]
         self.says_when.extend(timed)
         self.says_where.extend([says_where(e.text) for e in batch])
+        self.asking.extend([asking_share(e.text) for e in batch])
         named = [
             named_span(e.text, e.time) if t else None for e, t in zip(batch, timed, strict=True)
         ]
