@@ -345,6 +345,57 @@ def test_the_real_hand_never_copies_a_letter() -> None:
     assert float(np.mean(to_source)) <= 0.03
 
 
+def test_a_long_letter_draws_each_glyph_about_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one form per glyph, the instances of a letter crowd the distinctness window: a
+    floor set at the benchmark's p10 (not its minimum), and whole words made again for one
+    letter, made most glyphs be drawn five times or more."""
+    from os1.handwriting import layout as module
+
+    if not DKG.is_file():
+        pytest.skip("fonts-dkg-handwriting not installed")
+    dkg = hand_from_font(DKG)
+    drawn = 0
+    deform = module.deform
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal drawn
+        drawn += 1
+        return deform(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "deform", counted)
+    text = (
+        "Dear Ada, the letters came today, all of them at once. I read every one twice and "
+        "then again at night, because a letter is better the third time. We walked by the "
+        "river on Sunday and spoke of you. "
+    ) * 5
+    pages = layout(dkg, text, size_pt=16.0, dpi=300, seed=0)
+    glyphs = sum(len(page.placed) for page in pages)
+    assert glyphs > 700
+    assert drawn <= 3 * glyphs  # 4.9 a glyph before
+
+
+def test_a_word_is_made_once_and_only_its_near_letters_drawn_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from os1.handwriting import layout as module
+
+    if not BREIP.is_file():
+        pytest.skip("fonts-breip not installed")
+    made = 0
+    make_once = module._Writer._make_once
+
+    def counted(self: object, text: str) -> object:
+        nonlocal made
+        made += 1
+        return make_once(self, text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module._Writer, "_make_once", counted)
+    text = "all the little letters fell off the hill, and all of them laughed. " * 3
+    words = len(text.split())
+    layout(hand_from_font(BREIP), text, size_pt=16.0, dpi=300, seed=0)
+    assert made <= words + 3  # a word moved to the next line is made again there
+
+
 def test_overlay_adds_only_the_ink_that_reaches_into_the_strokes() -> None:
     from os1.handwriting.distinct import overlay
 
@@ -445,9 +496,15 @@ def test_a_bad_extension_is_refused(hand: Hand, tmp_path: Path) -> None:
         write(write_text(hand, "hi"), tmp_path / "letter.docx")
 
 
-@pytest.mark.parametrize("text", ["", "   \n\t\n", "\x00\x07"])
+@pytest.mark.parametrize("text", ["", "   \n\t\n"])
 def test_empty_text_is_refused(hand: Hand, text: str) -> None:
     with pytest.raises(UserInputError, match="empty"):
+        layout(hand, text)
+
+
+@pytest.mark.parametrize("text", ["\x00\x07", "\x01\x02\n", "\ufe0f"])
+def test_a_text_of_only_control_characters_says_so(hand: Hand, text: str) -> None:
+    with pytest.raises(UserInputError, match="only control characters"):
         layout(hand, text)
 
 

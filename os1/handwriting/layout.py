@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from os1.errors import UserInputError
 from os1.handwriting.deform import Stamp, deform
@@ -102,6 +102,11 @@ def layout(
     """``text`` written in ``hand`` on pages of ``paper`` (see the module for the rules)."""
     lines = clean(text).split("\n")
     if not any(line.strip() for line in lines):
+        if text.strip():
+            raise UserInputError(
+                "nothing to write: the text holds only control characters and marks with no "
+                "shape of their own, which are left out"
+            )
         raise UserInputError("nothing to write: the text is empty")
     glyphs = resolve(hand, (c for line in lines for c in line if c not in " \t"))
     vary = Variation(seed, enabled=variation)
@@ -200,7 +205,9 @@ class _Word:
     stamps: list[Stamp]
     pens: list[float]
     style: WordStyle
+    #: Each letter's shape: as drawn while the word is made, as written once it is made.
     shapes: list[Shape | None]
+    glyphs: list[Glyph] = field(default_factory=list)
 
     @property
     def left(self) -> float:
@@ -219,6 +226,7 @@ class _Word:
             pens,
             self.style,
             self.shapes[start:stop],
+            self.glyphs[start:stop],
         )
 
 
@@ -314,36 +322,55 @@ class _Writer:
         return 1
 
     def make(self, text: str) -> _Word:
-        """The word's letters as instances, not yet placed. Made again (up to
-        :data:`~os1.handwriting.distinct.REMAKES` times, keeping the best) while a letter, with
-        the ink of the letters that touch it, comes out nearer than
-        :data:`~os1.handwriting.distinct.WRITTEN_FLOOR` to an earlier instance: a neighbour's
-        ink can make two instances that differ look alike on the page."""
-        memory = self.vary.remember()
-        best: tuple[float, _Word, dict[str, int]] | None = None
-        for _ in range(REMAKES):
-            word = self._make_once(text)
-            if not self.vary.enabled:
-                return word
-            word.shapes, near = self._as_written(word)
+        """The word's letters as instances, not yet placed. A letter that, with the ink of the
+        letters that touch it, comes out nearer than
+        :data:`~os1.handwriting.distinct.WRITTEN_FLOOR` to an earlier instance (a neighbour's
+        ink can make two instances that differ look alike on the page) is drawn again, it
+        alone, keeping the word's other letters: up to
+        :data:`~os1.handwriting.distinct.REMAKES` versions of the word, keeping the best."""
+        word = self._make_once(text)
+        if not self.vary.enabled:
+            return word
+        best: tuple[float, _Word] | None = None
+        for version in range(REMAKES):
+            written, nears = self._as_written(word)
+            near = min(nears, default=float("inf"))
             if best is None or near > best[0]:
-                best = (near, word, self.vary.remember())
-            if near >= WRITTEN_FLOOR:
+                best = (near, replace(word, shapes=written))
+            if near >= WRITTEN_FLOOR or version == REMAKES - 1:
                 break
-            self.vary.restore(memory)
+            word = self._redraw(word, [i for i, n in enumerate(nears) if n < WRITTEN_FLOOR])
         assert best is not None
-        self.vary.restore(best[2])
         return best[1]
 
-    def _as_written(self, word: _Word) -> tuple[list[Shape | None], float]:
+    def _redraw(self, word: _Word, letters: list[int]) -> _Word:
+        """``word`` with the letters at ``letters`` drawn again (the same glyphs, in the word's
+        style), the pen moved on by their new advances."""
+        stamps, shapes = list(word.stamps), list(word.shapes)
+        scale = self.m.scale * word.style.size
+        for i in letters:
+            char = word.text[i]
+            others = [
+                form
+                for j, form in enumerate(shapes)
+                if j != i and word.text[j] == char and form is not None
+            ]
+            stamps[i], shapes[i] = self._instance(char, word.glyphs[i], scale, word.style, others)
+        pens = [0.0]
+        for stamp in stamps[:-1]:
+            pens.append(pens[-1] + stamp.advance)
+        return _Word(word.text, stamps, pens, word.style, shapes, word.glyphs)
+
+    def _as_written(self, word: _Word) -> tuple[list[Shape | None], list[float]]:
         """Each letter's shape as it will show on the page, where its neighbours' ink reaches
-        into it, and the least distance of any to an earlier instance of its character."""
+        into it, and each one's least distance to an earlier instance of its character (on
+        the page or earlier in the word)."""
         corners = [
             self._corner(pen, stamp) for pen, stamp in zip(word.pens, word.stamps, strict=True)
         ]
         shapes: list[Shape | None] = []
         pending: dict[str, list[Shape]] = {}
-        near = float("inf")
+        nears: list[float] = []
         for i, (char, stamp) in enumerate(zip(word.text, word.stamps, strict=True)):
             ink = stamp.ink
             # Only near neighbours can reach into a letter: looking further would make a long
@@ -352,11 +379,11 @@ class _Writer:
                 if j != i:
                     ink = overlay(ink, corners[i], word.stamps[j].ink, corners[j])
             form = shape(ink)
-            near = min(near, self.distinct.nearest(char, form, pending.get(char)))
+            nears.append(self.distinct.nearest(char, form, pending.get(char)))
             if form is not None:
                 pending.setdefault(char, []).append(form)
             shapes.append(form)
-        return shapes, near
+        return shapes, nears
 
     def _corner(self, pen: float, stamp: Stamp) -> tuple[int, int]:
         """Where ``stamp``'s top-left corner lies from its word's start on the baseline, in
@@ -380,6 +407,7 @@ class _Writer:
             word.pens.append(pen)
             word.stamps.append(stamp)
             word.shapes.append(form)
+            word.glyphs.append(glyph)
             pen += stamp.advance
         return word
 
