@@ -78,6 +78,8 @@ def _open_hand(spec: str) -> Hand:
 
 
 def _read_text(source: str) -> str:
+    if source != "-" and Path(source).is_dir():
+        raise UserInputError(f"{source} is a folder, not a text file")
     if source != "-" and not Path(source).is_file():
         raise UserInputError(f"no such text file: {source}")
     text = read_text(source, most=MAX_TEXT_CHARS, what="the text")
@@ -174,13 +176,20 @@ def write(
     """Write a text file in a learned hand."""
     need_hand_extra()
     from os1.handwriting.layout import layout
+    from os1.handwriting.page import check_output, make_parent
     from os1.handwriting.render import boxes as glyph_boxes
+    from os1.handwriting.render import output_suffix
     from os1.handwriting.render import write as write_pages
 
     for flag, value in (("--variation", variation), ("--texture", texture)):
         if value not in {"on", "off"}:
             raise UserInputError(f"{flag} must be on or off, not {value!r}")
     points = parse_size(size)
+    # Every file to write is checked before the layout, so a bad one wastes no work and
+    # leaves nothing half written.
+    output_suffix(out)
+    for path in (out, *([boxes] if boxes is not None else [])):
+        check_output(path)
     text = _read_text(text_file)
     pages = layout(
         _open_hand(hand),
@@ -193,6 +202,7 @@ def write(
     )
     written = write_pages(pages, out, ink_texture=texture == "on", plotter=plotter)
     if boxes is not None:
+        make_parent(boxes)
         boxes.write_text(json.dumps(glyph_boxes(pages), ensure_ascii=False), encoding="utf-8")
     for path in written:
         typer.echo(f"wrote {path}")
@@ -201,9 +211,17 @@ def write(
 @hand_app.command("font")
 def font(
     hand: HandOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The font file to write (.otf).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The font file to write: .otf (CFF outlines) or .ttf (TrueType outlines).",
+        ),
+    ],
 ) -> None:
-    """Export a hand as an OpenType font, its variants as contextual alternates."""
+    """Export a hand as an OpenType font, its variants as contextual alternates: CFF outlines
+    in a .otf file, TrueType outlines in a .ttf file."""
     need_hand_extra()
     from os1.handwriting.font import build_font
 

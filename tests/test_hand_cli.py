@@ -97,6 +97,61 @@ def test_template_and_font(home: Path, tmp_path: Path) -> None:
     assert said.split() == ["w1"]
 
 
+def test_template_and_font_make_missing_folders_and_name_the_outlines(
+    home: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "nodir" / "x" / "t.pdf"
+    code, said = invoke(home, "hand", "template", "--out", str(out))
+    assert code == 0 and out.read_bytes().startswith(b"%PDF"), said
+    code, said = invoke(home, "hand", "template", "--out", str(out / "t.pdf"))
+    assert code == 2 and "is a file, not a folder" in said
+    font = tmp_path / "fonts" / "w1.ttf"
+    code, said = invoke(home, "hand", "font", "--hand", "w1", "--out", str(font))
+    assert code == 0 and font.read_bytes()[:4] == b"\x00\x01\x00\x00", said  # TrueType
+    code, said = invoke(home, "hand", "font", "--help")
+    assert "TrueType" in said and "CFF" in said
+
+
+def test_bad_output_paths_are_refused_before_the_layout(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os1.handwriting.layout
+
+    def no_layout(*args: object, **kwargs: object) -> None:
+        raise AssertionError("laid out before the output paths were checked")
+
+    monkeypatch.setattr(os1.handwriting.layout, "layout", no_layout)
+    text = tmp_path / "t.txt"
+    text.write_text("hello", encoding="utf-8")
+    folder = tmp_path / "o"
+    folder.mkdir()
+    cases = [
+        (["--out", str(folder / "a.png"), "--boxes", str(folder)], "is a folder"),
+        (["--out", str(folder)], "cannot write o"),
+        (["--out", str(folder / "a.xyz")], "the name must end in"),
+        (["--out", str(text / "a.png")], "is a file, not a folder"),
+        (["--out", str(folder / "a.png"), "--boxes", str(text / "b.json")], "is a file"),
+    ]
+    for args, message in cases:
+        code, said = invoke(home, "hand", "write", "--hand", "w1", *args, str(text))
+        assert code == 2 and message in said, (args, said)
+    assert list(folder.iterdir()) == []
+
+
+def test_tiny_images_hold_no_sheet_and_the_other_files_still_count(tmp_path: Path) -> None:
+    names = []
+    for side in (1, 2, 8, 30, 60):
+        Image.new("RGB", (side, side), "white").save(tmp_path / f"tiny{side}.png")
+        names.append(str(tmp_path / f"tiny{side}.png"))
+    code, said = invoke(
+        tmp_path / "home", "hand", "learn", "--name", "d", str(SHEETS / "didi.jpg"), *names
+    )
+    assert code == 0, said
+    for name in names:
+        assert f"{name}: no template sheet found" in said
+    assert "learned d: 62 characters" in said
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -147,16 +202,29 @@ def test_bad_text_files_are_refused(
     assert code == 2 and message in said, said
     code, said = invoke(home, "hand", "write", "--hand", "w1", "--out", str(out), "missing.txt")
     assert code == 2 and "no such text file" in said
+    code, said = invoke(home, "hand", "write", "--hand", "w1", "--out", str(out), str(tmp_path))
+    assert code == 2 and "is a folder, not a text file" in said
+
+
+def test_a_text_of_only_control_characters_says_so(home: Path, tmp_path: Path) -> None:
+    text = tmp_path / "ctl.txt"
+    text.write_bytes(b"\x01\x02")
+    out = tmp_path / "out.png"
+    code, said = invoke(home, "hand", "write", "--hand", "w1", "--out", str(out), str(text))
+    assert code == 2 and "only control characters" in said, said
+    assert not out.exists()
 
 
 def test_bad_learn_input_keeps_the_old_hand(home: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in (home / "hands" / "w1" / "glyphs").iterdir())
     (tmp_path / "notes.jpg").write_text("not an image")
+    (tmp_path / "trunc.jpg").write_bytes((SHEETS / "didi.jpg").read_bytes()[:60_000])
     Image.new("1", (15_000, 15_000), 1).save(tmp_path / "huge.png")  # 225 megapixels, 57 kB
     cases = [
         ([str(tmp_path / "huge.png")], "too large for a photo of a sheet"),
         ([str(HANDWRITING / "draw-your-font" / "hero.png")], "no template sheet found"),
         ([str(tmp_path / "notes.jpg")], "not an image"),
+        ([str(tmp_path / "trunc.jpg")], "the image is truncated or damaged"),
         ([str(tmp_path / "missing.jpg")], "no such file"),
         ([str(SHEETS / "handwrite_sample.pdf")], "nothing read"),
     ]

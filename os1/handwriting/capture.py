@@ -121,7 +121,10 @@ def learn_sheets(paths: Sequence[Path], name: str) -> tuple[Hand, LearnReport]:
             continue
         for number, rgb in enumerate(pages, 1):
             source = str(path) if len(pages) == 1 else f"{path} page {number}"
-            sheet, line = _read_sheet(rgb, source)
+            try:
+                sheet, line = _read_sheet(rgb, source)
+            except UserInputError as exc:  # this page gives nothing; the others still count
+                sheet, line = None, SheetReport(source, None, problem=_without(str(exc), source))
             report.sheets.append(line)
             if sheet is not None:
                 sheets.append(sheet)

@@ -31,6 +31,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 
 from os1.errors import UserInputError
 from os1.handwriting.hand import Glyph, Hand
+from os1.handwriting.page import make_parent
 
 UNITS_PER_EM = 1000
 #: The hand's cap height, in font units.
@@ -74,7 +75,7 @@ def build_font(hand: Hand, out: Path) -> None:
     features = feature_code(hand)
     if features:
         builder.addOpenTypeFeatures(features)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     builder.save(str(out))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from os1.errors import UserInputError
-from os1.handwriting.page import Page
+from os1.handwriting.page import Page, make_parent
 
 #: The ink's colour (sRGB): a dark blue-black.
 INK = (24, 30, 62)
@@ -68,7 +68,7 @@ def write(
     suffix = output_suffix(out)
     if not pages:
         raise UserInputError("nothing to write: no pages")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(out)
     if suffix in (".plot.svg", ".gcode"):
         from os1.handwriting.plotter import write_plot
 

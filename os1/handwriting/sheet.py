@@ -68,8 +68,12 @@ def load_pages(path: Path) -> list[np.ndarray]:
                 rgb = np.asarray(image.convert("RGB"))
     except Image.DecompressionBombError as exc:
         raise UserInputError(f"{path}: {_TOO_BIG}") from exc
-    except (OSError, UnidentifiedImageError) as exc:
+    except UnidentifiedImageError as exc:
         raise UserInputError(f"{path}: not an image (PNG, JPEG, ...) or a PDF") from exc
+    except PermissionError as exc:
+        raise UserInputError(f"{path}: cannot read it ({exc.strerror})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow knew the format, not the data
+        raise UserInputError(f"{path}: the image is truncated or damaged ({exc})") from exc
     scale = MAX_SIDE / max(rgb.shape[:2])
     if scale < 1:
         rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -101,12 +105,18 @@ def find_sheet(rgb: np.ndarray) -> Found | None:
     return _find_template(gray) or _find_grid(gray)
 
 
+def _block(gray: np.ndarray, parts: int) -> int:
+    """The neighbourhood of an adaptive threshold: an odd share ``1/parts`` of the image's
+    longest side, and at least 3 pixels (OpenCV's least), so a tiny image has one too."""
+    return max(3, (int(max(gray.shape)) // parts) | 1)
+
+
 # -- OS1's template --------------------------------------------------------------------------
 def _find_template(gray: np.ndarray) -> Found | None:
     marks = _marks(gray)
     if marks is None:
         return None
-    block = (max(gray.shape) // 8) | 1
+    block = _block(gray, 8)
     ink = cv2.adaptiveThreshold(
         gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 25
     )
@@ -121,7 +131,7 @@ def _find_template(gray: np.ndarray) -> Found | None:
 def _marks(gray: np.ndarray) -> np.ndarray | None:
     """The centres of four filled squares nearest the image's corners: tl, tr, br, bl."""
     blurred = cv2.GaussianBlur(gray, (5, 5), 0)
-    block = (max(gray.shape) // 8) | 1
+    block = _block(gray, 8)
     binv = cv2.adaptiveThreshold(
         blurred, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 25
     )
@@ -197,8 +207,8 @@ def _find_grid(gray: np.ndarray) -> Found | None:
 
 def _box_quads(gray: np.ndarray) -> np.ndarray:
     """Corners (tl, tr, br, bl) of the square boxes of the commonest size, outer outline only."""
-    h, w = gray.shape
-    block = (max(h, w) // 40) | 1
+    w = gray.shape[1]
+    block = _block(gray, 40)
     binv = cv2.adaptiveThreshold(
         gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 10
     )

@@ -26,7 +26,7 @@ from os1.handwriting.layouts import (
     code_bits,
     template_for,
 )
-from os1.handwriting.page import PAPERS
+from os1.handwriting.page import PAPERS, make_parent
 
 INSTRUCTION = (
     "Write each character once in its box with a dark pen, resting on the baseline; "
@@ -41,6 +41,7 @@ def make_template(out: Path, *, paper: str = "letter", variants: int = 1) -> Non
         raise UserInputError(f"paper must be one of {', '.join(PAPERS)}, not {paper!r}")
     if not 1 <= variants <= 3:
         raise UserInputError(f"variants must be 1, 2 or 3, not {variants}")
+    make_parent(out)  # missing folders are made, as for written letters and fonts
     canvas = Canvas(str(out), pagesize=PAPERS[paper])
     canvas.setTitle("OS1 handwriting template")
     for page in template_for(paper, variants):
