@@ -443,7 +443,8 @@ class Session:
         facts = await store.list_facts(self.person)
         question = iv.next_question(spec, facts)
         if question is not None:
-            if not self._asked_name_again and not self._has_name(question, answer):
+            # Only a name can be missing from an answer: any other answer is kept as it is.
+            if not self._asked_name_again and iv.answer_value(question, answer.content) is None:
                 self._asked_name_again = True
                 return (
                     "I didn't catch a name in that. What should I call you? "
@@ -457,14 +458,6 @@ class Session:
             return question.ask
         await self._finish_interview()
         return spec.outro.format(name=iv.preferred_name(facts, self.person.name))
-
-    @staticmethod
-    def _has_name(question: Question, answer: Turn) -> bool:
-        """False only for an answer to the name question in which no name was found."""
-        return (
-            question.key != "preferred_name"
-            or iv.answer_value(question, answer.content) is not None
-        )
 
     async def _remember_answer(self, question: Question, answer: Turn) -> None:
         value = iv.answer_value(question, answer.content) or self.person.name
