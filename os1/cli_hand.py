@@ -121,6 +121,8 @@ def learn(
 
     check_name(name)
     for photo in photos:
+        if photo.is_dir():
+            raise UserInputError(f"{photo} is a folder: name the photos in it")
         if not photo.is_file():
             raise UserInputError(f"no such file: {photo}")
     hand, report = learn_sheets(photos, name)

@@ -226,6 +226,7 @@ def test_bad_learn_input_keeps_the_old_hand(home: Path, tmp_path: Path) -> None:
         ([str(tmp_path / "notes.jpg")], "not an image"),
         ([str(tmp_path / "trunc.jpg")], "the image is truncated or damaged"),
         ([str(tmp_path / "missing.jpg")], "no such file"),
+        ([str(tmp_path)], "is a folder: name the photos in it"),
         ([str(SHEETS / "handwrite_sample.pdf")], "nothing read"),
     ]
     for photos, message in cases:
