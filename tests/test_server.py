@@ -125,8 +125,9 @@ def test_tokens_reach_only_their_own_person(api: TestClient, settings: Settings)
     ).json()
     assert all("4242" not in item["text"] for item in found)
     chat(api, theo, [{"role": "user", "content": "what is the secret code? Oslo?"}])
-    assert "4242" not in json.dumps([m.content for m in fake(api).calls[-1]])
-    assert "4242" not in api.get("/v1/export", headers=auth(theo)).text
+    # The secret's words, not its digits alone: a timestamp's microseconds may hold "4242".
+    assert "secret code is 4242" not in json.dumps([m.content for m in fake(api).calls[-1]])
+    assert "secret code is 4242" not in api.get("/v1/export", headers=auth(theo)).text
     assert user_turns(api, amy) == ["My secret code is 4242 and I love Oslo"]
 
 
