@@ -4,6 +4,8 @@ letter, versions, diff, approval), privacy between writers, mind drafts, and bad
 from __future__ import annotations
 
 import io
+import itertools
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -231,30 +233,34 @@ def test_an_approved_letter_renders_over_http(api: TestClient, settings: Setting
     assert late.status_code == 400
 
 
-def test_renders_run_one_at_a_time(
+def _slow_render(doc: object, home: Path, *_: object) -> bytes:
+    """A render that takes 0.3 s and notes when it ran, in the server's home (it runs in the
+    render process, so it can tell the test only through a file)."""
+    began = time.time()
+    time.sleep(0.3)
+    with (home / "renders.log").open("a") as log:
+        log.write(f"{os.getpid()} {began} {time.time()}\n")
+    return b"%PDF-"
+
+
+def _dying_render(*_: object) -> bytes:
+    """A render whose process dies, as one killed for memory would."""
+    os._exit(9)
+
+
+def test_renders_run_one_at_a_time_in_a_process_of_their_own(
     api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two people asking for a letter at once get it one after the other: a long letter takes
-    a core for a while, and two at once would take the cores the conversations need."""
+    a core for a while, and two at once would take the cores the conversations need. The
+    render runs outside the server's process, so it never holds the event loop's lock."""
     import os1.server.letters as routes
-
-    running, most = [0], [0]
-    guard = threading.Lock()
-
-    def slow_render(*_: object) -> bytes:
-        with guard:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-        time.sleep(0.3)
-        with guard:
-            running[0] -= 1
-        return b"%PDF-"
 
     theo = make_token(settings, "theodore")
     corr = start(api, theo)
     letter = write_letter(api, theo, corr, "Twice", "Dear Amy,\nYes.\n")
     api.post(f"/v1/letters/{letter}/approve", headers=auth(theo))
-    monkeypatch.setattr(routes, "_render", slow_render)
+    monkeypatch.setattr(routes, "_render", _slow_render)
     codes: list[int] = []
 
     def ask() -> None:
@@ -264,11 +270,35 @@ def test_renders_run_one_at_a_time(
     for asker in askers:
         asker.start()
     for asker in askers:
-        asker.join(timeout=30)
-    assert codes == [200, 200, 200] and most[0] == 1
+        asker.join(timeout=60)
+    assert codes == [200, 200, 200]
+    runs = sorted(line.split() for line in (settings.home / "renders.log").read_text().splitlines())
+    assert len(runs) == 3 and {pid for pid, *_ in runs} - {str(os.getpid())} == {runs[0][0]}
+    spans = sorted((float(began), float(ended)) for _, began, ended in runs)
+    assert all(ended <= next_began for (_, ended), (next_began, _) in itertools.pairwise(spans))
 
 
-def test_a_book_of_letters_over_http(api: TestClient, settings: Settings) -> None:
+def test_a_render_whose_process_dies_is_a_503_and_the_next_one_works(
+    api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os1.server.letters as routes
+
+    theo = make_token(settings, "theodore")
+    corr = start(api, theo)
+    letter = write_letter(api, theo, corr, "Once", "Dear Amy,\nYes.\n")
+    api.post(f"/v1/letters/{letter}/approve", headers=auth(theo))
+    monkeypatch.setattr(routes, "_render", _dying_render)
+    died = api.get(f"/v1/letters/{letter}/render", headers=auth(theo))
+    assert died.status_code == 503 and died.json()["error"]["code"] == "render_failed"
+    monkeypatch.setattr(routes, "_render", _slow_render)
+    assert api.get(f"/v1/letters/{letter}/render", headers=auth(theo)).content == b"%PDF-"
+
+
+def test_a_book_of_letters_over_http(
+    api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os1.server.letters as routes
+
     theo, amy = make_token(settings, "theodore"), make_token(settings, "amy")
     corr = start(api, theo)
     ids = []
@@ -295,6 +325,10 @@ def test_a_book_of_letters_over_http(api: TestClient, settings: Settings) -> Non
     words = [document[i].get_textpage().get_text_range() for i in range(4)]
     assert "Two letters" in words[0] and "theodore" in words[0]
     assert "Home" in words[2] and "porch light" in words[2] and "Paris" in words[3]
+    monkeypatch.setattr(routes, "MAX_BOOK_CHARACTERS", 30)  # the two letters hold 40
+    big = api.post("/v1/letters/book", headers=auth(theo), json={"letters": ids})
+    assert big.status_code == 400
+    assert "at most 30 characters" in big.json()["error"]["message"]
 
 
 def test_sending_remembers_names_and_places_and_the_writer_corrects_them(

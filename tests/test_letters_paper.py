@@ -24,7 +24,14 @@ from os1.handwriting.outline import write_pdf
 from os1.handwriting.render import write
 from os1.letters.book import make_book
 from os1.letters.models import LetterDoc
-from os1.letters.paper import STOCK_HANDS, letter_pages, letter_text, render_letter, stock_hand
+from os1.letters.paper import (
+    STOCK_HANDS,
+    letter_pages,
+    letter_text,
+    page_png,
+    render_letter,
+    stock_hand,
+)
 
 pytestmark = pytest.mark.skipif(
     not (DKG.is_file() and BREIP.is_file()), reason="the handwriting fonts are not installed"
@@ -192,6 +199,26 @@ def test_png_pages_and_envelope_have_ink(dkg: Hand, tmp_path: Path) -> None:
     assert [i.shape for i in images] == [(1100, 850)] * 4 + [(round(4.125 * DPI), 950)]
     for image in images:
         assert (image < 128).sum() > 100
+
+
+def test_one_page_is_that_page_of_the_whole_letter(dkg: Hand, tmp_path: Path) -> None:
+    """A page asked for alone is byte for byte that page of the whole letter, and its layout
+    stops there: the pages after it are never written."""
+    doc = replace(ANNIVERSARY, text=LONG.text)
+    whole = render_letter(doc, tmp_path / "letter.png", hand=dkg, dpi=DPI, seed=5)
+    assert len(whole) == 4
+    for number in (1, 2, 4):
+        alone = page_png(doc, number, hand=dkg, dpi=DPI, seed=5)
+        assert alone == whole[number - 1].read_bytes()
+    first = letter_pages(doc, dkg, dpi=DPI, seed=5, until=1)
+    every = letter_pages(doc, dkg, dpi=DPI, seed=5)
+    assert len(first) == 1 and len(every) == 4
+    assert [(p.char, p.x, p.y) for p in first[0].placed] == [
+        (p.char, p.x, p.y) for p in every[0].placed
+    ]
+    assert len(letter_pages(doc, dkg, dpi=DPI, seed=5, until=9)) == 4
+    with pytest.raises(UserInputError, match="has 4 page"):
+        page_png(doc, 5, hand=dkg, dpi=DPI)
 
 
 @pytest.mark.parametrize("ending", ["plot.svg", "gcode"])

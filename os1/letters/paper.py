@@ -24,6 +24,7 @@ handwriting fonts Debian packages; ``scripts/system-packages`` installs them).
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -37,7 +38,7 @@ from os1.handwriting.layout import SIZES, layout
 from os1.handwriting.outline import write_pdf
 from os1.handwriting.page import Page, Placed
 from os1.handwriting.render import output_suffix as suffix_in
-from os1.handwriting.render import write
+from os1.handwriting.render import raster, write
 from os1.letters.models import LetterDoc
 
 
@@ -122,9 +123,34 @@ def letter_pages(
     size_pt: float = 16.0,
     dpi: int = 300,
     seed: int = 0,
+    until: int | None = None,
 ) -> list[Page]:
-    """The letter's pages, written in ``hand``."""
-    return layout(hand, letter_text(doc), size_pt=size_pt, dpi=dpi, paper=paper, seed=seed)
+    """The letter's pages, written in ``hand``; with ``until``, only its first ``until`` pages
+    (see :func:`~os1.handwriting.layout.layout`)."""
+    return layout(
+        hand, letter_text(doc), size_pt=size_pt, dpi=dpi, paper=paper, seed=seed, until=until
+    )
+
+
+def page_png(
+    doc: LetterDoc,
+    number: int,
+    *,
+    hand: Hand,
+    paper: str = "letter",
+    size_pt: float = 16.0,
+    dpi: int = 300,
+    seed: int = 0,
+) -> bytes:
+    """Page ``number`` (from 1) of the letter as PNG bytes, the same as that page of
+    :func:`render_letter`'s PNG files. The layout stops at that page, so an early page of a
+    long letter costs only the pages up to it."""
+    pages = letter_pages(doc, hand, paper=paper, size_pt=size_pt, dpi=dpi, seed=seed, until=number)
+    if number > len(pages):
+        raise UserInputError(f"the letter has {len(pages)} page(s), not {number}")
+    image = io.BytesIO()
+    raster(pages[number - 1]).save(image, format="PNG")
+    return image.getvalue()
 
 
 def render_letter(

@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
             state = ServerState(runtime)
             state.shared = await _shared(settings, state)
             stack.push_async_callback(state.shared.close)
+            stack.callback(state.renders.close)
             app.state.os1 = state
             if runtime.store.embedder is not None:
                 # Load the embedding model and its word neighbours now, not in the first

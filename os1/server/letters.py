@@ -476,8 +476,7 @@ async def render(
     need_hand_extra()
     doc = await _studio(state).letter_doc(person, letter_id)
     home = state.runtime.settings.home
-    async with state.rendering:
-        data = await asyncio.to_thread(_render, doc, home, file_format, paper, seed, envelope, page)
+    data = await state.renders.run(_render, doc, home, file_format, paper, seed, envelope, page)
     return Response(data, media_type=MEDIA[file_format])
 
 
@@ -491,24 +490,23 @@ def _render(
     page: int,
 ) -> bytes:
     from os1.letters.book import hand_for, learned_hands
-    from os1.letters.paper import render_letter
+    from os1.letters.paper import page_png, render_letter
 
     hand = hand_for(doc, learned_hands([doc], home))
+    if file_format == "png":
+        return page_png(doc, page, hand=hand, paper=paper, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
-        out = FilePath(folder) / f"letter.{file_format}"
-        written = render_letter(
-            doc, out, hand=hand, paper=paper, seed=seed, envelope=envelope and file_format == "pdf"
-        )
-        if file_format == "pdf":
-            return written[0].read_bytes()
-        pages = [p for p in written if "envelope" not in p.name]
-        if page > len(pages):
-            raise UserInputError(f"the letter has {len(pages)} page(s), not {page}")
-        return pages[page - 1].read_bytes()
+        out = FilePath(folder) / "letter.pdf"
+        return render_letter(doc, out, hand=hand, paper=paper, seed=seed, envelope=envelope)[
+            0
+        ].read_bytes()
 
 
-#: The most letters one book over HTTP holds (a handwritten page takes about a second).
+#: The most letters one book over HTTP holds.
 MAX_BOOK_LETTERS = 100
+#: The most characters of letters one book over HTTP holds: as many as one letter may have,
+#: about 45 handwritten pages, a few minutes of the worker's one render at a time.
+MAX_BOOK_CHARACTERS = checks.MAX_TEXT
 
 
 @router.post(
@@ -527,9 +525,14 @@ async def book(body: BookIn, person: CurrentPerson, state: State) -> Response:
         raise UserInputError("no approved letters to make a book of")
     if len(docs) > MAX_BOOK_LETTERS:
         raise UserInputError(f"a book over HTTP holds at most {MAX_BOOK_LETTERS} letters")
+    size = sum(len(doc.text) for doc in docs)
+    if size > MAX_BOOK_CHARACTERS:
+        raise UserInputError(
+            f"a book over HTTP holds at most {MAX_BOOK_CHARACTERS:,} characters of letters; "
+            f"these letters have {size:,}: make it two books or more"
+        )
     home = state.runtime.settings.home
-    async with state.rendering:
-        data = await asyncio.to_thread(_book, docs, home, body, person.name)
+    data = await state.renders.run(_book, docs, home, body, person.name)
     return Response(data, media_type="application/pdf")
 
 

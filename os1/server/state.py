@@ -13,6 +13,7 @@ from os1.errors import NotFoundError
 from os1.mind.conversation import Mind
 from os1.mind.persona import all_minds, load_mind
 from os1.runtime import Runtime
+from os1.server.renders import Renders
 from os1.server.shared import Shared
 
 
@@ -64,9 +65,9 @@ class ServerState:
     #: Rate limits and cancels, agreed among workers (set up by the app at start).
     shared: Shared = field(init=False)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Letters rendered to PNG or PDF one at a time in a worker: a long letter takes a core
-    #: for tens of seconds, and several at once would take the cores the conversations need.
-    rendering: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    #: Letters rendered to PNG or PDF, one at a time in a process of their own (see
+    #: :mod:`os1.server.renders`).
+    renders: Renders = field(default_factory=Renders)
     _minds: dict[str, Mind] = field(default_factory=dict)
 
     def model_names(self) -> list[str]:
