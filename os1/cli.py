@@ -6,8 +6,10 @@ Every command prints a one-line ``error: ...`` on failure and exits with the err
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,22 +221,67 @@ def _recall_json(item: RecallItem) -> dict[str, Any]:
 @app.command()
 def recall(
     person: PersonOpt,
-    query: Annotated[str, typer.Argument(help="What to remember.")],
+    query: Annotated[
+        str,
+        typer.Argument(help="What to remember; - reads one query a line from stdin."),
+    ],
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many items.")] = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what the mind recalls about QUERY for the person, best first."""
+    """Show what the mind recalls about QUERY for the person, best first.
+
+    With - as QUERY, each line of stdin is a query, answered as it comes, in one process: the
+    embedding model and the person's index load once. With --json, each answer is one line
+    (JSON Lines), and a query that cannot be asked gets `{"error": "..."}` on its line."""
     settings = load_cli_settings()
+    if query != "-":
+        _check_query(query, settings.max_message_chars)
+
+    async def go() -> int:
+        async with open_store(settings) as store:
+            who = await store.get_person(person)
+            if query != "-":
+                _show_recalled(await store.recall(who, query, k), as_json)
+                return 0
+            refused = 0
+            for line in _stdin_lines(settings.max_message_chars):
+                try:
+                    _check_query(line, settings.max_message_chars)
+                except UserInputError as exc:
+                    refused += 1
+                    if as_json:
+                        typer.echo(json.dumps({"error": str(exc)}, ensure_ascii=False))
+                    else:
+                        typer.echo(f"error: {exc}", err=True)
+                    continue
+                _show_recalled(await store.recall(who, line, k), as_json)
+            return refused
+
+    refused = run_async(go())
+    if refused:
+        raise UserInputError(f"{refused} quer{'y' if refused == 1 else 'ies'} could not be asked")
+
+
+def _check_query(query: str, limit: int) -> None:
     if not query.strip():
         raise UserInputError("say what to recall: the query is empty")
-    if len(query) > settings.max_message_chars:
-        raise UserInputError(f"the query is longer than {settings.max_message_chars:,} characters")
+    if len(query) > limit:
+        raise UserInputError(f"the query is longer than {limit:,} characters")
 
-    async def go() -> list[RecallItem]:
-        async with open_store(settings) as store:
-            return await store.recall(await store.get_person(person), query, k)
 
-    items = run_async(go())
+def _stdin_lines(limit: int) -> Iterator[str]:
+    """stdin's lines, without their ends, as they come; bytes that are not UTF-8 become
+    U+FFFD. A line longer than ``limit`` is not held whole: what comes of it is past the limit,
+    for the caller to refuse, and the rest of it is skipped."""
+    reader = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace")
+    while line := reader.readline(limit + 2):
+        if not line.endswith("\n") and len(line) > limit:
+            while (rest := reader.readline(2**16)) and not rest.endswith("\n"):
+                pass
+        yield line.rstrip("\r\n")
+
+
+def _show_recalled(items: list[RecallItem], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([_recall_json(i) for i in items], ensure_ascii=False))
         return

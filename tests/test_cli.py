@@ -131,6 +131,18 @@ def test_recall_json_shape_and_import(os1: Run, tmp_path: Path) -> None:
     assert "Theo: I adopted a dog" in plain and "Samantha: Biscuit" in plain
     plain = os1("recall", "--person", "theo", "where did we go hiking?").stdout.decode()
     assert "user: We went hiking" in plain
+    # Many queries in one process, one answer a line, each the same as asked alone.
+    asked = ["what is my dog called?", "", "where did we go hiking?", "x" * 40_000, "Alps"]
+    stdin = "\ufeff" + "\r\n".join(asked) + "\n"
+    many = os1("recall", "--person", "theo", "--k", "2", "--json", "-", stdin=stdin.encode())
+    assert many.returncode == 2 and b"2 queries could not be asked" in many.stderr
+    answers = [json.loads(line) for line in many.stdout.decode().splitlines()]
+    assert len(answers) == 5 and answers[0] == items
+    assert answers[1] == {"error": "say what to recall: the query is empty"}
+    assert "longer than" in answers[3]["error"]
+    assert answers[4][0]["source_ids"] == ["c3"] and answers[2][0]["source_ids"] == ["c3"]
+    text = os1("recall", "--person", "theo", "-", stdin=b"where did we go hiking?\xff")
+    assert text.returncode == 0 and "user: We went hiking" in text.stdout.decode()
 
 
 def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_path: Path) -> None:
