@@ -12,7 +12,17 @@ import importlib.util
 from os1.errors import ConfigError
 
 #: What the ``hand`` extra installs, by import name.
-HAND_MODULES = ("cv2", "skimage", "PIL", "reportlab", "fontTools", "vpype", "pypdfium2")
+HAND_MODULES = (
+    "cv2",
+    "skimage",
+    "PIL",
+    "reportlab",
+    "fontTools",
+    "vpype",
+    "pypdfium2",
+    "bidi",
+    "arabic_reshaper",
+)
 
 
 def need_hand_extra() -> None:

@@ -25,6 +25,9 @@
   the glyph of a fallback font (the installed handwriting fonts Breip and dkg, then DejaVu
   Sans, then Pillow's default font), scaled to the hand's cap height and pen width, a solid
   shape drawn round its outline; (e) a drawn box.
+* **Direction.** A paragraph with right-to-left letters (Hebrew, Arabic) is written the way it
+  is read (:mod:`os1.handwriting.direction`): lines break in the text's order, then each line's
+  words are put in the order they are seen, a right-to-left paragraph from the right margin.
 * **Variation** (:mod:`os1.handwriting.variation`): seeded, so the same seed gives the same
   pages; with ``variation=False`` nothing random happens.
 """
@@ -38,6 +41,15 @@ from dataclasses import dataclass, field, replace
 
 from os1.errors import UserInputError
 from os1.handwriting.deform import Stamp, deform
+from os1.handwriting.direction import (
+    MIRRORED,
+    has_right_to_left,
+    reordered,
+    right_to_left,
+    shaped,
+    visual,
+    word_levels,
+)
 from os1.handwriting.distinct import (
     FLOOR,
     REMAKES,
@@ -106,7 +118,7 @@ def layout(
     are the first ``until`` of the whole letter's, the same to the pixel, for less work."""
     if until is not None and until < 1:
         raise ValueError("until counts pages from 1")
-    lines = clean(text).split("\n")
+    lines = [shaped(line) for line in clean(text).split("\n")]
     if not any(line.strip() for line in lines):
         if text.strip():
             raise UserInputError(
@@ -114,13 +126,17 @@ def layout(
                 "shape of their own, which are left out"
             )
         raise UserInputError("nothing to write: the text is empty")
-    glyphs = resolve(hand, (c for line in lines for c in line if c not in " \t"))
+    chars = [c for line in lines for c in line if c not in " \t"]
+    if any(has_right_to_left(line) for line in lines):  # brackets may be drawn mirrored
+        chars += [MIRRORED[c] for c in chars if c in MIRRORED]
+    glyphs = resolve(hand, chars)
     vary = Variation(seed, enabled=variation)
     metrics = _metrics(hand, glyphs, size_pt, dpi, paper, vary)
     writer = _Writer(glyphs, metrics, vary, until)
     try:
         for line in lines:
             writer.paragraph_line(line)
+        writer.end_line()
     except _Enough:
         pass
     return writer.pages
@@ -243,6 +259,22 @@ class _Word:
         )
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A word on the page, in a line that is reordered when done (see :meth:`_Writer.end_line`):
+    its letters are ``page.placed[first:last]``, its text in the text's order."""
+
+    text: str
+    page: Page
+    first: int
+    last: int
+    origin: float
+    y0: int
+    rise: float
+    left: float
+    right: float
+
+
 class _Writer:
     """Fills pages line by line, word by word."""
 
@@ -268,12 +300,19 @@ class _Writer:
         self.pen = 0.0
         self.ink_right = 0.0
         self.blank = True
+        #: The paragraph holds right-to-left letters (then its lines are reordered when done),
+        #: and it runs from the right.
+        self.bidi = self.rtl = False
+        self.line_words: list[_Written] = []
+        #: The word being written, in the text's order.
+        self.logical = ""
 
     # -- lines and pages ---------------------------------------------------------------------
     def paragraph_line(self, line: str) -> None:
         """One line of the text: its indent, then its words, wrapped."""
         body = line.lstrip(" \t")
         self.new_line()
+        self.bidi, self.rtl = has_right_to_left(body), right_to_left(body)
         if not body:
             return
         indent = self._blank_width(line[: len(line) - len(body)])
@@ -289,6 +328,7 @@ class _Writer:
         return blank.count(" ") * self.m.space + blank.count("\t") * TAB * self.m.dpi
 
     def new_line(self) -> None:
+        self.end_line()
         m = self.m
         self.line_no += 1
         self.baseline += m.pitch
@@ -306,10 +346,35 @@ class _Writer:
         self.pen = self.start
         self.blank = True
 
+    def end_line(self) -> None:
+        """Put the words of a line with right-to-left letters in the order they are seen
+        (:mod:`os1.handwriting.direction`); they were written in the text's order."""
+        words, self.line_words = self.line_words, []
+        if not words:
+            return
+        levels = word_levels([w.text for w in words], self.rtl)
+        spans = [(w.left, w.right) for w in words]
+        shifts = reordered(spans, levels, (self.start, self.end) if self.rtl else None)
+        for written, shift in zip(words, shifts, strict=True):
+            if shift:
+                self._move(written, shift)
+
+    def _move(self, written: _Written, shift: float) -> None:
+        """Move a written word ``shift`` pixels along its line, onto the baseline there."""
+        origin = written.origin + shift
+        x0, y0 = round(origin), round(self._baseline_at(origin) + written.rise)
+        dx, dy = x0 - round(written.origin), y0 - written.y0
+        placed = written.page.placed
+        for i in range(written.first, written.last):
+            placed[i] = replace(placed[i], x=placed[i].x + dx, y=placed[i].y + dy)
+
     # -- words -------------------------------------------------------------------------------
     def word(self, text: str, blank: str) -> None:
         """Write ``text`` after the spaces and tabs ``blank``, on the next line if it does not
         fit there."""
+        if self.bidi:
+            self.logical = text
+            text = visual(text, self.rtl)
         memory = self.vary.remember()
         word = self.make(text)
         if not self.blank:
@@ -462,7 +527,22 @@ class _Writer:
         page = self.pages[-1]
         # The word goes down as one piece, as _as_written saw it: whole pixels from its start,
         # on a straight baseline from where the line's baseline lies at its start.
-        x0, y0 = round(origin), round(self._baseline_at(origin) + word.style.rise * self.m.size)
+        rise = word.style.rise * self.m.size
+        x0, y0 = round(origin), round(self._baseline_at(origin) + rise)
+        if self.bidi:
+            self.line_words.append(
+                _Written(
+                    self.logical if len(word.text) == len(self.logical) else word.text,
+                    page,
+                    len(page.placed),
+                    len(page.placed) + len(word.text),
+                    origin,
+                    y0,
+                    rise,
+                    origin + word.left,
+                    origin + word.right,
+                )
+            )
         for pen, stamp, char, form in zip(
             word.pens, word.stamps, word.text, word.shapes, strict=True
         ):
