@@ -6,14 +6,13 @@ Every command prints a one-line ``error: ...`` on failure and exits with the err
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich import box
@@ -184,7 +183,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _read_stdin() -> bytes:
-    data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+    data = _stdin("the history, one turn a line,").buffer.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise UserInputError(f"stdin: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
     return data
@@ -243,7 +242,7 @@ def recall(
             if query != "-":
                 _show_recalled(await store.recall(who, query, k), as_json)
                 return 0
-            refused = 0
+            refused = answered = 0
             for line in _stdin_lines(settings.max_message_chars):
                 try:
                     _check_query(line, settings.max_message_chars)
@@ -254,7 +253,8 @@ def recall(
                     else:
                         typer.echo(f"error: {exc}", err=True)
                     continue
-                _show_recalled(await store.recall(who, line, k), as_json)
+                _show_recalled(await store.recall(who, line, k), as_json, after=answered > 0)
+                answered += 1
             return refused
 
     refused = run_async(go())
@@ -270,18 +270,35 @@ def _check_query(query: str, limit: int) -> None:
 
 
 def _stdin_lines(limit: int) -> Iterator[str]:
-    """stdin's lines, without their ends, as they come; bytes that are not UTF-8 become
-    U+FFFD. A line longer than ``limit`` is not held whole: what comes of it is past the limit,
-    for the caller to refuse, and the rest of it is skipped."""
-    reader = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="replace")
-    while line := reader.readline(limit + 2):
-        if not line.endswith("\n") and len(line) > limit:
-            while (rest := reader.readline(2**16)) and not rest.endswith("\n"):
+    """stdin's lines (ended by a newline alone, a CR before it dropped), as they come; bytes
+    that are not UTF-8 become U+FFFD. A line longer than ``limit`` characters is not held
+    whole: what comes of it is past the limit, for the caller to refuse, and the rest of it is
+    skipped."""
+    reader = _stdin("the queries, one a line,").buffer
+    most = 4 * limit + 3  # bytes: four at most a character, and the line's end
+    first = True
+    while line := reader.readline(most):
+        if not line.endswith(b"\n") and len(line) == most:
+            while (rest := reader.readline(2**16)) and not rest.endswith(b"\n"):
                 pass
-        yield line.rstrip("\r\n")
+        if first and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        first = False
+        yield line.removesuffix(b"\n").removesuffix(b"\r").decode("utf-8", "replace")
 
 
-def _show_recalled(items: list[RecallItem], as_json: bool) -> None:
+def _stdin(what: str) -> TextIO:
+    """stdin, or a clear error where there is none (closed, as with ``<&-``)."""
+    if sys.stdin is None:
+        raise UserInputError(f"stdin is closed: give {what} on stdin")
+    return sys.stdin
+
+
+def _show_recalled(items: list[RecallItem], as_json: bool, *, after: bool = False) -> None:
+    """One answer: a line of JSON, or a line an item (a blank line before it when ``after``
+    another answer)."""
+    if after and not as_json:
+        typer.echo()
     if as_json:
         typer.echo(json.dumps([_recall_json(i) for i in items], ensure_ascii=False))
         return

@@ -141,8 +141,23 @@ def test_recall_json_shape_and_import(os1: Run, tmp_path: Path) -> None:
     assert answers[1] == {"error": "say what to recall: the query is empty"}
     assert "longer than" in answers[3]["error"]
     assert answers[4][0]["source_ids"] == ["c3"] and answers[2][0]["source_ids"] == ["c3"]
-    text = os1("recall", "--person", "theo", "-", stdin=b"where did we go hiking?\xff")
+    text = os1("recall", "--person", "theo", "-", stdin=b"where did we go hiking?\xff\ndog\rAlps")
     assert text.returncode == 0 and "user: We went hiking" in text.stdout.decode()
+    assert text.stdout.decode().count("\n\n") == 1  # two answers, a blank line between
+    lone_cr = os1("recall", "--person", "theo", "--json", "-", stdin=b"dog\rAlps\n")
+    assert len(lone_cr.stdout.splitlines()) == 1  # a CR inside a line does not end it
+
+
+def test_a_closed_stdin_is_one_clear_line(
+    os1: Run, tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    assert os1("chat", "--person", "theo", stdin=b"Hello.\n").returncode == 0
+    env = os1_env(tmp_path, openai_server)
+    for args in (("recall", "-p", "theo", "-"), ("import", "-p", "theo", "--session", "s", "-")):
+        shell = ["sh", "-c", 'exec "$0" -m os1 "$@" <&-', sys.executable, *args]
+        done = subprocess.run(shell, env=env, capture_output=True, timeout=60, check=False)
+        assert done.returncode == 2
+        assert done.stderr.decode().strip().startswith("error: stdin is closed")
 
 
 def test_import_without_sessions_makes_one_conversation_per_file(os1: Run, tmp_path: Path) -> None:

@@ -62,6 +62,46 @@ def test_same_seed_gives_the_same_files(hand: Hand, tmp_path: Path) -> None:
     assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
 
 
+def test_distances_are_exact_whatever_ran_before() -> None:
+    """OpenCV's precise distance transform can differ in its last bit from call to call, with
+    what ran before; the distances a glyph is measured by are the exact ones every time."""
+    from scipy.ndimage import distance_transform_edt
+
+    from os1.handwriting.distance import reach
+
+    skeleton = np.zeros((64, 64), np.uint8)
+    skeleton[10:50, 30] = 1
+    skeleton[20, 5:60] = 1
+    free = np.where(skeleton, 0, 1).astype(np.uint8)
+    exact = distance_transform_edt(free).astype(np.float32)
+    noise = np.random.default_rng(1)
+    for _ in range(50):
+        cv2.resize(
+            noise.random((64, 64)).astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA
+        )
+        assert np.array_equal(reach(free), exact)
+
+
+def test_the_same_letter_comes_out_the_same_in_one_process(hand: Hand) -> None:
+    """A long letter written again in the same process, after other work, is the same to the
+    pixel: every decision against a distance threshold comes out the same way."""
+    text = (TEXT * 6).replace("\n\n", "\n")
+
+    def written() -> list[tuple[str, int, int, int]]:
+        pages = write_text(hand, text, dpi=50, seed=3)
+        return [
+            (p.char, p.x, p.y, zlib.crc32(p.ink.tobytes())) for page in pages for p in page.placed
+        ]
+
+    first = written()
+    noise = np.random.default_rng(2)
+    for _ in range(20):
+        cv2.resize(
+            noise.random((64, 64)).astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA
+        )
+    assert written() == first
+
+
 def test_another_seed_gives_another_letter(hand: Hand, tmp_path: Path) -> None:
     write(write_text(hand, seed=1), tmp_path / "a.png")
     write(write_text(hand, seed=2), tmp_path / "b.png")

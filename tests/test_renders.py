@@ -1,14 +1,35 @@
-"""The render process: closing the server stops a render in progress at once."""
+"""The render process: one at a time, replaced when it dies, stopped with the server, deaf to
+the terminal's Ctrl-C, and never left running without its server."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
 
 from os1.server.errors import APIError
 from os1.server.renders import Renders
+
+
+def pid_after(seconds: float) -> int:
+    """A render that takes ``seconds`` and answers with the id of the process it ran in."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie has died: only its parent's wait is due
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_closing_stops_a_render_in_progress() -> None:
@@ -24,3 +45,67 @@ def test_closing_stops_a_render_in_progress() -> None:
         return time.monotonic() - began
 
     assert asyncio.run(scenario()) < 10
+
+
+def test_a_process_that_died_idle_is_replaced_for_the_next_render() -> None:
+    async def scenario() -> None:
+        renders = Renders()
+        first = await renders.run(pid_after, 0)
+        os.kill(first, signal.SIGKILL)
+        await asyncio.sleep(1)
+        second = await renders.run(pid_after, 0)  # served, by a new process
+        assert second != first
+        # One that dies mid-render is that request's 503, and the next one is served.
+        dying = asyncio.ensure_future(renders.run(pid_after, 30))
+        await asyncio.sleep(1)
+        os.kill(second, signal.SIGKILL)
+        with pytest.raises(APIError, match="stopped before it was done"):
+            await asyncio.wait_for(dying, 20)
+        assert await renders.run(pid_after, 0) not in (first, second)
+        renders.close()
+
+    asyncio.run(scenario())
+
+
+def test_ctrl_c_in_the_terminal_is_the_servers_to_handle() -> None:
+    """Ctrl-C goes to the whole process group; the render goes on, and the server decides."""
+
+    async def scenario() -> None:
+        renders = Renders()
+        pid = await renders.run(pid_after, 0)
+        running = asyncio.ensure_future(renders.run(pid_after, 1.5))
+        await asyncio.sleep(0.5)
+        os.kill(pid, signal.SIGINT)
+        assert await asyncio.wait_for(running, 20) == pid
+        renders.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_render_process_dies_with_its_server() -> None:
+    server = textwrap.dedent(
+        """
+        import asyncio, sys
+        sys.path.insert(0, sys.argv[1])
+        from os1.server.renders import Renders
+        from test_renders import pid_after
+
+        async def main():
+            renders = Renders()
+            print(await renders.run(pid_after, 0), flush=True)
+            await renders.run(pid_after, 60)
+
+        asyncio.run(main())
+        """
+    )
+    here = os.path.dirname(__file__)
+    command = [sys.executable, "-c", server, here]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        render = int(proc.stdout.readline())
+        time.sleep(0.5)
+        proc.kill()  # no goodbye: as the supervisor kills a worker past its grace
+    deadline = time.monotonic() + 10
+    while alive(render) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(render)

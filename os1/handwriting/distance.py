@@ -52,6 +52,19 @@ INK_THRESHOLD = 128
 CELL_THRESHOLD = 0.25
 
 
+def reach(free: np.ndarray) -> np.ndarray:
+    """Each pixel's exact Euclidean distance to the nearest zero of ``free`` (uint8), float32.
+
+    OpenCV's precise distance transform is fast, but its last bit can differ from one call to
+    the next on the same input (seen with OpenCV 5.0.0, depending on what ran before), and a
+    decision against a threshold can then flip, so the same seed would not always give the same
+    letter. Its values lie within a few millionths of the square root of a whole number (the
+    squared distance in pixels), so that whole number is recovered and its root taken again:
+    the same bits every time."""
+    approx = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).astype(np.float64)
+    return np.sqrt(np.rint(approx * approx)).astype(np.float32)
+
+
 def normalize(ink: np.ndarray) -> np.ndarray:
     """The glyph's skeleton on a 64 x 64 square: a boolean array, True on the centre line.
 

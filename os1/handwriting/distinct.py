@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from os1.handwriting.distance import SIDE, normalize
+from os1.handwriting.distance import SIDE, normalize, reach
 
 #: The least glyph distance wanted between two instances of one character: the least pair
 #: distance the benchmark allows (0.010) with a margin. The spread of the pairs (p10 0.015 and
@@ -56,8 +55,7 @@ def shape(ink: np.ndarray) -> Shape | None:
         return None
     skeleton = normalize(ink)
     free = np.where(skeleton, 0, 1).astype(np.uint8)
-    reach = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return Shape(skeleton, reach)
+    return Shape(skeleton, reach(free))
 
 
 def overlay(

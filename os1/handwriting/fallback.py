@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize as _untyped_skeletonize
 
+from os1.handwriting.distance import reach as exact_reach
 from os1.handwriting.fontcut import (
     Accent,
     accent,
@@ -238,7 +239,7 @@ class Fallback:
         for centres, reach in ((lines, radius), (dots, self.pen)):
             if centres.any():
                 free = np.where(centres, 0, 1).astype(np.uint8)
-                away = cv2.distanceTransform(free, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+                away = exact_reach(free)
                 ink = np.maximum(ink, np.clip(reach + 0.5 - away, 0, 1))
         ink = (ink * 255).round().astype(np.uint8)
         return Glyph(glyph.char, ink, glyph.baseline + grow, glyph.left - grow, glyph.advance)

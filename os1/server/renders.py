@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from os1.server.children import die_with_parent
 from os1.server.errors import APIError
 
 T = TypeVar("T")
@@ -40,19 +43,17 @@ class Renders:
 
     async def run(self, render: Callable[..., T], *args: object) -> T:
         async with self._turn:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    max_tasks_per_child=RENDERS_PER_PROCESS,
-                )
-            pool = self._pool
+            pool = self._ready()
             try:
-                return await asyncio.get_running_loop().run_in_executor(pool, render, *args)
-            except BrokenProcessPool as exc:
-                if self._pool is pool:
-                    self._pool = None
-                pool.shutdown(wait=False)
+                future = pool.submit(render, *args)
+            except BrokenProcessPool:  # the process died while idle: a new one serves this
+                self._drop(pool)
+                pool = self._ready()
+                future = pool.submit(render, *args)
+            try:
+                return await asyncio.wrap_future(future)
+            except (BrokenProcessPool, KeyboardInterrupt, SystemExit) as exc:
+                self._drop(pool)
                 raise APIError(
                     503,
                     "the render stopped before it was done; try again",
@@ -60,13 +61,40 @@ class Renders:
                     "server_error",
                 ) from exc
 
+    def _ready(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_starting,
+                initargs=(os.getpid(),),
+                max_tasks_per_child=RENDERS_PER_PROCESS,
+            )
+        return self._pool
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        _stop(pool)
+
     def close(self) -> None:
         """Stop the render process, and the render in it, if any."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # The executor has no public way to stop a running task before Python 3.14
-        # (terminate_workers); a server shutting down should not wait out a long letter.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    # The executor has no public way to stop a running task before Python 3.14
+    # (terminate_workers); a server shutting down should not wait out a long letter.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _starting(server: int) -> None:
+    """Run in the render process as it starts. Ctrl-C in the terminal reaches the whole
+    process group: stopping is the server's to decide, which stops this process in turn. And
+    should the server die outright, this process goes with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(server, signal.SIGKILL)

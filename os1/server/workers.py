@@ -27,6 +27,7 @@ from types import FrameType
 import httpx
 
 from os1.errors import ConfigError
+from os1.server.children import die_with_parent
 from os1.server.serve import banner
 from os1.settings import Settings
 
@@ -200,13 +201,4 @@ def _stop(workers: list[Worker], grace: float) -> list[int]:
 def _die_with_supervisor(supervisor: int) -> None:
     """Run in the worker before it starts: on Linux, it gets SIGTERM should the supervisor
     die, even killed outright, so no worker is left holding the port."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != supervisor:  # it died before the line above took effect
-            os._exit(1)
-
-
-PR_SET_PDEATHSIG = 1
+    die_with_parent(supervisor, signal.SIGTERM)
