@@ -109,3 +109,33 @@ def test_the_render_process_dies_with_its_server() -> None:
     while alive(render) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(render)
+
+
+def test_past_the_most_waiting_a_render_is_refused_at_once_with_a_retry_hint() -> None:
+    async def scenario() -> None:
+        renders = Renders(most_waiting=2)
+        await renders.run(pid_after, 0)
+        queued = [asyncio.ensure_future(renders.run(pid_after, 0.8)) for _ in range(3)]
+        await asyncio.sleep(0.3)  # one rendering, two waiting
+        began = time.monotonic()
+        with pytest.raises(APIError, match="busy: 2 letters are waiting") as refused:
+            await renders.run(pid_after, 0)
+        assert time.monotonic() - began < 0.5
+        assert refused.value.status == 503 and refused.value.headers is not None
+        assert int(refused.value.headers["Retry-After"]) >= 1
+        await asyncio.gather(*queued)  # the queued ones are served
+        assert renders.waiting == 0
+        # A waiter that gives up leaves its place.
+        first = asyncio.ensure_future(renders.run(pid_after, 0.8))
+        await asyncio.sleep(0.2)
+        gone = asyncio.ensure_future(renders.run(pid_after, 0))
+        await asyncio.sleep(0.1)
+        assert renders.waiting == 1
+        gone.cancel()
+        await asyncio.sleep(0.1)
+        assert renders.waiting == 0
+        await first
+        assert await renders.run(pid_after, 0) > 0
+        renders.close()
+
+    asyncio.run(scenario())
