@@ -304,7 +304,8 @@ class _Writer:
         #: and it runs from the right.
         self.bidi = self.rtl = False
         self.line_words: list[_Written] = []
-        #: The word being written, in the text's order.
+        #: The word being written (all of it, for each part of a word split across lines), in
+        #: the text's order: its direction sets its level in the line.
         self.logical = ""
 
     # -- lines and pages ---------------------------------------------------------------------
@@ -532,7 +533,7 @@ class _Writer:
         if self.bidi:
             self.line_words.append(
                 _Written(
-                    self.logical if len(word.text) == len(self.logical) else word.text,
+                    self.logical,
                     page,
                     len(page.placed),
                     len(page.placed) + len(word.text),

@@ -497,9 +497,8 @@ def _render(
         return page_png(doc, page, hand=hand, paper=paper, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
         out = FilePath(folder) / "letter.pdf"
-        return render_letter(doc, out, hand=hand, paper=paper, seed=seed, envelope=envelope)[
-            0
-        ].read_bytes()
+        written = render_letter(doc, out, hand=hand, paper=paper, seed=seed, envelope=envelope)
+        return written[0].read_bytes()
 
 
 #: The most letters one book over HTTP holds.
