@@ -7,9 +7,10 @@ import itertools
 import unicodedata
 
 import pytest
+from bidi import get_display
 from fixtures_hand import DKG
 
-from os1.handwriting.direction import reordered, shaped, visual, word_levels
+from os1.handwriting.direction import line_levels, reordered, right_to_left, shaped, visual
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import layout
@@ -34,24 +35,29 @@ def seen(placed: list[Placed], line: int) -> str:
 
 
 def test_levels_follow_the_bidirectional_algorithm_word_by_word() -> None:
-    # A right-to-left paragraph: its words at 1, a Latin word at 2, a number above its
-    # right-to-left context, a dash between two Hebrew words takes their direction.
-    assert word_levels([SHALOM, "John", "Smith", OLAM], True) == [1, 2, 2, 1]
-    assert word_levels([SHALOM, "-", OLAM, "2024"], True) == [1, 1, 1, 2]
+    # A right-to-left paragraph: its words at 1, Latin words at 2 (one run: the gap between
+    # them is Latin too), a number above its right-to-left context, each number its own run.
+    assert line_levels([SHALOM, "John", "Smith", OLAM], True) == ([1, 2, 2, 1], [1, 2, 1])
+    assert line_levels([SHALOM, "-", OLAM, "2024"], True) == ([1, 1, 1, 2], [1, 1, 1])
+    assert line_levels([SHALOM, "10", "20"], True) == ([1, 2, 2], [1, 1])
+    # A number after a Latin word is Latin (W7), so a dash between them is too.
+    assert line_levels([SHALOM, "abc", "-", "1"], True) == ([1, 2, 2, 2], [1, 2, 2])
     # A left-to-right paragraph: a Hebrew run at 1, the rest at 0.
-    assert word_levels(["Hello", SHALOM, OLAM, "there"], False) == [0, 1, 1, 0]
-    assert word_levels(["Hello", "-", "there", "12"], False) == [0, 0, 0, 0]
+    assert line_levels(["Hello", SHALOM, OLAM, "there"], False) == ([0, 1, 1, 0], [0, 1, 0])
+    assert line_levels(["Hello", "-", "there", "12"], False) == ([0, 0, 0, 0], [0, 0, 0])
 
 
 def test_runs_are_mirrored_within_their_span_and_a_rtl_line_across_the_line() -> None:
     spans = [(0.0, 10.0), (20.0, 30.0), (40.0, 50.0), (60.0, 70.0)]
-    assert reordered(spans, [0, 1, 1, 0]) == [0.0, 20.0, -20.0, 0.0]
+    assert reordered(spans, [0, 1, 1, 0], [0, 1, 0]) == [0.0, 20.0, -20.0, 0.0]
     # Right to left: the first word ends at the line's right end, the gaps kept.
-    assert reordered(spans, [1, 1, 1, 1], (0.0, 100.0)) == [90.0, 50.0, 10.0, -30.0]
+    assert reordered(spans, [1, 1, 1, 1], [1, 1, 1], (0.0, 100.0)) == [90.0, 50.0, 10.0, -30.0]
     # Two Latin words in it keep their own order.
-    moved = reordered(spans, [1, 2, 2, 1], (0.0, 100.0))
+    moved = reordered(spans, [1, 2, 2, 1], [1, 2, 1], (0.0, 100.0))
     lefts = [left + shift for (left, _), shift in zip(spans, moved, strict=True)]
     assert lefts[1] < lefts[2] and lefts[0] > lefts[2] > lefts[3]
+    # A run inside a run is mirrored within where its words lie now, not where they began.
+    assert reordered(spans, [0, 1, 2, 2], [0, 1, 2]) == [0.0, 40.0, -20.0, -20.0]
 
 
 def test_a_word_is_shown_in_reading_order_with_its_brackets_mirrored() -> None:
@@ -103,3 +109,39 @@ def test_rtl_text_wraps_and_every_line_runs_from_the_right(hand: Hand) -> None:
     assert [(p.char, p.x, p.y) for p in again[0].placed] == [
         (p.char, p.x, p.y) for p in pages[0].placed
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"abc {SHALOM} 10 20",
+        f"{SHALOM} 10 20",
+        f"{SHALOM} 12 abc",
+        f"{SHALOM} abc - 1",
+        f"hello {SHALOM} 050 123 4567 bye",
+        f"{MARHABA} 12 34 {MARHABA}",
+        f"Dear {SHALOM} {OLAM} and {DAVID} here",
+        f"{SHALOM} John Smith {OLAM} 2024",
+    ],
+)
+def test_words_come_in_the_order_the_algorithm_shows_them(hand: Hand, line: str) -> None:
+    """Words with nothing at their edges stand in the order python-bidi shows the whole line,
+    and no ink leaves the margins or lands on another word."""
+    page = layout(hand, line, size_pt=14.0, dpi=100, seed=0)[0]
+    shown = str(get_display(shaped(line), base_dir="R" if right_to_left(line) else "L"))
+    assert seen(page.placed, 1) == shown.replace(" ", "")
+    assert min(p.x for p in page.placed) >= 100 and max(p.x + p.w for p in page.placed) <= 750
+    # Letters touch and lean into each other, but none is drawn over another.
+    spans = sorted((p.x, p.x + p.w) for p in page.placed)
+    assert all(
+        a[1] - b[0] < 0.6 * min(a[1] - a[0], b[1] - b[0]) for a, b in itertools.pairwise(spans)
+    )
+
+
+def test_a_hebrew_word_too_long_for_a_line_starts_on_the_first(hand: Hand) -> None:
+    alphabet = "".join(chr(c) for c in range(0x05D0, 0x05EB))
+    page = layout(hand, alphabet * 4 + " " + SHALOM, size_pt=14.0, dpi=100, seed=0)[0]
+    first = seen(page.placed, 1)[::-1]  # read from the right
+    assert first.startswith(alphabet) and (alphabet * 4).startswith(first)
+    rest = "".join(seen(page.placed, line)[::-1] for line in sorted({p.line for p in page.placed}))
+    assert rest == alphabet * 4 + SHALOM

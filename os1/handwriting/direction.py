@@ -8,20 +8,20 @@ the Unicode bidirectional algorithm does, and this module says how each line is 
 * **Inside a word**, python-bidi's ``get_display`` puts the letters in the order they are seen,
   and brackets in a right-to-left word are mirrored (``(`` written as ``)``), as the algorithm's
   rule L4 asks.
-* **Word order** follows the algorithm's levels, with each word one unit (:func:`word_levels`):
-  a right-to-left word is at level 1, a left-to-right word at the paragraph's level rounded up
-  to even (0, or 2 in a right-to-left paragraph), a number at the next level above a
-  right-to-left context, and a word with no strong letter (a dash, a number's sign) takes the
-  direction its neighbours agree on, else the paragraph's. Rule L2 then reverses each run of
-  words at a level or higher, highest first (:func:`reordered`): done on the page, a run is
-  mirrored within its own span, so each word keeps its gaps.
+* **Word order** follows the algorithm's levels, with each word, and each gap between two
+  words, one unit (:func:`line_levels`): a word's class is that of its first strong letter, or
+  a number's; a number after an Arabic word is an Arabic number, after a Latin one a Latin word;
+  neutral words and gaps take the direction of the units either side when they agree (numbers
+  counting as right-to-left), else the paragraph's; levels follow. Rule L2 then reverses each
+  run of units at a level or higher, highest first (:func:`reordered`): done on the page, a run
+  is mirrored within its own span, so each word keeps its gaps.
 * **Arabic letters are joined** before anything else: arabic-reshaper turns each letter into
   its initial, medial, final or isolated form (the presentation forms), which the fallback
   fonts draw.
 
 A word mixing directions (Latin letters run into Hebrew ones) is shown as python-bidi orders
-it; where such a word must break across lines, its pieces are cut in the order it is seen.
-Only the text's characters are looked at, so this holds for every hand.
+it. A right-to-left word too long for a line is cut so that its beginning, as typed, comes
+first. Only the text's characters are looked at, so this holds for every hand.
 """
 
 from __future__ import annotations
@@ -59,15 +59,21 @@ def right_to_left(paragraph: str) -> bool:
 
 def _strong(word: str) -> str:
     """``R`` or ``L`` by the word's first strong letter, ``N`` for a number, ``-`` for none."""
-    number = False
+    kind = _kind(word)
+    return "R" if kind in ("R", "AL") else "N" if kind in NUMBER else "L" if kind == "L" else "-"
+
+
+def _kind(word: str) -> str:
+    """The word's bidirectional class as one unit: that of its first strong letter (``L``,
+    ``R`` or ``AL``), else ``EN`` or ``AN`` for a number, else ``N``."""
+    number = ""
     for char in word:
         kind = unicodedata.bidirectional(char)
-        if kind in RIGHT_TO_LEFT:
-            return "R"
-        if kind == "L":
-            return "L"
-        number = number or kind in NUMBER
-    return "N" if number else "-"
+        if kind in ("L", "R", "AL"):
+            return kind
+        if kind in NUMBER and not number:
+            number = kind
+    return number or "N"
 
 
 def visual(word: str, paragraph_rtl: bool) -> str:
@@ -81,45 +87,62 @@ def visual(word: str, paragraph_rtl: bool) -> str:
     return seen
 
 
-def word_levels(words: Sequence[str], paragraph_rtl: bool) -> list[int]:
-    """Each word's embedding level, the word a unit (see the module)."""
-    kinds = [_strong(w) for w in words]
-    base = 1 if paragraph_rtl else 0
-    # Numbers count as right-to-left when the neutrals between strong words are resolved (N1).
-    strong = ["R" if k == "N" else k for k in kinds]
-    levels = []
-    for i, kind in enumerate(kinds):
-        if kind == "-":
-            before = next((s for s in reversed(strong[:i]) if s != "-"), None)
-            after = next((s for s in strong[i + 1 :] if s != "-"), None)
-            kind = before if before is not None and before == after else ("R" if base else "L")
-        if kind == "R":
-            levels.append(1)
-        elif kind == "L":
-            levels.append(base + base % 2)
-        else:  # a number: above the level of what it stands in
-            context = _context(kinds, i, base)
-            levels.append(2 if context == "R" else base + base % 2)
-    return levels
+def line_levels(words: Sequence[str], paragraph_rtl: bool) -> tuple[list[int], list[int]]:
+    """The embedding levels of a line's words and of the gaps between them (one fewer), each
+    word one unit, by the algorithm's rules: a number after an Arabic letter is an Arabic number
+    (W2), after a Latin one Latin (W7); a run of neutral words and gaps takes the direction of
+    the units either side when they agree, numbers counting as right-to-left, else the
+    paragraph's (N1, N2); then levels (I1, I2)."""
+    start = "R" if paragraph_rtl else "L"
+    kinds, last = [], start
+    for word in words:
+        kind = _kind(word)
+        if kind == "EN" and last in ("AL", "L"):
+            kind = "AN" if last == "AL" else "L"
+        if kind in ("L", "R", "AL"):
+            last = kind
+        kinds.append("R" if kind == "AL" else kind)
+    units = [unit for kind in kinds for unit in (kind, "N")][:-1] if kinds else []
+    resolved = list(units)
+    i = 0
+    while i < len(units):
+        if units[i] != "N":
+            i += 1
+            continue
+        j = i
+        while j < len(units) and units[j] == "N":
+            j += 1
+        before = _as_strong(units[i - 1]) if i > 0 else start
+        after = _as_strong(units[j]) if j < len(units) else start
+        resolved[i:j] = [before if before == after else start] * (j - i)
+        i = j
+    table = _ODD if paragraph_rtl else _EVEN
+    levels = [table[kind] for kind in resolved]
+    return levels[0::2], levels[1::2]
 
 
-def _context(kinds: Sequence[str], i: int, base: int) -> str:
-    """The direction a number at ``i`` stands in: the strong letter before it, else the
-    paragraph's (rule W2 looks back to the last strong letter)."""
-    before = next((k for k in reversed(kinds[:i]) if k in "RL"), None)
-    return before or ("R" if base else "L")
+#: Levels by resolved class, in a left-to-right paragraph and in a right-to-left one (I1, I2).
+_EVEN = {"L": 0, "R": 1, "EN": 2, "AN": 2}
+_ODD = {"L": 2, "R": 1, "EN": 2, "AN": 2}
+
+
+def _as_strong(kind: str) -> str:
+    """A number counts as right-to-left when neutrals are resolved (N1)."""
+    return "R" if kind in ("R", "EN", "AN") else kind
 
 
 def reordered(
     spans: Sequence[tuple[float, float]],
     levels: Sequence[int],
+    gaps: Sequence[int],
     line: tuple[float, float] | None = None,
 ) -> list[float]:
     """How far to move each word, given each one's span (left and right edges, as written left
-    to right in the text's order) and level: every run of words at a level or higher is
-    mirrored within its own span, highest level first (rule L2). In a right-to-left paragraph
-    (``line``, the line's own left and right ends, given) the whole line is mirrored across
-    those ends, so it runs from the right margin."""
+    to right in the text's order), its level and the levels of the gaps between the words:
+    every run of words at a level or higher, with the gaps between them, is mirrored within
+    its own span, highest level first (rule L2). In a right-to-left paragraph (``line``, the
+    line's own left and right ends, given) the whole line is mirrored across those ends, so it
+    runs from the right margin."""
     if not spans:
         return []
     lefts = [left for left, _ in spans]
@@ -131,10 +154,14 @@ def reordered(
                 i += 1
                 continue
             j = i
-            while j + 1 < len(spans) and levels[j + 1] >= level:
+            while j + 1 < len(spans) and levels[j + 1] >= level and gaps[j] >= level:
                 j += 1
             whole = level == 1 and line is not None and i == 0 and j == len(spans) - 1
-            low, high = line if whole and line else (lefts[i], lefts[j] + widths[j])
+            if whole and line is not None:
+                low, high = line
+            else:
+                low = min(lefts[k] for k in range(i, j + 1))
+                high = max(lefts[k] + widths[k] for k in range(i, j + 1))
             for k in range(i, j + 1):
                 lefts[k] = low + high - (lefts[k] + widths[k])
             i = j + 1

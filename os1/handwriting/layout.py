@@ -44,11 +44,11 @@ from os1.handwriting.deform import Stamp, deform
 from os1.handwriting.direction import (
     MIRRORED,
     has_right_to_left,
+    line_levels,
     reordered,
     right_to_left,
     shaped,
     visual,
-    word_levels,
 )
 from os1.handwriting.distinct import (
     FLOOR,
@@ -353,9 +353,9 @@ class _Writer:
         words, self.line_words = self.line_words, []
         if not words:
             return
-        levels = word_levels([w.text for w in words], self.rtl)
+        levels, gaps = line_levels([w.text for w in words], self.rtl)
         spans = [(w.left, w.right) for w in words]
-        shifts = reordered(spans, levels, (self.start, self.end) if self.rtl else None)
+        shifts = reordered(spans, levels, gaps, (self.start, self.end) if self.rtl else None)
         for written, shift in zip(words, shifts, strict=True):
             if shift:
                 self._move(written, shift)
@@ -386,12 +386,18 @@ class _Writer:
             self.vary.restore(memory)  # made again for the next line, in its slant and slope
             self.new_line()
             word = self.make(text)
-        count = self._fitting(word)
+        # A right-to-left word is seen from its end: its beginning lies at the right.
+        backwards = self.bidi and right_to_left(self.logical)
+        count = self._fitting(word, backwards)
         while count < len(word.text):  # longer than a line: split it
-            self.place(word.part(0, count), 0.0)
+            size = len(word.text)
+            first, rest = (size - count, size), (0, size - count)
+            if not backwards:
+                first, rest = (0, count), (count, size)
+            self.place(word.part(*first), 0.0)
             self.new_line()
-            word = word.part(count, len(word.text))
-            count = self._fitting(word)
+            word = word.part(*rest)
+            count = self._fitting(word, backwards)
         self.place(word, 0.0)
 
     def _gap(self, word: _Word, blank: str) -> float:
@@ -401,11 +407,16 @@ class _Writer:
         least = self.ink_right + len(blank) * self.m.gap * word.style.space - self.pen - word.left
         return max(gap, least)
 
-    def _fitting(self, word: _Word) -> int:
-        """How many of ``word``'s letters fit on the empty line (at least one)."""
-        start = self.pen - min(word.left, 0)
-        for count in range(len(word.text), 0, -1):
-            if start + word.part(0, count).right <= self.end:
+    def _fitting(self, word: _Word, backwards: bool = False) -> int:
+        """How many of ``word``'s letters fit on the empty line (at least one): its first ones,
+        or its last ones when ``backwards``."""
+        size, start = len(word.text), self.pen - min(word.left, 0)
+        for count in range(size, 0, -1):
+            if backwards:
+                part = word.part(size - count, size)
+                if self.pen - min(part.left, 0) + part.right <= self.end:
+                    return count
+            elif start + word.part(0, count).right <= self.end:
                 return count
         return 1
 
