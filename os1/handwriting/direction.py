@@ -57,12 +57,6 @@ def right_to_left(paragraph: str) -> bool:
     return bool(has_right_to_left(paragraph) and get_base_level(paragraph) == 1)
 
 
-def _strong(word: str) -> str:
-    """``R`` or ``L`` by the word's first strong letter, ``N`` for a number, ``-`` for none."""
-    kind = _kind(word)
-    return "R" if kind in ("R", "AL") else "N" if kind in NUMBER else "L" if kind == "L" else "-"
-
-
 def _kind(word: str) -> str:
     """The word's bidirectional class as one unit: that of its first strong letter (``L``,
     ``R`` or ``AL``), else ``EN`` or ``AN`` for a number, else ``N``."""
@@ -82,7 +76,7 @@ def visual(word: str, paragraph_rtl: bool) -> str:
     if not has_right_to_left(word):
         return word
     seen = str(get_display(word, base_dir="R" if paragraph_rtl else "L"))
-    if _strong(word) == "R":
+    if _kind(word) in RIGHT_TO_LEFT:
         seen = "".join(MIRRORED.get(c, c) for c in seen)
     return seen
 
