@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -13,11 +14,12 @@ from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from server_harness import auth, client, make_token, server_settings
+from server_harness import auth, client, live_server, make_token, server_settings
 
 from os1.errors import BusyError, ConfigError
 from os1.mind.fake import FakeLLM
@@ -292,6 +294,122 @@ def test_a_render_whose_process_dies_is_a_503_and_the_next_one_works(
     assert died.status_code == 503 and died.json()["error"]["code"] == "render_failed"
     monkeypatch.setattr(routes, "_render", _slow_render)
     assert api.get(f"/v1/letters/{letter}/render", headers=auth(theo)).content == b"%PDF-"
+
+
+def _seed_long_render(
+    doc: object, home: Path, fmt: str, paper: str, seed: int, *_: object
+) -> bytes:
+    """A render that takes ``seed`` seconds; its process id goes to ``renders.log`` as it
+    begins."""
+    with (home / "renders.log").open("a") as log:
+        log.write(f"{os.getpid()}\n")
+    time.sleep(seed)
+    return b"%PDF-"
+
+
+def _render_started(home: Path, count: int) -> int:
+    """The process id of the ``count``-th render to begin, once it has."""
+    deadline = time.monotonic() + 30
+    log = home / "renders.log"
+    while time.monotonic() < deadline:
+        lines = log.read_text().split() if log.exists() else []
+        if len(lines) >= count:
+            return int(lines[count - 1])
+        time.sleep(0.05)
+    raise AssertionError("the render did not begin")
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _approved_letter(http: httpx.Client, token: str) -> int:
+    letter = write_letter(http, token, start(http, token), "Long", "Dear Amy,\nYes.\n")
+    assert http.post(f"/v1/letters/{letter}/approve", headers=auth(token)).status_code == 200
+    return letter
+
+
+def test_a_render_whose_client_left_is_dropped(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that gives up on a long letter does not keep the render process busy: the
+    render in progress is stopped, and one still waiting its turn never begins."""
+    import os1.server.letters as routes
+
+    monkeypatch.setattr(routes, "_render", _seed_long_render)
+    theo = make_token(settings, "theodore")
+    with live_server(settings) as (url, _), httpx.Client(base_url=url, timeout=60) as http:
+        letter = _approved_letter(http, theo)
+        path = f"/v1/letters/{letter}/render?seed="
+        leaving = [_ask(url, path + "60", theo)]
+        first = _render_started(settings.home, 1)
+        leaving.append(_ask(url, path + "60", theo))
+        time.sleep(0.3)  # the second is waiting its turn
+        for sock in leaving:
+            sock.close()  # both clients give up
+        assert _gone(first, 10), "the render of a client that left went on"
+        began = time.monotonic()
+        served = http.get(path + "0", headers=auth(theo))
+        assert served.status_code == 200 and served.content == b"%PDF-"
+        assert time.monotonic() - began < 20
+        lines = (settings.home / "renders.log").read_text().split()
+        assert len(lines) == 2 and int(lines[1]) != first  # the waiting one never began
+
+
+def _ask(url: str, path: str, token: str) -> socket.socket:
+    """A GET sent over a socket of its own, left open for the answer."""
+    host, port = httpx.URL(url).host, httpx.URL(url).port
+    sock = socket.create_connection((host, port))
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
+    return sock
+
+
+def test_a_render_running_as_the_server_stops_gets_a_503_within_the_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os1.server.letters as routes
+
+    monkeypatch.setattr(routes, "_render", _seed_long_render)
+    settings = server_settings(tmp_path / "home", embedder="none", shutdown_grace=2.0)
+    theo = make_token(settings, "theodore")
+    answers: dict[str, httpx.Response] = {}
+    with live_server(settings) as (url, server), httpx.Client(base_url=url, timeout=60) as http:
+        letter = _approved_letter(http, theo)
+
+        def ask(name: str, seed: int) -> None:
+            with httpx.Client(base_url=url, timeout=60) as own:
+                answers[name] = own.get(
+                    f"/v1/letters/{letter}/render?seed={seed}", headers=auth(theo)
+                )
+
+        askers = [threading.Thread(target=ask, args=(name, 60)) for name in ("running", "waiting")]
+        askers[0].start()
+        _render_started(settings.home, 1)
+        askers[1].start()
+        time.sleep(0.3)
+        began = time.monotonic()
+        server.should_exit = True
+        for asker in askers:
+            asker.join(timeout=20)
+        took = time.monotonic() - began
+    for name in ("running", "waiting"):
+        error = answers[name].json()["error"]
+        assert answers[name].status_code == 503 and error["code"] == "stopping", name
+        assert answers[name].headers["Retry-After"] == "5"
+    assert took < 6  # the grace, not the letter's 60 s
+    assert len((settings.home / "renders.log").read_text().split()) == 1
 
 
 def test_a_book_of_letters_over_http(

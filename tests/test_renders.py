@@ -139,3 +139,52 @@ def test_past_the_most_waiting_a_render_is_refused_at_once_with_a_retry_hint() -
         renders.close()
 
     asyncio.run(scenario())
+
+
+def test_stopping_refuses_the_waiting_at_once_and_gives_the_running_one_its_time() -> None:
+    async def scenario() -> None:
+        renders = Renders()
+        pid = await renders.run(pid_after, 0)
+        running = asyncio.ensure_future(renders.run(pid_after, 60))
+        waiting = asyncio.ensure_future(renders.run(pid_after, 0))
+        await asyncio.sleep(0.5)
+        began = time.monotonic()
+        renders.stop(within=1.0)
+        with pytest.raises(APIError, match="stopping") as refused:
+            await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - began < 0.5 and refused.value.status == 503
+        with pytest.raises(APIError, match="stopping"):
+            await renders.run(pid_after, 0)  # nor is a new one taken
+        assert alive(pid)
+        with pytest.raises(APIError, match="stopping") as stopped:
+            await asyncio.wait_for(running, 20)
+        assert 0.9 < time.monotonic() - began < 10
+        assert stopped.value.headers == {"Retry-After": "5"} and not alive(pid)
+
+    asyncio.run(scenario())
+
+
+def test_a_render_whose_client_left_gives_its_turn_to_the_next() -> None:
+    async def scenario() -> None:
+        renders = Renders()
+        pid = await renders.run(pid_after, 0)
+        left = asyncio.Event()
+
+        async def gone() -> bool:
+            return left.is_set()
+
+        running = asyncio.ensure_future(renders.run(pid_after, 60, gone=gone))
+        waiting = asyncio.ensure_future(renders.run(pid_after, 0, gone=gone))
+        staying = asyncio.ensure_future(renders.run(pid_after, 0))
+        await asyncio.sleep(0.5)
+        assert renders.waiting == 2
+        left.set()
+        for job in (running, waiting):
+            with pytest.raises(APIError, match="client left") as refused:
+                await asyncio.wait_for(job, 5)
+            assert refused.value.status == 499
+        assert await asyncio.wait_for(staying, 20) != pid  # served, by a new process
+        assert not alive(pid) and renders.waiting == 0
+        renders.close()
+
+    asyncio.run(scenario())

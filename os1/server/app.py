@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from os1 import __version__
@@ -25,6 +24,7 @@ from os1.server import (
     voice,
     ws,
 )
+from os1.server.access import AccessLog
 from os1.server.limits import BodyLimit, RateLimiter
 from os1.server.schemas import Health, Load
 from os1.server.shared import LocalShared, RedisShared, Shared
@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     a2a.mount(app, settings)  # after every other route: see os1.server.a2a
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
-    app.middleware("http")(access_log)  # outermost: refusals by the body limit are logged too
+    app.add_middleware(AccessLog)  # outermost: refusals by the body limit are logged too
     return app
 
 
@@ -113,20 +113,3 @@ async def healthz(request: Request) -> Health:
             turns_reusing_question_vectors=embedding.reused if embedding else 0,
         ),
     )
-
-
-async def access_log(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "path": request.url.path,
-            "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-        },
-    )
-    return response

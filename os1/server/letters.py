@@ -463,6 +463,7 @@ MEDIA = {"pdf": "application/pdf", "png": "image/png"}
 )
 async def render(
     letter_id: Id,
+    request: Request,
     person: CurrentPerson,
     state: State,
     file_format: Annotated[Literal["pdf", "png"], Query(alias="format")] = "pdf",
@@ -476,7 +477,9 @@ async def render(
     need_hand_extra()
     doc = await _studio(state).letter_doc(person, letter_id)
     home = state.runtime.settings.home
-    data = await state.renders.run(_render, doc, home, file_format, paper, seed, envelope, page)
+    data = await state.renders.run(
+        _render, doc, home, file_format, paper, seed, envelope, page, gone=request.is_disconnected
+    )
     return Response(data, media_type=MEDIA[file_format])
 
 
@@ -513,7 +516,7 @@ MAX_BOOK_CHARACTERS = checks.MAX_TEXT
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}, "description": "The book."}},
 )
-async def book(body: BookIn, person: CurrentPerson, state: State) -> Response:
+async def book(body: BookIn, request: Request, person: CurrentPerson, state: State) -> Response:
     """A book of letters: a title page, contents, each letter on its own page in handwriting
     (each in its client's hand) or typeset, with page numbers."""
     need_hand_extra()
@@ -531,7 +534,9 @@ async def book(body: BookIn, person: CurrentPerson, state: State) -> Response:
             f"these letters have {size:,}: make it two books or more"
         )
     home = state.runtime.settings.home
-    data = await state.renders.run(_book, docs, home, body, person.name)
+    data = await state.renders.run(
+        _book, docs, home, body, person.name, gone=request.is_disconnected
+    )
     return Response(data, media_type="application/pdf")
 
 

@@ -2,7 +2,9 @@
 
 On Ctrl-C or SIGTERM the server stops taking connections, lets the replies being written finish
 for up to ``OS1_SHUTDOWN_GRACE`` seconds, cancels the ones still running (their clients get a
-clean "cancelled" end, never half a reply stored), and only then closes connections.
+clean "cancelled" end, never half a reply stored), and only then closes connections. A letter
+being rendered has the same grace, less :data:`RENDER_MARGIN_S`, then a 503 of its own
+(:meth:`os1.server.renders.Renders.stop`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import resource
 import shlex
 import shutil
@@ -29,6 +32,8 @@ from os1.server.state import ServerState
 from os1.settings import Settings
 
 log = logging.getLogger("os1.server")
+#: A render still running at shutdown is stopped this long before the grace ends, s.
+RENDER_MARGIN_S = 0.5
 EXAMPLE = '{"model": "samantha", "messages": [{"role": "user", "content": "hi"}]}'
 
 
@@ -88,8 +93,11 @@ class GracefulServer(uvicorn.Server):
         state: ServerState | None = getattr(self.app.state, "os1", None)
         if state is not None:
             state.stopping.set()
-            left = await _let_replies_finish(state, self.settings.shutdown_grace)
-            self.config.timeout_graceful_shutdown = max(1, int(left))
+            grace = self.settings.shutdown_grace
+            # A render is stopped with a 503 of its own before uvicorn cuts its connection.
+            state.renders.stop(within=grace - RENDER_MARGIN_S)
+            left = await _let_replies_finish(state, grace)
+            self.config.timeout_graceful_shutdown = max(1, math.ceil(left))
         await super().shutdown(sockets)
 
 
