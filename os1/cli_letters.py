@@ -15,25 +15,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from os1.cli_base import JsonOpt, default_person, load_cli_settings, read_text, run_async
 from os1.errors import ConfigError, LLMError, NotFoundError, UserInputError
 from os1.handwriting import need_hand_extra
-from os1.letters import checks, dictation
+from os1.letters import checks
 from os1.letters.checks import MAX_TEXT
 from os1.letters.models import ClientEdit, Correspondence, Letter, LetterDoc, Mention, Version
-from os1.letters.studio import Studio
 from os1.memory.models import Person
-from os1.mind.brains import choose_brain
 from os1.mind.llm import LLM
 from os1.runtime import open_store
 from os1.settings import Settings
 from os1.voice import need_voice_extra
-from os1.voice.audio import Samples
-from os1.voice.kit import STT_BACKENDS
+
+if TYPE_CHECKING:  # loaded by the commands that use them, so that others start sooner
+    from os1.letters.studio import Studio
+    from os1.voice.audio import Samples
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -99,6 +99,8 @@ def studio_run(
                     "writes here; start with 'os1 letters client add NAME', or name the writer "
                     "with --writer"
                 ) from exc
+            from os1.letters.studio import Studio
+
             return await work(Studio(store.engine), person)
 
     return run_async(go())
@@ -118,6 +120,8 @@ def with_brain(
     settings = load_cli_settings()
 
     async def go(studio: Studio, person: Person) -> T:
+        from os1.mind.brains import choose_brain
+
         checked = await check(studio, person)
         try:
             llm = await choose_brain(settings)
@@ -142,6 +146,9 @@ def with_ears(
 ) -> T:
     """As :func:`studio_run`, for a letter dictated in ``recording``: the audio is read and
     ``check`` runs before speech recognition is loaded; ``work`` is given the words heard."""
+    from os1.letters import dictation
+    from os1.voice.kit import STT_BACKENDS
+
     settings = load_cli_settings()
     need_voice_extra(settings.voice_stt)
     samples = dictation.recording(recording, str(recording))

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from os1.cli_base import JsonOpt, load_cli_settings, run_async
-from os1.federation import client
-from os1.federation import consult as three
 from os1.federation.peers import (
     SHARE_KINDS,
     add_peer,
@@ -20,7 +18,6 @@ from os1.federation.peers import (
     set_allowed,
     set_sharing,
 )
-from os1.federation.talk import talk as talk_with
 from os1.runtime import open_runtime, open_store
 
 peer_app = typer.Typer(help="Other minds over A2A: peers, tokens, sharing, talking.")
@@ -39,6 +36,8 @@ def add(
     settings = load_cli_settings()
 
     async def go() -> str:
+        from os1.federation import client  # the A2A client, loaded when used
+
         card = await client.fetch_card(url, settings.a2a_timeout)
         async with open_store(settings) as store:
             peer = await add_peer(store, name, url, client.card_json(card), token)
@@ -170,6 +169,8 @@ def talk(
         return
 
     async def go() -> None:
+        from os1.federation.talk import talk as talk_with
+
         async with open_runtime(settings) as runtime:
             peer = await get_peer(runtime.store.engine, name)
             rounds = min(turns, settings.a2a_max_turns)
@@ -190,6 +191,8 @@ def talk(
 
 
 async def _consult(name: str, message: str, person: str) -> None:
+    from os1.federation import consult as three
+
     settings = load_cli_settings()
     async with open_runtime(settings) as runtime:
         store = runtime.store

@@ -525,3 +525,18 @@ def test_the_banner_names_the_command_that_started_it(
     assert own_command() == f"'{script}'"  # not on the PATH: its path, quoted for a shell
     monkeypatch.setenv("PATH", str(script.parent))
     assert own_command() == "os1"
+
+
+def test_a_command_that_asks_no_model_loads_no_model_client() -> None:
+    """``os1 recall`` and the like start without what only other commands need (Alembic for a
+    database not yet at the newest schema, the model and A2A clients, the letters studio):
+    these took about half of a short command's time."""
+    probe = (
+        "import sys, os1.cli, os1.runtime; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('alembic', 'aiohttp', 'a2a', 'ollama', 'httpx') or m == 'os1.letters.studio')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []

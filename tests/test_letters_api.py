@@ -39,7 +39,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def write_letter(api: TestClient, token: str, corr: int, title: str, text: str) -> int:
+def write_letter(api: httpx.Client, token: str, corr: int, title: str, text: str) -> int:
     """A new letter in the correspondence ``corr``, its first version ``text``; its id."""
     made = api.post(
         "/v1/letters",
@@ -50,7 +50,7 @@ def write_letter(api: TestClient, token: str, corr: int, title: str, text: str) 
     return int(made.json()["letter"]["id"])
 
 
-def start(api: TestClient, token: str) -> int:
+def start(api: httpx.Client, token: str) -> int:
     """Loretta as a client of the token's writer, writing to Roberta; the correspondence id."""
     made = api.post(
         "/v1/letters/clients",

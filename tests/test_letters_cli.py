@@ -153,7 +153,7 @@ def brains_chosen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         chosen.append(settings.brain)
         return await choose_brain(settings)
 
-    monkeypatch.setattr("os1.cli_letters.choose_brain", spy)
+    monkeypatch.setattr("os1.mind.brains.choose_brain", spy)  # the commands look it up there
     return chosen
 
 

@@ -16,10 +16,10 @@ from fixtures_voice import client_with_voice, silence
 from server_harness import auth, make_token, server_settings
 from test_letters_cli import invoke, ok
 
-from os1 import cli_letters
 from os1.letters.dictation import PIECE_S, pieces
+from os1.mind import brains
 from os1.settings import Settings
-from os1.voice import VOICE_MODULES
+from os1.voice import VOICE_MODULES, kit
 from os1.voice.audio import SAMPLE_RATE, Samples, resample, wav_bytes, write_wav
 from os1.voice.kit import VoiceKit
 
@@ -58,8 +58,8 @@ def no_models(monkeypatch: pytest.MonkeyPatch) -> None:
     def never(*_args: object) -> None:
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr(cli_letters, "choose_brain", never)
-    monkeypatch.setitem(cli_letters.STT_BACKENDS, "whisper", never)
+    monkeypatch.setattr(brains, "choose_brain", never)
+    monkeypatch.setitem(kit.STT_BACKENDS, "whisper", never)
 
 
 # -- pieces ----------------------------------------------------------------------------------

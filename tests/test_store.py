@@ -12,7 +12,7 @@ from fixtures_store import _admin, open_store
 from sqlalchemy import text
 
 from os1.errors import NotFoundError, UserInputError
-from os1.memory.db import head_revision, make_engine, migrate
+from os1.memory.db import HEAD, head_revision, make_engine, migrate
 from os1.memory.models import NewTurn, Role
 from os1.memory.store import SqlStore
 
@@ -122,6 +122,12 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         secure = (await conn.execute(text("PRAGMA secure_delete"))).scalar_one()
     await store.engine.dispose()
     assert (mode, secure) == ("wal", 1)
+
+
+def test_the_head_known_without_alembic_is_alembics_head() -> None:
+    """A new migration script must move :data:`HEAD`, or a database at the old head would be
+    taken as current and never upgraded."""
+    assert head_revision() == HEAD
 
 
 async def test_concurrent_first_starts_migrate_once(pg_url: str, tmp_path: Path) -> None:

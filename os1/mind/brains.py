@@ -18,8 +18,6 @@ from os1.mind.backends.embedded import (
     llama_cpp_available,
     smollm2_path,
 )
-from os1.mind.backends.ollama import detect_ollama, ollama_llm
-from os1.mind.backends.openai_compat import OpenAICompatLLM
 from os1.mind.fake import FakeLLM
 from os1.mind.llm import LLM
 from os1.settings import Settings
@@ -43,11 +41,19 @@ async def offline_brain(settings: Settings) -> LLM | None:
     return None
 
 
+# The HTTP clients are imported when a brain needs them: a command that asks no model (``os1
+# recall``, say) starts without them.
+
+
 async def openai_brain(settings: Settings) -> LLM | None:
+    from os1.mind.backends.openai_compat import OpenAICompatLLM
+
     return OpenAICompatLLM.from_settings(settings)
 
 
 async def ollama_brain(settings: Settings) -> LLM | None:
+    from os1.mind.backends.ollama import detect_ollama, ollama_llm
+
     names = await detect_ollama(settings.ollama_url)
     if names is None:
         raise ConfigError(f"no Ollama answers at {settings.ollama_url} (OS1_OLLAMA_URL)")
@@ -72,8 +78,10 @@ async def embedded_brain(settings: Settings) -> LLM | None:
 
 
 async def auto_brain(settings: Settings) -> LLM | None:
+    from os1.mind.backends.ollama import detect_ollama, ollama_llm
+
     if settings.llm_url:
-        return OpenAICompatLLM.from_settings(settings)
+        return await openai_brain(settings)
     if settings.llm_gguf is not None:
         return gguf_brain(settings, settings.llm_gguf)
     names = await detect_ollama(settings.ollama_url)
