@@ -354,6 +354,58 @@ def test_malformed_requests_get_json_errors_and_store_nothing(
     assert user_turns(api, token) == []
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "message"),
+    [
+        (
+            "POST",
+            "/v1/chat/completions",
+            {"model": "samantha", "messages": [{"role": "user", "content": "hi"}]},
+            {"X-OS1-Conversation": "-1"},
+            "header x-os1-conversation: a conversation id: a whole number from 1",
+        ),
+        (
+            "POST",
+            "/v1/letters/clients",
+            {"name": "Ada/Byron"},
+            {},
+            "name: needs at least one visible character, and no / or control characters",
+        ),
+        (
+            "POST",
+            "/v1/letters/clients",
+            {"name": "Ada", "hand": "../hands"},
+            {},
+            "hand: a hand's name: up to 64 letters, digits, '.', '_' or '-', "
+            "the first a letter or digit",
+        ),
+        (
+            "PUT",
+            "/v1/peers/-athena/sharing",
+            {"kinds": []},
+            {},
+            "path name: a peer's name: up to 40 letters, digits, '.', '_' or '-', "
+            "the first a letter or digit",
+        ),
+    ],
+    ids=["conversation-header", "client-name", "hand-name", "peer-name"],
+)
+def test_a_value_of_the_wrong_form_is_told_what_form_it_needs(
+    api: TestClient,
+    settings: Settings,
+    method: str,
+    path: str,
+    body: dict[str, object],
+    headers: dict[str, str],
+    message: str,
+) -> None:
+    token = make_token(settings, "theo")
+    response = api.request(method, path, json=body, headers={**auth(token), **headers})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"] == message
+    assert user_turns(api, token) == []
+
+
 def test_oversized_bodies_are_413(tmp_path: Path) -> None:
     settings = server_settings(tmp_path / "h", max_body_bytes=4096)
     token = make_token(settings, "theo")
@@ -488,6 +540,29 @@ def test_websocket_binary_frames_are_bad_frames(api: TestClient, settings: Setti
         assert ws.receive_json()["type"] == "delta"
         while ws.receive_json()["type"] == "delta":
             pass
+
+
+@pytest.mark.timeout(30)
+def test_websocket_hostile_frames_get_plain_errors_and_the_socket_stays_open(
+    api: TestClient, settings: Settings
+) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    with api.websocket_connect(f"/v1/conversations/{conv}/ws", headers=auth(token)) as ws:
+        for deep in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000):
+            ws.send_text(deep)  # past the JSON parser's depth
+            assert ws.receive_json()["code"] == "bad_frame"
+        ws.send_json({"type": "message", "content": "a\x00b"})
+        nul = ws.receive_json()
+        assert nul["code"] == "invalid_message"
+        assert nul["message"] == (
+            "content: needs at least one visible character, and no NUL or other control characters"
+        )
+        ws.send_json({"type": "message", "content": "still here"})
+        assert ws.receive_json()["type"] == "delta"
+        while ws.receive_json()["type"] == "delta":
+            pass
+    assert user_turns(api, token) == ["still here"]
 
 
 def test_websocket_messages_are_rate_limited(tmp_path: Path) -> None:

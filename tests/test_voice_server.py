@@ -136,6 +136,7 @@ def test_bad_frames_get_clear_errors_and_the_socket_stays_open(
             (lambda: ws.send_bytes(b"\x00" * 64_002), "frame_too_large"),
             (lambda: ws.send_text("not json"), "bad_frame"),
             (lambda: ws.send_text("[1, 2]"), "bad_frame"),
+            (lambda: ws.send_text("[" * 100_000 + "]" * 100_000), "bad_frame"),
             (lambda: ws.send_json({"type": "dance"}), "bad_frame"),
             (lambda: ws.send_json({"type": "played", "seconds": -1}), "bad_frame"),
             (lambda: ws.send_json({"type": "played", "seconds": True}), "bad_frame"),

@@ -21,12 +21,10 @@ from os1.federation.peers import (
 from os1.memory.validation import check_message
 from os1.server.auth import CurrentPerson, State
 from os1.server.errors import COMMON_RESPONSES, APIError
-from os1.server.schemas import MAX_TEXT, SAYS_SOMETHING, Strict, Text, TurnOut
+from os1.server.schemas import MAX_TEXT, PEER_NAME, SAYS_SOMETHING, Strict, Text, TurnOut
 
 router = APIRouter(prefix="/v1", responses=COMMON_RESPONSES, tags=["peers"])
-#: A peer's name as ``os1 peer add`` takes it.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
-PeerName = Annotated[str, Path(pattern=NAME_PATTERN)]
+PeerName = Annotated[str, Path(pattern=PEER_NAME)]
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
@@ -50,7 +48,7 @@ class SharingOut(BaseModel):
 class ConsultIn(Strict):
     message: Text = Field(min_length=1, max_length=MAX_TEXT, pattern=SAYS_SOMETHING)
     #: The peer to ask; when absent, the message names it ("ask athena ...").
-    peer: str | None = Field(default=None, pattern=NAME_PATTERN)
+    peer: str | None = Field(default=None, pattern=PEER_NAME)
 
 
 class ConsultOut(BaseModel):

@@ -26,6 +26,7 @@ from os1.errors import (
     StorageError,
     UserInputError,
 )
+from os1.server import letters_schemas, schemas
 
 log = logging.getLogger("os1.server")
 
@@ -106,12 +107,34 @@ def _where(loc: tuple[object, ...]) -> str:
     return ".".join(str(p) for p in loc[1:] if "[" not in str(p))
 
 
-def _plain(error: Any) -> str:
+_VISIBLE = "needs at least one visible character, and no NUL or other control characters"
+#: What each pattern of the schemas asks for, in plain words.
+PATTERN_WORDS: dict[str, str] = {
+    schemas.SAYS_SOMETHING: _VISIBLE,
+    schemas.PRINTABLE: _VISIBLE,
+    letters_schemas.WRITTEN: "needs at least one visible character, and no control characters "
+    "but tabs and line breaks",
+    letters_schemas.NAME: "needs at least one visible character, and no / or control characters",
+    letters_schemas.HAND: "a hand's name: up to 64 letters, digits, '.', '_' or '-', "
+    "the first a letter or digit",
+    schemas.PEER_NAME: "a peer's name: up to 40 letters, digits, '.', '_' or '-', "
+    "the first a letter or digit",
+    schemas.CONVERSATION_ID: "a conversation id: a whole number from 1",
+}
+
+
+def _pattern_words(pattern: str) -> str:
+    if pattern.startswith("^$|"):  # may also be left empty
+        return "empty, or " + _pattern_words(pattern.removeprefix("^$|"))
+    return PATTERN_WORDS.get(pattern, "is not in the form this field takes (see /docs)")
+
+
+def plain(error: Any) -> str:
     """Pydantic's message, in plain words where it shows its internals (a regular expression,
     "items after validation")."""
     kind, context = error.get("type"), error.get("ctx") or {}
     if kind == "string_pattern_mismatch":
-        return "needs at least one visible character, and no NUL or other control characters"
+        return _pattern_words(str(context.get("pattern", "")))
     if kind == "too_long" and "max_length" in context:
         return f"too long: at most {context['max_length']} items"
     return str(error.get("msg"))
@@ -128,7 +151,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         where = _where(loc)
         if loc and loc[0] in ("query", "path", "header"):
             where = f"{loc[0]} {where}".strip()
-        said = _plain(first)
+        said = plain(first)
         message = f"{where}: {said}" if where else said
         code = "invalid_request"
     body = ErrorBody(

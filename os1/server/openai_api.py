@@ -31,6 +31,7 @@ from os1.server.errors import COMMON_RESPONSES, APIError, from_domain
 from os1.server.native import SSE_RESPONSE, collect
 from os1.server.replies import ReplyCancelled, open_reply
 from os1.server.schemas import (
+    CONVERSATION_ID,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionRequest,
@@ -103,7 +104,7 @@ async def chat_completions(
     x_os1_conversation: Annotated[
         str,
         Header(
-            pattern=r"^([1-9][0-9]{0,17})?$",
+            pattern=CONVERSATION_ID,
             description="Continue this conversation (an id from the native API).",
         ),
     ] = "",

@@ -39,6 +39,10 @@ SAYS_SOMETHING = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 #: Printable text with at least one visible character.
 _CONTROL = r"\u0000-\u001f\u007f-\u009f"
 PRINTABLE = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+#: A peer's name as ``os1 peer add`` takes it.
+PEER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+#: A conversation id in a header, or nothing.
+CONVERSATION_ID = r"^([1-9][0-9]{0,17})?$"
 
 
 def _token_count(value: object) -> int:

@@ -30,7 +30,7 @@ from starlette.datastructures import State
 from os1.errors import OS1Error, UserInputError
 from os1.server.native import RowId
 from os1.server.state import ServerState
-from os1.server.ws import GOING_AWAY, accept_session
+from os1.server.ws import GOING_AWAY, accept_session, frame_json
 from os1.voice.audio import SAMPLE_RATE, to_pcm16
 from os1.voice.events import Audio, Failed, VoiceEvent
 from os1.voice.kit import VoiceKit, kit_for, rules_for
@@ -126,10 +126,7 @@ async def _take_audio(voice: VoiceConversation, data: bytes) -> Failed | None:
 
 
 async def _control(voice: VoiceConversation, text: str | None) -> Failed | None:
-    try:
-        message: Any = json.loads(text or "")
-    except ValueError:
-        message = None
+    message = frame_json(text)
     kind = message.get("type") if isinstance(message, dict) else None
     if kind == "start":
         rate = message.get("sample_rate", SAMPLE_RATE)

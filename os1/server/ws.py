@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from os1.errors import BusyError, OS1Error
 from os1.mind.conversation import Session
 from os1.server.auth import token_person
-from os1.server.errors import APIError, from_domain
+from os1.server.errors import APIError, from_domain, plain
 from os1.server.native import RowId
 from os1.server.replies import ReplyCancelled, open_reply
 from os1.server.schemas import MessageIn
@@ -100,8 +100,7 @@ async def _handle(
     if message == "cancel":
         await state.shared.cancel(session.conversation.id)
     elif isinstance(message, ValidationError):
-        error = message.errors()[0]
-        text = f"content: {error['msg']}"
+        text = f"content: {plain(message.errors()[0])}"
         await _send(ws, {"type": "error", "code": "invalid_message", "message": text})
     elif not isinstance(message, MessageIn):
         await _send(
@@ -141,13 +140,19 @@ async def _handle(
     return replying
 
 
-def _parse(frame: str | None) -> str | MessageIn | ValidationError | None:
-    if frame is None:  # a binary frame
+def frame_json(frame: str | None) -> Any:
+    """A text frame's JSON; None for a binary frame, or one that is not JSON (nested too
+    deeply for the parser included)."""
+    if frame is None:
         return None
     try:
-        data: Any = json.loads(frame)
-    except ValueError:
+        return json.loads(frame)
+    except (ValueError, RecursionError):
         return None
+
+
+def _parse(frame: str | None) -> str | MessageIn | ValidationError | None:
+    data = frame_json(frame)
     if not isinstance(data, dict):
         return None
     if data.get("type") == "cancel":
