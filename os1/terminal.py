@@ -1,11 +1,11 @@
 """``os1 chat`` in a terminal, or fed one message per line on standard input.
 
-Interactive: a prompt, replies streamed as they are written, ``/quit`` (or Ctrl-C, or Ctrl-D)
-at the prompt to leave. A line that starts with ``/`` is a command: an unknown one is refused,
-never sent or stored; ``//`` at the start sends the rest as a message beginning with ``/``.
-Piped (stdin not a terminal): each line is one message, each reply is printed on one line of
-stdout (its line breaks become spaces), notes and errors go to stderr, and the program exits at
-end of input. A line that is not valid UTF-8,
+Interactive: a prompt, replies streamed as they are written (lines broken between words at the
+terminal's width), ``/quit`` (or Ctrl-C, or Ctrl-D) at the prompt to leave. A line that starts
+with ``/`` is a command: an unknown one is refused, never sent or stored; ``//`` at the start
+sends the rest as a message beginning with ``/``. Piped (stdin not a terminal): each line is
+one message, each reply is printed on one line of stdout (its line breaks become spaces), notes
+and errors go to stderr, and the program exits at end of input. A line that is not valid UTF-8,
 holds binary data or is too long stops the run with a one-line error (exit 2); what came before
 it is kept whole, and nothing of it is stored.
 """
@@ -19,6 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
+from rich.cells import cell_len
 from rich.console import Console
 
 from os1.errors import LLMError, UserInputError
@@ -46,17 +47,27 @@ async def _say(session: Session, text: str, out: Console | None, name: str) -> b
     request = await _consultation(session, text)
     if request is not None:
         return await _consult(session, text, request, out, name)
-    if out is not None:
-        out.print(f"[bold magenta]{name}:[/] ", end="")
+    lines = _said_by(name, out) if out is not None else None
     try:
         async for piece in session.reply(text):
-            _write(piece if out is not None else _one_line(piece), out)
+            if lines is not None:
+                lines.write(piece)
+            else:
+                _write(_one_line(piece), out)
     except LLMError as exc:
-        _write("\n", out)
+        _end(lines, out)
         _error(f"the language model failed: {exc} (your message is saved)")
         return False
-    _write("\n", out)
+    _end(lines, out)
     return True
+
+
+def _end(lines: _Wrapped | None, out: Console | None) -> None:
+    """End a reply's line (showing its last word, if it is still held)."""
+    if lines is not None:
+        lines.write("\n")
+    else:
+        _write("\n", out)
 
 
 async def _consultation(session: Session, text: str) -> three.Request | None:
@@ -80,11 +91,9 @@ async def _consult(
         _error(f"the language model failed: {exc} (your message is saved)")
         return False
     if out is not None:
-        out.print(f"[bold green]{peer.name}:[/] ", end="")
-        _write(result.answer.content + "\n", out)
+        _said_by(peer.name, out, "green").write(result.answer.content + "\n")
         if result.reply:
-            out.print(f"[bold magenta]{name}:[/] ", end="")
-            _write(result.reply + "\n", out)
+            _said_by(name, out).write(result.reply + "\n")
     else:
         _note(f"{peer.name} said: {_one_line(result.answer.content)}", out)
         _write(_one_line(result.reply) + "\n", out)
@@ -94,6 +103,55 @@ async def _consult(
 def _one_line(piece: str) -> str:
     """Piped replies stay on one line each, so a reader can pair replies with messages."""
     return piece.replace("\r", " ").replace("\n", " ")
+
+
+class _Wrapped:
+    """Writes text to the terminal as it streams, breaking lines between words where the next
+    word would run past the terminal's width (a word longer than a whole line is left to the
+    terminal). A word shows once the space after it has come."""
+
+    def __init__(self, out: Console, column: int) -> None:
+        self.out, self.column, self.word = out, column, ""
+        #: The line was broken here, not by the text: spaces that follow are dropped.
+        self.broken = False
+
+    def write(self, piece: str) -> None:
+        shown: list[str] = []
+        for char in piece:
+            if not char.isspace():
+                self.word += char
+                continue
+            shown.append(self._word())
+            if char == "\n":
+                shown.append("\n")
+                self.column, self.broken = 0, False
+            elif self.broken and self.column == 0:
+                continue
+            elif self.column + 1 >= self.out.width:
+                shown.append("\n")  # the space at the line's end becomes its break
+                self.column, self.broken = 0, True
+            else:
+                shown.append(char)
+                self.column += 1
+        _write("".join(shown), self.out)
+
+    def _word(self) -> str:
+        word, self.word = self.word, ""
+        if not word:
+            return ""
+        size = cell_len(word)
+        if self.column > 0 and self.column + size > self.out.width:
+            self.column, self.broken = size, False
+            return "\n" + word
+        self.column += size
+        self.broken = False
+        return word
+
+
+def _said_by(name: str, out: Console, colour: str = "magenta") -> _Wrapped:
+    """Prints ``name:``; what it says is then written with :meth:`_Wrapped.write`."""
+    out.print(f"[bold {colour}]{name}:[/] ", end="")
+    return _Wrapped(out, cell_len(name) + 2)
 
 
 def _write(text: str, out: Console | None) -> None:
@@ -131,8 +189,9 @@ async def run_chat(runtime: Runtime, person: str, *, interview: bool | None) -> 
         opening = await session.opening()
         if opening:
             if out is not None:
-                out.print(f"[bold magenta]{name}:[/] ", end="")
-            _write(opening + "\n", out)
+                _said_by(name, out).write(opening + "\n")
+            else:
+                _write(opening + "\n", out)
         session_status = _status_line(runtime)
         if interactive:
             assert out is not None

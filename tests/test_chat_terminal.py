@@ -111,3 +111,30 @@ def test_commands_are_never_sent_or_stored(chat: Terminal, tmp_path: Path) -> No
     stored = memories(tmp_path / "home")
     assert "/slash at the start" in stored
     assert "stauts" not in stored and "status" not in stored
+
+
+def test_a_streamed_reply_breaks_lines_between_words_at_the_terminals_width() -> None:
+    import io
+
+    from rich.console import Console
+
+    from os1.terminal import _said_by
+
+    screen = io.StringIO()
+    out = Console(file=screen, width=30, color_system=None, force_terminal=False)
+    reply = (
+        "No worries. I'm here for you, Theo. You can talk to me anytime: we're all in this "
+        "together.\n  - an indented line\nSupercalifragilisticexpialidocious-and-more-besides "
+        "ends it."
+    )
+    lines = _said_by("Samantha", out)
+    for at in range(0, len(reply), 3):  # as a model streams it, a few characters at a time
+        lines.write(reply[at : at + 3])
+    lines.write("\n")
+    shown = screen.getvalue().splitlines()
+    assert shown[0].startswith("Samantha: No worries.")
+    too_long = [line for line in shown if len(line) > 30]
+    assert too_long == ["Supercalifragilisticexpialidocious-and-more-besides"]  # one word alone
+    assert "  - an indented line" in shown  # the text's own line starts keep their spaces
+    words = " ".join(shown).split()
+    assert words == ["Samantha:", *reply.split()]  # nothing lost, no word cut
