@@ -355,6 +355,35 @@ def test_malformed_requests_get_json_errors_and_store_nothing(
 
 
 @pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "the body's JSON is nested too deeply"),
+        (b'{"content": ' + b"9" * 5000 + b"}", "the body's JSON has a number too long to read"),
+        (b'{"content": "\xff"}', "the body is not valid UTF-8 JSON"),
+    ],
+    ids=["nested-too-deeply", "long-number", "invalid-utf8"],
+)
+def test_a_body_that_cannot_be_read_is_told_why(
+    api: TestClient, settings: Settings, body: bytes, message: str
+) -> None:
+    token = make_token(settings, "theo")
+    conv = api.post("/v1/conversations", headers=auth(token), json={}).json()["id"]
+    response = api.post(
+        f"/v1/conversations/{conv}/messages",
+        content=body,
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": message,
+        "type": "invalid_request_error",
+        "code": "invalid_body",
+        "param": None,
+    }
+    assert user_turns(api, token) == []
+
+
+@pytest.mark.parametrize(
     ("method", "path", "body", "headers", "message"),
     [
         (

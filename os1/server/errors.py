@@ -173,8 +173,17 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
     if exc.status_code == 400 and "parsing the body" in message:
-        message, code = "the body is not valid UTF-8 JSON", "invalid_body"
+        message, code = _unreadable(exc.__cause__), "invalid_body"
     return error_response(exc.status_code, message, code, "invalid_request_error", headers)
+
+
+def _unreadable(cause: BaseException | None) -> str:
+    """Why a body that is not a JSON syntax error could not be read."""
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply"
+    if isinstance(cause, ValueError) and not isinstance(cause, UnicodeDecodeError):
+        return "the body's JSON has a number too long to read"  # over 4,300 digits
+    return "the body is not valid UTF-8 JSON"
 
 
 def _allowed_methods(request: Request) -> list[str]:
