@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,7 +120,16 @@ async def list_tokens(engine: AsyncEngine, person: Person) -> list[TokenInfo]:
         ]
 
 
+#: What a token's id looks like (``secrets.token_hex(6)``, as :func:`new_token` makes them).
+TOKEN_ID = re.compile(r"[0-9a-f]{1,64}")
+
+
 async def revoke_token(engine: AsyncEngine, person: Person, token_id: str) -> None:
+    """Revoke one of ``person``'s active tokens; NotFoundError for an id that is none (one
+    that could not be an id is not looked for: PostgreSQL refuses NUL bytes)."""
+    if not TOKEN_ID.fullmatch(token_id):
+        shown = token_id if len(token_id) <= 40 else token_id[:40] + "..."
+        raise NotFoundError(f"{person.name} has no token {shown!r}; see its tokens' ids")
     async with engine.begin() as conn:
         result = await conn.execute(
             update(tokens)
