@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import unicodedata
 
+import cv2
+import numpy as np
 import pytest
 from bidi import get_display
 from fixtures_hand import DKG
@@ -15,6 +17,7 @@ from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import layout
 from os1.handwriting.page import Placed
+from os1.handwriting.render import coverage
 
 SHALOM = "\u05e9\u05dc\u05d5\u05dd"  # shalom, as typed: its first letter (shin) comes first
 OLAM = "\u05e2\u05d5\u05dc\u05dd"  # olam
@@ -73,6 +76,15 @@ def test_arabic_letters_are_joined() -> None:
     names = [unicodedata.name(c) for c in forms]
     assert names[0].endswith("INITIAL FORM") and names[-1].endswith("FINAL FORM")
     assert shaped("plain text") == "plain text"
+
+
+@pytest.mark.parametrize("variation", [False, True])
+def test_arabic_letters_are_written_joined(hand: Hand, variation: bool) -> None:
+    """The joined forms are drawn as they are, not as their base letters (which stand alone):
+    marhaba's ink is two joined groups, meem-reh and hah-beh-alef, and the dot of its beh."""
+    page = layout(hand, MARHABA, size_pt=40.0, dpi=100, seed=0, variation=variation)[0]
+    ink = (coverage(page) > 0.3).astype(np.uint8)
+    assert cv2.connectedComponents(ink, connectivity=8)[0] - 1 == 3
 
 
 def test_a_hebrew_paragraph_runs_from_the_right_margin(hand: Hand) -> None:

@@ -15,7 +15,8 @@ For a character the hand has no glyph for, the first of these that works:
    subscript small and lowered); the accent is cut from a fallback font
    (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
-   or ``j`` takes the place of the dot.
+   or ``j`` takes the place of the dot. Not for Arabic's joined forms (``ﻣ``, meem where it
+   joins the next letter): its base letter stands alone, so a font draws the form itself.
 4. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
    handwriting fonts of ``fonts-breip`` and ``fonts-dkg-handwriting``, then DejaVu Sans for
    symbols such as ``€`` and ``→``, then Pillow's own default font), scaled so its cap height
@@ -53,6 +54,9 @@ from os1.handwriting.hand import Glyph, Hand
 DOT = 6
 #: What Unicode writes between a vulgar fraction's parts (``½`` is one, U+2044, two).
 FRACTION_SLASH = "\u2044"
+#: Decomposition tags of the forms a letter takes where it joins its neighbours (Arabic's
+#: presentation forms, which :func:`os1.handwriting.direction.shaped` writes).
+JOINING_FORMS = frozenset({"<initial>", "<medial>", "<final>", "<isolated>"})
 #: A fraction's numerator and denominator, against the hand's size.
 FRACTION_SCALE = 0.6
 #: Superscripts and subscripts (their decomposition's tag): how far the small form moves down,
@@ -129,6 +133,8 @@ class Fallback:
 
     # -- 3. base letters and accents ---------------------------------------------------------
     def _decomposed(self, char: str, depth: int) -> list[Glyph]:
+        if unicodedata.decomposition(char).partition(" ")[0] in JOINING_FORMS:
+            return []  # drawn as it is: its base letter alone would not join its neighbours
         parts = unicodedata.normalize("NFKD", char)
         bases = "".join(c for c in parts if not unicodedata.combining(c))
         if parts == char or not bases or bases.isspace():
