@@ -192,6 +192,18 @@ BROKEN: list[tuple[str, bytes | None, dict[str, str]]] = [
     ("nonsense version", None, {"A2A-Version": "abc"}),
     ("binary", bytes(range(256)), {}),
     ("deep", b"[" * 5000 + b"]" * 5000, {}),
+    (
+        "nan",
+        json.dumps(rpc("NaN", metadata={"os1": {"hop": 0}}))
+        .replace('"hop": 0', '"hop": NaN')
+        .encode(),
+        {},
+    ),
+    (
+        "infinity",
+        b'{"jsonrpc":"2.0","id":1,"method":"GetTask","params":{"id":"x","historyLength":-Infinity}}',
+        {},
+    ),
 ]
 
 
@@ -205,8 +217,32 @@ def test_fuzz_never_5xx(
     response = api.post(RPC, content=payload, headers=sent)
     assert response.status_code < 500, response.text
     assert "error" in response.json()
+    assert response.json()["error"]["code"] != -32603  # JSON-RPC's internal error
     rest = api.post(REST + "/message:send", content=payload, headers=sent)
     assert rest.status_code < 500, rest.text
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ({"parts": [{"text": "hi\x00there"}]}, "NUL bytes"),
+        ({"contextId": "exchange\x00one"}, "control characters"),
+        ({"messageId": "m\x07"}, "control characters"),
+    ],
+    ids=["nul-text", "nul-context", "bell-message-id"],
+)
+def test_control_characters_are_invalid_params_and_spend_nothing(
+    api: TestClient, tokens: dict[str, str], message: dict[str, Any], said: str
+) -> None:
+    body = rpc("hello", **message)
+    context = body["params"]["message"].get("contextId", str(uuid.uuid4()))
+    body["params"]["message"]["contextId"] = context
+    refused = _send(api, tokens["athena"], body)
+    assert refused["error"]["code"] == -32602 and said in refused["error"]["message"]
+    # the exchange's turns were not spent on it: all three are left
+    clean = {"contextId": str(uuid.uuid4()) if "\x00" in context else context}
+    for n in range(3):
+        assert "result" in _send(api, tokens["athena"], rpc(f"turn {n}", **clean))
 
 
 def test_a_failing_mind_fails_the_task_without_leaking(

@@ -89,6 +89,8 @@ class Guard:
     def _check_size(self, text: str) -> None:
         if not text.strip():
             raise Refusal("invalid", "the message has no text")
+        if "\x00" in text:
+            raise Refusal("invalid", "the message contains NUL bytes; is it binary data?")
         if len(text) > self.limits.max_chars:
             raise Refusal("too_long", f"the message is over {self.limits.max_chars} characters")
 

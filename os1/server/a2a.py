@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -124,6 +125,9 @@ class A2AGate:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return b"", gate_error(400, "the request body is not UTF-8 JSON", code=-32700)
+        fault = _json_fault(body)
+        if fault is not None:
+            return b"", gate_error(400, f"the request body is not JSON: {fault}", code=-32700)
         return body, None
 
     async def _check(self, scope: Scope) -> Response | None:
@@ -146,6 +150,29 @@ class A2AGate:
             return gate_error(403, f"{peer.name} is not on this instance's allow-list")
         scope[PEER_KEY] = peer
         return None
+
+
+class _Constant(Exception):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _json_fault(body: bytes) -> str | None:
+    """What in ``body`` the SDK's JSON parser would take, or fail on, as an internal error:
+    NaN or Infinity (not JSON), or nesting past the parser's depth. Other faults are the SDK's
+    to report."""
+    try:
+        json.loads(body, parse_constant=_refuse_constant)
+    except _Constant:
+        return "NaN and Infinity are not JSON numbers"
+    except RecursionError:
+        return "nested too deeply"
+    except ValueError:
+        return None
+    return None
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -225,6 +252,8 @@ class GuardedHandler(DefaultRequestHandler):
             raise InvalidParamsError("a peer's message has the role ROLE_USER")
         if len(message.parts) > MAX_PARTS:
             raise InvalidParamsError(f"a message has at most {MAX_PARTS} parts")
+        if _has_control(message.message_id) or _has_control(message.context_id):
+            raise InvalidParamsError("messageId and contextId cannot hold control characters")
         if not message.context_id:
             message.context_id = str(uuid.uuid4())  # the exchange its budget is kept for
         try:
@@ -239,6 +268,12 @@ class GuardedHandler(DefaultRequestHandler):
         except Refusal as exc:
             log.info("refused a peer's message: %s", exc, extra={"peer": peer.name})
             raise a2a_error(exc) from exc
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a NUL or other control character (an exchange's id names its
+    conversation, and PostgreSQL refuses NUL bytes)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 # -- mounting --------------------------------------------------------------------------
