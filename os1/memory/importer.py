@@ -138,6 +138,10 @@ def _parse_line(raw: bytes, file: str, number: int, max_chars: int) -> ImportLin
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFileError(file, number, f"not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ImportFileError(file, number, "not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ImportFileError(file, number, "not valid JSON: a number too long to read") from exc
     if not isinstance(value, dict):
         raise ImportFileError(file, number, "each line must be a JSON object")
     try:

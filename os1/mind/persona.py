@@ -58,10 +58,16 @@ def all_minds(minds_dir: Path) -> list[str]:
 
 
 def mind_source(name: str, minds_dir: Path) -> tuple[str, str]:
-    """(where it came from, TOML text) of the mind called ``name``."""
+    """(where it came from, TOML text) of the mind called ``name``; ConfigError for a file
+    that cannot be read as text."""
     own = minds_dir / f"{name}.toml"
     if own.is_file():
-        return str(own), own.read_text(encoding="utf-8")
+        try:
+            return str(own), own.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{own}: not valid UTF-8 (byte {exc.start})") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read the mind {name!r}: {exc.strerror}") from exc
     if name in builtin_minds():
         return f"built-in:{name}", (resources.files("os1.minds") / f"{name}.toml").read_text(
             encoding="utf-8"
@@ -70,12 +76,7 @@ def mind_source(name: str, minds_dir: Path) -> tuple[str, str]:
 
 
 def load_mind(name: str, minds_dir: Path) -> MindSpec:
-    try:
-        where, text = mind_source(name, minds_dir)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{minds_dir / (name + '.toml')}: not valid UTF-8") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read the mind {name!r}: {exc.strerror}") from exc
+    where, text = mind_source(name, minds_dir)
     try:
         return MindSpec.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
