@@ -175,6 +175,13 @@ def test_admin_manages_people_and_tokens(api: TestClient) -> None:
     short = api.post("/v1/people", headers=admin, json={"name": "kim", "expires_in_days": 2})
     listed = api.get("/v1/people/kim/tokens", headers=admin).json()
     assert short.status_code == 201 and listed[0]["expires_at"] is not None
+    for number in ("NaN", "Infinity", "-Infinity"):  # Python's JSON parser takes them
+        body = f'{{"name": "lee", "expires_in_days": {number}}}'
+        headers = {**admin, "Content-Type": "application/json"}
+        refused = api.post("/v1/people", headers=headers, content=body)
+        assert refused.status_code == 422, (number, refused.text)
+        assert "finite number" in refused.json()["error"]["message"], refused.text
+    assert api.get("/v1/people/lee/tokens", headers=admin).status_code == 404  # nobody made
 
 
 def test_admin_api_is_off_without_admin_token(tmp_path: Path) -> None:
@@ -330,6 +337,12 @@ def test_websocket_refuses_strangers(api: TestClient, settings: Settings) -> Non
         ),
         (b"\x00\x01\x02binary", "application/octet-stream", 422),
         (b"[]", "application/json", 422),
+        (
+            b'{"model": "samantha", "temperature": NaN, '
+            b'"messages": [{"role": "user", "content": "hi"}]}',
+            "application/json",
+            422,
+        ),
     ],
     ids=[
         "truncated",
@@ -340,6 +353,7 @@ def test_websocket_refuses_strangers(api: TestClient, settings: Settings) -> Non
         "invalid-utf8",
         "binary",
         "array",
+        "nan",
     ],
 )
 def test_malformed_requests_get_json_errors_and_store_nothing(

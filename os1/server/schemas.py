@@ -74,9 +74,10 @@ class Out(BaseModel):
 
 
 class Strict(BaseModel):
-    """A request body: no unknown fields, no type coercion (``true`` is not a number)."""
+    """A request body: no unknown fields, no type coercion (``true`` is not a number), and no
+    NaN or infinity for a number (JSON has neither; Python's parser takes both)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # -- native API ---------------------------------------------------------------------------
@@ -271,7 +272,7 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
