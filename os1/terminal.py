@@ -58,6 +58,10 @@ async def _say(session: Session, text: str, out: Console | None, name: str) -> b
         _end(lines, out)
         _error(f"the language model failed: {exc} (your message is saved)")
         return False
+    except BaseException:  # Ctrl-C, say: what was written so far stays on the screen
+        if lines is not None:
+            lines.flush()
+        raise
     _end(lines, out)
     return True
 
@@ -105,6 +109,12 @@ def _one_line(piece: str) -> str:
     return piece.replace("\r", " ").replace("\n", " ")
 
 
+#: Spaces that join what is either side of them ("100 km" with a no-break space).
+NO_BREAK = frozenset("\u00a0\u2007\u202f")
+#: Columns between tab stops.
+TAB = 8
+
+
 class _Wrapped:
     """Writes text to the terminal as it streams, breaking lines between words where the next
     word would run past the terminal's width (a word longer than a whole line is left to the
@@ -118,22 +128,29 @@ class _Wrapped:
     def write(self, piece: str) -> None:
         shown: list[str] = []
         for char in piece:
-            if not char.isspace():
+            if not char.isspace() or char in NO_BREAK:
                 self.word += char
                 continue
             shown.append(self._word())
             if char == "\n":
-                shown.append("\n")
+                if not (self.broken and self.column == 0):  # else the line has just ended
+                    shown.append("\n")
                 self.column, self.broken = 0, False
-            elif self.broken and self.column == 0:
                 continue
-            elif self.column + 1 >= self.out.width:
+            if self.broken and self.column == 0:
+                continue
+            gap = " " * (TAB - self.column % TAB) if char == "\t" else char
+            if self.column + cell_len(gap) >= self.out.width:
                 shown.append("\n")  # the space at the line's end becomes its break
                 self.column, self.broken = 0, True
             else:
-                shown.append(char)
-                self.column += 1
+                shown.append(gap)
+                self.column += cell_len(gap)
         _write("".join(shown), self.out)
+
+    def flush(self) -> None:
+        """Show the word held back, if any (the reply stopped before its end)."""
+        _write(self._word(), self.out)
 
     def _word(self) -> str:
         word, self.word = self.word, ""
@@ -156,7 +173,7 @@ def _said_by(name: str, out: Console, colour: str = "magenta") -> _Wrapped:
 
 def _write(text: str, out: Console | None) -> None:
     if out is not None:
-        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        out.print(text, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -138,3 +138,37 @@ def test_a_streamed_reply_breaks_lines_between_words_at_the_terminals_width() ->
     assert "  - an indented line" in shown  # the text's own line starts keep their spaces
     words = " ".join(shown).split()
     assert words == ["Samantha:", *reply.split()]  # nothing lost, no word cut
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Here is a list:\tone\ttwo\tthree\tfour\tfive and more words after the tabs.",
+        "\u6211\u559c\u6b22\u4f60\u3000\u6211\u559c\u6b22\u4f60\u3000\u6211\u559c\u6b22\u4f60"
+        "\u3000\u6211\u559c\u6b22\u4f60\u3000\u6211\u559c\u6b22\u4f60\u3000end",
+        "x" * 19 + " \nnext paragraph, after a space that fell at the edge",
+        "It is 100\u00a0km away, and 250\u00a0km back again, by the long road home.",
+        "Say :smile: and :100: as they are typed, not as pictures.",
+    ],
+    ids=["tabs", "wide-spaces", "space-at-the-edge", "no-break-spaces", "emoji-codes"],
+)
+def test_wrapping_keeps_every_line_within_the_width_and_the_text_as_written(reply: str) -> None:
+    import io
+
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from os1.terminal import _said_by
+
+    screen = io.StringIO()
+    out = Console(file=screen, width=30, color_system=None, force_terminal=False)
+    lines = _said_by("Samantha", out)
+    for at in range(0, len(reply), 2):
+        lines.write(reply[at : at + 2])
+    lines.write("\n")
+    shown = screen.getvalue().splitlines()
+    assert all(cell_len(line) <= 30 for line in shown), shown
+    assert "" not in shown  # no blank line the text did not have
+    assert " ".join(shown).split() == ["Samantha:", *reply.replace("\t", " ").split()], shown
+    joined = [unit for unit in reply.split(" ") if "\u00a0" in unit]
+    assert all(any(unit.strip(",.") in line for line in shown) for unit in joined), shown

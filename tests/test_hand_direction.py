@@ -13,6 +13,7 @@ from bidi import get_display
 from fixtures_hand import DKG
 
 from os1.handwriting.direction import line_levels, reordered, right_to_left, shaped, visual
+from os1.handwriting.fallback import Fallback
 from os1.handwriting.fromfont import hand_from_font
 from os1.handwriting.hand import Hand
 from os1.handwriting.layout import layout
@@ -85,6 +86,16 @@ def test_arabic_letters_are_written_joined(hand: Hand, variation: bool) -> None:
     page = layout(hand, MARHABA, size_pt=40.0, dpi=100, seed=0, variation=variation)[0]
     ink = (coverage(page) > 0.3).astype(np.uint8)
     assert cv2.connectedComponents(ink, connectivity=8)[0] - 1 == 3
+
+
+def test_a_joined_form_no_font_draws_is_written_as_its_letters(hand: Hand) -> None:
+    """The reshaper writes Allah as one ligature (U+FDF2), which no fallback font has: it is
+    written as its letters, not as the box of a character nobody can draw."""
+    fallback = Fallback(hand)
+    ligature = fallback.glyphs("\ufdf2")[0]
+    box = fallback._box("\ufdf2")
+    assert ligature.ink.shape != box.ink.shape or not np.array_equal(ligature.ink, box.ink)
+    assert ligature.width > 2 * box.width  # four letters' worth of ink
 
 
 def test_a_hebrew_paragraph_runs_from_the_right_margin(hand: Hand) -> None:

@@ -188,3 +188,16 @@ def test_a_render_whose_client_left_gives_its_turn_to_the_next() -> None:
         renders.close()
 
     asyncio.run(scenario())
+
+
+def test_a_client_check_that_fails_is_not_taken_for_a_client_that_left() -> None:
+    async def scenario() -> None:
+        renders = Renders()
+
+        async def broken() -> bool:
+            raise RuntimeError("the connection cannot be asked")
+
+        assert await renders.run(pow, 2, 5, gone=broken) == 32
+        renders.close()
+
+    asyncio.run(scenario())

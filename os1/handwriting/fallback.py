@@ -16,7 +16,9 @@ For a character the hand has no glyph for, the first of these that works:
    (:mod:`os1.handwriting.fontcut`: the parts of its ``é`` that stand apart from its ``e``) and
    set over or under the hand's letter at the font's gap, sized to the hand. An accent on ``i``
    or ``j`` takes the place of the dot. Not for Arabic's joined forms (``ﻣ``, meem where it
-   joins the next letter): its base letter stands alone, so a font draws the form itself.
+   joins the next letter) that a fallback font draws: its base letter stands alone, so the
+   font draws the form itself (a form no font has, such as the ligature of الله, is written
+   as its letters).
 4. **A fallback font's glyph** (:data:`~os1.handwriting.fontcut.FALLBACK_FONTS`: the
    handwriting fonts of ``fonts-breip`` and ``fonts-dkg-handwriting``, then DejaVu Sans for
    symbols such as ``€`` and ``→``, then Pillow's own default font), scaled so its cap height
@@ -133,7 +135,8 @@ class Fallback:
 
     # -- 3. base letters and accents ---------------------------------------------------------
     def _decomposed(self, char: str, depth: int) -> list[Glyph]:
-        if unicodedata.decomposition(char).partition(" ")[0] in JOINING_FORMS:
+        joining = unicodedata.decomposition(char).partition(" ")[0] in JOINING_FORMS
+        if joining and any(covers(font, char) for font in fonts()):
             return []  # drawn as it is: its base letter alone would not join its neighbours
         parts = unicodedata.normalize("NFKD", char)
         bases = "".join(c for c in parts if not unicodedata.combining(c))

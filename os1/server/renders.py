@@ -25,7 +25,7 @@ stopped with a 503 of its own, before the server cuts its connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import math
 import multiprocessing
 import os
@@ -40,6 +40,7 @@ from os1.server.children import die_with_parent
 from os1.server.errors import APIError
 
 T = TypeVar("T")
+log = logging.getLogger("os1.server")
 #: At most this many renders wait their turn in a worker; one more is refused at once with a
 #: 503 and ``Retry-After``, never left hanging for many minutes.
 MOST_WAITING = 8
@@ -97,12 +98,15 @@ class Renders:
             raise
         finally:
             watch.cancel()
-        if not job.done():
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-            raise APIError(499, "the client left before its render was done", "client_gone")
-        return job.result()
+        if job.done():
+            return job.result()
+        failed = None if watch.cancelled() else watch.exception()
+        if failed is not None:  # asking failed, which is not the client leaving
+            log.warning("cannot tell whether a render's client is there", exc_info=failed)
+            return await job
+        job.cancel()
+        await asyncio.wait({job})  # its end, without taking a cancel meant for this task
+        raise APIError(499, "the client left before its render was done", "client_gone")
 
     def stop(self, within: float) -> None:
         """The server is stopping: refuse the renders waiting and any new one; stop the one
