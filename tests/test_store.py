@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,25 @@ def test_the_head_known_without_alembic_is_alembics_head() -> None:
     """A new migration script must move :data:`HEAD`, or a database at the old head would be
     taken as current and never upgraded."""
     assert head_revision() == HEAD
+
+
+def test_a_database_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    """Alembic and its scripts load only for a database behind :data:`HEAD`."""
+    probe = (
+        "import asyncio, sys\n"
+        "from os1.memory.db import make_engine, migrate\n"
+        "async def main():\n"
+        f"    engine = make_engine('sqlite+aiosqlite:///{tmp_path / 'at.db'}')\n"
+        "    await migrate(engine)\n"
+        "    await engine.dispose()\n"
+        "asyncio.run(main())\n"
+        "print(any(m.split('.')[0] == 'alembic' for m in sys.modules))\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert [run.stdout.strip() for run in runs] == ["True", "False"]  # made, then only opened
 
 
 async def test_concurrent_first_starts_migrate_once(pg_url: str, tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Engines and migrations.
 
 SQLite runs in WAL mode with foreign keys on and ``secure_delete`` on, so that forgotten text is
-overwritten on disk rather than left in free pages. Migrations run on every start; a database
-already at :data:`HEAD` is seen to be so with one query, without loading Alembic and its scripts
-(a good part of a short command's start, such as ``os1 recall``).
+overwritten on disk rather than left in free pages. Migrations run on every start, one process
+at a time; a database already at :data:`HEAD` is seen to be so with one query, without loading
+Alembic and its scripts (a good part of a short command's start, such as ``os1 recall``).
 
 Round trips to PostgreSQL are the largest part of a turn's database cost, so two that carry
 nothing are left out:
@@ -53,10 +53,10 @@ HEAD = "0008"
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in (
-        "PRAGMA busy_timeout=10000",  # first: turning WAL on waits for a lock another holds
         "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         "PRAGMA secure_delete=ON",
+        "PRAGMA busy_timeout=10000",
         "PRAGMA synchronous=NORMAL",
     ):
         cursor.execute(pragma)
@@ -161,6 +161,8 @@ def head_revision() -> str:
 
 
 def _upgrade(connection: Connection) -> None:
+    if _at_head(connection):
+        return
     from alembic import command
 
     config = _config()
@@ -177,8 +179,6 @@ def one_line(exc: BaseException) -> str:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision, one process at a time."""
     try:
-        if await _at_head(engine):
-            return
         if engine.dialect.name == "sqlite":
             await _migrate_sqlite(engine)
         else:
@@ -191,12 +191,12 @@ async def migrate(engine: AsyncEngine) -> None:
         raise StorageError(f"could not open the database: {exc}") from exc
 
 
-async def _at_head(engine: AsyncEngine) -> bool:
-    async with engine.connect() as conn:
-        exists = await conn.run_sync(lambda sync: sync.dialect.has_table(sync, "alembic_version"))
-        if not exists:
-            return False
-        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+def _at_head(connection: Connection) -> bool:
+    """Whether the schema is at :data:`HEAD`, asked without Alembic (whose scripts take a good
+    part of a short command's start to load)."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     return [tuple(v) for v in versions] == [(HEAD,)]
 
 
