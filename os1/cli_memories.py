@@ -189,6 +189,10 @@ def profile(person: PersonOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     elif result["profile"] is None:
-        typer.echo(f"No profile of {person} yet: it is written as facts are distilled.")
+        typer.echo(
+            f"No profile of {person} yet: it is written as facts are distilled after replies, "
+            "by default only when the brain is a model server (OS1_LLM_URL, Ollama), not the "
+            "small built-in model; OS1_DISTILL=on distills with any brain."
+        )
     else:
         typer.echo(result["profile"])

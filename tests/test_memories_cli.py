@@ -139,6 +139,8 @@ def test_facts_list_correct_delete_and_profile(seeded: Seeded) -> None:
         "profile": None,
         "updated_at": None,
     }
+    none_yet = os1("profile", "-p", "theo")[1]  # and says how one gets written
+    assert "No profile of theo yet" in none_yet and "OS1_DISTILL=on" in none_yet
     text = os1("facts", "list", "-p", "theo", "--history")[1]
     assert f"(corrected {datetime.now(UTC):%Y-%m-%d}, now fact {history[1]['id']})" in text
 
